@@ -1,0 +1,93 @@
+// Package cli is the shortlinks command line: the server, its maintenance
+// commands, and a client for a running server's API.
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"runtime/debug"
+
+	"github.com/spf13/cobra"
+)
+
+// version is set at build time with -ldflags "-X .../internal/cli.version=v1.2.3".
+var version = ""
+
+// Version reports the build's version.
+func Version() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// env is the process environment, injected so tests can run commands side
+// by side.
+type env struct {
+	stdout, stderr io.Writer
+	environ        []string
+}
+
+func (e env) get(name string) string {
+	for i := len(e.environ) - 1; i >= 0; i-- {
+		kv := e.environ[i]
+		if len(kv) > len(name) && kv[:len(name)] == name && kv[len(name)] == '=' {
+			return kv[len(name)+1:]
+		}
+	}
+	return ""
+}
+
+// Run runs the command line args (without the program name) and returns
+// the error to report, if any.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer, environ []string) error {
+	e := env{stdout: stdout, stderr: stderr, environ: environ}
+	root := &cobra.Command{
+		Use:   "shortlinks",
+		Short: "Shortlinks shortens URLs and redirects short links",
+		Long: `Shortlinks shortens URLs and redirects short links.
+
+With no configuration, 'shortlinks serve' runs everything in one process on
+an embedded SQLite database. The client commands (shorten, info, delete, list)
+talk to a running server over its API.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetArgs(args)
+	root.AddCommand(
+		serveCmd(e),
+		migrateCmd(e),
+		shortenCmd(e),
+		infoCmd(e),
+		deleteCmd(e),
+		listCmd(e),
+		apikeyCmd(e),
+		versionCmd(e),
+	)
+	return root.ExecuteContext(ctx)
+}
+
+func versionCmd(e env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, err := fmt.Fprintln(e.stdout, "shortlinks", Version())
+			return err
+		},
+	}
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

@@ -1,0 +1,173 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/shortlinks/shortlinks/internal/app"
+	"github.com/shortlinks/shortlinks/internal/config"
+	"github.com/shortlinks/shortlinks/internal/telemetry"
+)
+
+func serveCmd(e env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the server",
+		Long: `Run the server: the API, the redirects and the web page.
+
+Settings come from flags, then SHORTLINKS_* environment variables, then the
+YAML file named by --config, then defaults, in that order of precedence.`,
+		Args: cobra.NoArgs,
+	}
+	config.AddFlags(cmd.Flags())
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		cfg, err := config.Load(cmd.Flags(), e.environ)
+		if err != nil {
+			return err
+		}
+		log := telemetry.NewLogger(e.stderr, cfg.LogFormat, cfg.LogLevel)
+		log.Info("starting", "version", Version(), "config", cfg.Redacted())
+		a, err := app.New(cmd.Context(), cfg, log, nil)
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		if err := a.Run(cmd.Context()); err != nil {
+			return err
+		}
+		log.Info("stopped")
+		return nil
+	}
+	return cmd
+}
+
+func migrateCmd(e env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "migrate",
+		Short: "Apply pending database migrations",
+		Args:  cobra.NoArgs,
+	}
+	config.AddFlags(cmd.Flags())
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		cfg, err := config.Load(cmd.Flags(), e.environ)
+		if err != nil {
+			return err
+		}
+		db, err := app.OpenStore(cmd.Context(), cfg)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		before, _, err := db.SchemaVersion(cmd.Context())
+		if err != nil {
+			return err
+		}
+		if err := db.Migrate(cmd.Context()); err != nil {
+			return err
+		}
+		after, _, err := db.SchemaVersion(cmd.Context())
+		if err != nil {
+			return err
+		}
+		if after == before {
+			fmt.Fprintf(e.stdout, "schema is up to date at version %d\n", after)
+		} else {
+			fmt.Fprintf(e.stdout, "migrated schema from version %d to %d\n", before, after)
+		}
+		return nil
+	}
+	return cmd
+}
+
+func apikeyCmd(e env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "apikey",
+		Short: "Create, list and revoke API keys (works on the database directly)",
+	}
+	withKeys := func(c *cobra.Command, fn func(ctx context.Context, a *app.App) error) error {
+		cfg, err := config.Load(c.Flags(), e.environ)
+		if err != nil {
+			return err
+		}
+		log := telemetry.NewLogger(e.stderr, cfg.LogFormat, "warn")
+		a, err := app.New(c.Context(), cfg, log, nil)
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		return fn(c.Context(), a)
+	}
+
+	var name string
+	var admin bool
+	create := &cobra.Command{
+		Use:   "create --name NAME [--admin]",
+		Short: "Create a key and print it once",
+		Long:  "Create an API key. The key is printed once and only its hash is stored.\nAn admin key sees and deletes every link; other keys only their own.",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			return withKeys(c, func(ctx context.Context, a *app.App) error {
+				k, token, err := a.Keys().Create(ctx, name, admin)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stderr, "created key %d (%s); store it now, it cannot be shown again:\n", k.ID, k.Name)
+				fmt.Fprintln(e.stdout, token)
+				return nil
+			})
+		},
+	}
+	create.Flags().StringVar(&name, "name", "", "what the key is for (required)")
+	create.Flags().BoolVar(&admin, "admin", false, "let the key see and delete every link")
+	create.MarkFlagRequired("name")
+
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List keys",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			return withKeys(c, func(ctx context.Context, a *app.App) error {
+				keys, err := a.Keys().List(ctx)
+				if err != nil {
+					return err
+				}
+				tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "ID\tNAME\tPREFIX\tADMIN\tCREATED\tSTATUS")
+				for _, k := range keys {
+					status := "active"
+					if !k.RevokedAt.IsZero() {
+						status = "revoked " + k.RevokedAt.Format("2006-01-02 15:04:05Z07:00")
+					}
+					fmt.Fprintf(tw, "%d\t%s\t%s…\t%t\t%s\t%s\n", k.ID, k.Name, k.Prefix, k.Admin, k.CreatedAt.Format("2006-01-02 15:04:05Z07:00"), status)
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	revoke := &cobra.Command{
+		Use:   "revoke ID",
+		Short: "Revoke a key; the links it made stay",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			var id int64
+			if _, err := fmt.Sscan(args[0], &id); err != nil {
+				return fmt.Errorf("key id %q is not a number; see 'shortlinks apikey list'", args[0])
+			}
+			return withKeys(c, func(ctx context.Context, a *app.App) error {
+				if err := a.Keys().Revoke(ctx, id); err != nil {
+					return fmt.Errorf("revoke key %d: %w", id, err)
+				}
+				fmt.Fprintf(e.stdout, "revoked key %d\n", id)
+				return nil
+			})
+		},
+	}
+	for _, c := range []*cobra.Command{create, list, revoke} {
+		config.AddFlags(c.Flags())
+	}
+	cmd.AddCommand(create, list, revoke)
+	return cmd
+}

@@ -1,0 +1,125 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// Client calls a Shortlinks server's API.
+type Client struct {
+	base string
+	key  string
+	http *http.Client
+}
+
+// NewClient returns a Client for the server at base (like
+// http://localhost:8080), sending key as its bearer token when not empty.
+// hc nil means http.DefaultClient.
+func NewClient(base, key string, hc *http.Client) *Client {
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	return &Client{base: strings.TrimSuffix(base, "/"), key: key, http: hc}
+}
+
+// APIError is an error answer from the server.
+type APIError struct {
+	Status  int
+	Code    string
+	Message string
+	Field   string
+}
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("%s (%s, HTTP %d)", e.Message, e.Code, e.Status)
+}
+
+// Create makes a link.
+func (c *Client) Create(ctx context.Context, req CreateRequest) (Link, error) {
+	var l Link
+	err := c.do(ctx, http.MethodPost, "/api/v1/links", req, http.StatusCreated, &l)
+	return l, err
+}
+
+// Get returns a link's details.
+func (c *Client) Get(ctx context.Context, code string) (Link, error) {
+	var l Link
+	err := c.do(ctx, http.MethodGet, "/api/v1/links/"+url.PathEscape(code), nil, http.StatusOK, &l)
+	return l, err
+}
+
+// Delete deletes a link.
+func (c *Client) Delete(ctx context.Context, code string) error {
+	return c.do(ctx, http.MethodDelete, "/api/v1/links/"+url.PathEscape(code), nil, http.StatusNoContent, nil)
+}
+
+// List returns a page of links, newest first; cursor empty means the first
+// page and limit zero the server's default size.
+func (c *Client) List(ctx context.Context, cursor string, limit int) (LinkList, error) {
+	q := url.Values{}
+	if cursor != "" {
+		q.Set("cursor", cursor)
+	}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	path := "/api/v1/links"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	var out LinkList
+	err := c.do(ctx, http.MethodGet, path, nil, http.StatusOK, &out)
+	return out, err
+}
+
+func (c *Client) do(ctx context.Context, method, path string, in any, want int, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", "application/json")
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.key != "" {
+		req.Header.Set("Authorization", "Bearer "+c.key)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return fmt.Errorf("%s %s: read response: %w", method, path, err)
+	}
+	if resp.StatusCode != want {
+		var eb errorBody
+		if json.Unmarshal(raw, &eb) == nil && eb.Error.Code != "" {
+			return &APIError{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message, Field: eb.Error.Field}
+		}
+		return &APIError{Status: resp.StatusCode, Code: "unexpected_response", Message: fmt.Sprintf("the server answered %s", resp.Status)}
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return fmt.Errorf("%s %s: decode response: %w", method, path, err)
+	}
+	return nil
+}

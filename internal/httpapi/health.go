@@ -1,0 +1,57 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// live answers as long as the process serves HTTP.
+func (s *Server) live(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+type checkResult struct {
+	Status   string `json:"status"`
+	Critical bool   `json:"critical"`
+	Error    string `json:"error,omitempty"`
+}
+
+// ready runs every check at once, each within a short deadline, and answers
+// 503 only when a critical one fails.
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	results := make(map[string]checkResult, len(s.checks))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, c := range s.checks {
+		wg.Go(func() {
+			res := checkResult{Status: "up", Critical: c.Critical}
+			if err := c.Run(ctx); err != nil {
+				res.Status, res.Error = "down", err.Error()
+			}
+			mu.Lock()
+			results[c.Name] = res
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	status, code := "ready", http.StatusOK
+	for _, res := range results {
+		if res.Critical && res.Status != "up" {
+			status, code = "not_ready", http.StatusServiceUnavailable
+		}
+	}
+	writeJSON(w, code, map[string]any{"status": status, "checks": results})
+}
+
+func (s *Server) openAPI(w http.ResponseWriter, _ *http.Request) {
+	if len(s.openapi) == 0 {
+		writeJSON(w, http.StatusNotFound, errorBody{Error: apiError{Code: "not_found", Message: "This server was built without its API document."}})
+		return
+	}
+	w.Header().Set("Content-Type", "application/yaml")
+	w.Write(s.openapi)
+}

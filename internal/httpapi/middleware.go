@@ -1,0 +1,159 @@
+package httpapi
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"net/netip"
+	"runtime/debug"
+	"strings"
+	"time"
+)
+
+// statusWriter remembers the status a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// observe records every request's latency and status by route pattern,
+// never by path, so that a billion codes make one time series, and logs
+// requests as LogRequests says.
+func (s *Server) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		elapsed := time.Since(start)
+		s.metrics.observe(r.Pattern, sw.status, elapsed)
+		if s.shouldLog(r, sw.status) {
+			s.log.InfoContext(r.Context(), "request",
+				"method", r.Method,
+				"route", r.Pattern,
+				"path", r.URL.Path,
+				"status", sw.status,
+				"duration_ms", float64(elapsed.Microseconds())/1000,
+				"client_ip", s.clientIP(r).String(),
+				"user_agent", r.UserAgent(),
+			)
+		}
+	})
+}
+
+func (s *Server) shouldLog(r *http.Request, status int) bool {
+	switch s.logRequests {
+	case "all":
+		return true
+	case "none":
+		return false
+	case "errors":
+		return status >= 500
+	}
+	// "api": everything but successful and not-found redirects, which are
+	// the bulk of traffic and are better counted than logged.
+	return r.Pattern != "GET /{code}" || status >= 500
+}
+
+// recoverPanics turns a panic into a logged error and a plain 500.
+func (s *Server) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
+				panic(v)
+			}
+			s.metrics.panics.Inc()
+			s.log.ErrorContext(r.Context(), "panic", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+			writeJSON(w, http.StatusInternalServerError, errorBody{Error: apiError{Code: errInternal.Code, Message: errInternal.Message}})
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// limitCreate rations link creation per client address.
+func (s *Server) limitCreate(next http.HandlerFunc) http.HandlerFunc {
+	if s.limiter == nil {
+		return next
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		d, err := s.limiter.Allow(r.Context(), "create:"+s.clientIP(r).String())
+		if err != nil {
+			// A limiter that cannot decide must not stop people creating links.
+			s.log.WarnContext(r.Context(), "rate limiter failed; allowing", "err", err)
+		} else if !d.Allowed {
+			s.metrics.rateLimited.Inc()
+			s.fail(w, r, errRateLimited(d.RetryAfter))
+			return
+		}
+		next(w, r)
+	}
+}
+
+// clientIP is the address of the client: the peer, or, when the peer is a
+// trusted proxy, the nearest untrusted address in X-Forwarded-For.
+func (s *Server) clientIP(r *http.Request) netip.Addr {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}
+	}
+	peer = peer.Unmap()
+	if !s.isTrusted(peer) {
+		return peer
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			return peer // a hop we cannot read: trust nothing before it
+		}
+		a = a.Unmap()
+		if !s.isTrusted(a) {
+			return a
+		}
+		peer = a
+	}
+	return peer
+}
+
+func (s *Server) isTrusted(a netip.Addr) bool {
+	for _, p := range s.trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// wantsHTML reports whether the client is a browser asking for a page.
+func wantsHTML(r *http.Request) bool {
+	return strings.Contains(r.Header.Get("Accept"), "text/html")
+}
+
+func isAPI(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/api/") }

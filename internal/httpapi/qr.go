@@ -1,0 +1,71 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/shortlinks/shortlinks/internal/link"
+)
+
+// QR draws QR codes.
+type QR interface {
+	PNG(text string, size int) ([]byte, error)
+	SVG(text string) ([]byte, error)
+}
+
+// QR image sizes in pixels for PNG.
+const (
+	DefaultQRSize = 256
+	MinQRSize     = 64
+	MaxQRSize     = 2048
+)
+
+// linkQR draws the short URL of a live link. It needs no key: the image
+// says no more than the short link itself.
+func (s *Server) linkQR(w http.ResponseWriter, r *http.Request) {
+	if s.qr == nil {
+		s.fail(w, r, errRouteNotFound)
+		return
+	}
+	q := r.URL.Query()
+	format := q.Get("format")
+	if format == "" {
+		format = "png"
+	}
+	size := DefaultQRSize
+	if v := q.Get("size"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < MinQRSize || n > MaxQRSize {
+			s.fail(w, r, &link.Error{Kind: link.Invalid, Code: "invalid_size", Field: "size",
+				Message: "size must be a number of pixels from " + strconv.Itoa(MinQRSize) + " to " + strconv.Itoa(MaxQRSize) + "."})
+			return
+		}
+		size = n
+	}
+	if format != "png" && format != "svg" {
+		s.fail(w, r, &link.Error{Kind: link.Invalid, Code: "invalid_format", Field: "format",
+			Message: "format must be png or svg."})
+		return
+	}
+	l, err := s.links.Resolve(r.Context(), link.Code(r.PathValue("code")))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var img []byte
+	if format == "svg" {
+		img, err = s.qr.SVG(s.shortURL(l.Code))
+		w.Header().Set("Content-Type", "image/svg+xml")
+	} else {
+		img, err = s.qr.PNG(s.shortURL(l.Code), size)
+		w.Header().Set("Content-Type", "image/png")
+	}
+	if err != nil {
+		w.Header().Del("Content-Type")
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "public, max-age=86400")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Write(img)
+}

@@ -1,0 +1,27 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/shortlinks/shortlinks/internal/link"
+)
+
+// redirect is the product: one lookup, then the stored URL byte for byte.
+// It never writes to storage.
+func (s *Server) redirect(w http.ResponseWriter, r *http.Request) {
+	l, err := s.links.Resolve(r.Context(), link.Code(r.PathValue("code")))
+	if err != nil {
+		s.metrics.redirectFailed(err)
+		s.fail(w, r, err)
+		return
+	}
+	s.metrics.redirects.Inc()
+	h := w.Header()
+	// Set directly rather than with http.Redirect, which would clean and
+	// re-escape the URL; the client must get exactly what was stored.
+	h["Location"] = []string{l.URL}
+	if s.cacheControl != nil {
+		h["Cache-Control"] = s.cacheControl
+	}
+	w.WriteHeader(s.redirectStatus)
+}

@@ -1,0 +1,195 @@
+// Package httpapi serves the JSON API, the redirect path and the health and
+// metrics endpoints, and holds the API client the CLI uses. It states what it
+// needs from the rest of the service as small interfaces.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/shortlinks/shortlinks/internal/link"
+	"github.com/shortlinks/shortlinks/internal/ratelimit"
+)
+
+// Links is the link service the handlers call.
+type Links interface {
+	Create(ctx context.Context, p link.CreateParams) (link.Link, error)
+	Resolve(ctx context.Context, c link.Code) (link.Link, error)
+	Get(ctx context.Context, c link.Code, p link.Principal) (link.Link, error)
+	Delete(ctx context.Context, c link.Code, p link.Principal) error
+	List(ctx context.Context, p link.Principal, after *link.Cursor, limit int) (link.Page, error)
+}
+
+// Authenticator turns a bearer token into a principal. It returns a
+// *link.Error of Kind Unauthenticated for a bad token.
+type Authenticator interface {
+	Authenticate(ctx context.Context, token string) (link.Principal, error)
+}
+
+// Limiter rations actions per client.
+type Limiter interface {
+	Allow(ctx context.Context, key string) (ratelimit.Decision, error)
+}
+
+// Pages is the HTML side of the service: the shortening page, its assets
+// and friendly error pages for browsers.
+type Pages interface {
+	Home(w http.ResponseWriter, r *http.Request)
+	Shorten(w http.ResponseWriter, r *http.Request)
+	Assets() http.Handler
+	Error(w http.ResponseWriter, r *http.Request, status int, code, message string)
+}
+
+// Check is one dependency that /readyz reports. The instance is ready while
+// every Critical check passes.
+type Check struct {
+	Name     string
+	Critical bool
+	Run      func(ctx context.Context) error
+}
+
+// Options configure a Server.
+type Options struct {
+	BaseURL        string         // origin of short links, like https://sho.rt
+	RedirectStatus int            // 301, 302, 307 or 308
+	CacheControl   string         // Cache-Control on redirects; empty: none
+	RequireAPIKey  bool           // refuse anonymous creation
+	TrustedProxies []netip.Prefix // whose X-Forwarded-For is believed
+	LogRequests    string         // "all", "api", "errors" or "none"
+	OpenAPI        []byte         // the API document served at /api/v1/openapi.yaml
+	Checks         []Check
+	Pages          Pages // nil: no web page
+	QR             QR    // nil: no QR codes
+	Registerer     prometheus.Registerer
+	Metrics        http.Handler // served at /metrics; nil: not served
+}
+
+// Default redirect settings.
+const (
+	DefaultRedirectStatus = http.StatusFound
+	DefaultCacheControl   = "private, max-age=90"
+)
+
+// Server serves the API and the redirect path.
+type Server struct {
+	links          Links
+	auth           Authenticator
+	limiter        Limiter
+	pages          Pages
+	qr             QR
+	log            *slog.Logger
+	metrics        *metrics
+	base           string
+	redirectStatus int
+	cacheControl   []string
+	requireKey     bool
+	trusted        []netip.Prefix
+	logRequests    string
+	openapi        []byte
+	checks         []Check
+	metricsHandler http.Handler
+	now            func() time.Time
+}
+
+// New returns a Server. limiter may be nil to turn rate limiting off.
+func New(links Links, auth Authenticator, limiter Limiter, log *slog.Logger, opts Options) *Server {
+	s := &Server{
+		links:          links,
+		auth:           auth,
+		limiter:        limiter,
+		pages:          opts.Pages,
+		qr:             opts.QR,
+		log:            log,
+		base:           strings.TrimSuffix(opts.BaseURL, "/"),
+		redirectStatus: opts.RedirectStatus,
+		requireKey:     opts.RequireAPIKey,
+		trusted:        opts.TrustedProxies,
+		logRequests:    opts.LogRequests,
+		openapi:        opts.OpenAPI,
+		checks:         opts.Checks,
+		metricsHandler: opts.Metrics,
+		now:            time.Now,
+	}
+	if s.redirectStatus == 0 {
+		s.redirectStatus = DefaultRedirectStatus
+	}
+	if opts.CacheControl != "" {
+		s.cacheControl = []string{opts.CacheControl}
+	}
+	if s.logRequests == "" {
+		s.logRequests = "api"
+	}
+	reg := opts.Registerer
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	s.metrics = newMetrics(reg)
+	return s
+}
+
+// ReservedPaths are the first path segments the server routes itself; no
+// alias may take them.
+func ReservedPaths() []string {
+	return []string{
+		"api", "healthz", "readyz", "metrics", "static", "favicon.ico", "robots.txt",
+		"openapi.yaml", "debug", "admin", "login", "logout", "shorten", "links", "qr", "docs", "www",
+	}
+}
+
+// Handler returns the server's routes with their middleware.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+
+	mux.HandleFunc("POST /api/v1/links", s.limitCreate(s.createLink))
+	mux.HandleFunc("GET /api/v1/links", s.listLinks)
+	mux.HandleFunc("GET /api/v1/links/{code}", s.getLink)
+	mux.HandleFunc("DELETE /api/v1/links/{code}", s.deleteLink)
+	mux.HandleFunc("GET /api/v1/links/{code}/qr", s.linkQR)
+	mux.HandleFunc("GET /api/v1/openapi.yaml", s.openAPI)
+
+	mux.HandleFunc("GET /healthz", s.live)
+	mux.HandleFunc("GET /readyz", s.ready)
+	if s.metricsHandler != nil {
+		mux.Handle("GET /metrics", s.metricsHandler)
+	}
+
+	if s.pages != nil {
+		mux.HandleFunc("GET /{$}", s.pages.Home)
+		mux.HandleFunc("POST /{$}", s.limitCreate(s.pages.Shorten))
+		mux.Handle("GET /static/", s.pages.Assets())
+	}
+	mux.HandleFunc("GET /robots.txt", robots)
+
+	// GET also answers HEAD.
+	mux.HandleFunc("GET /{code}", s.redirect)
+
+	// Method-less patterns are less specific than the ones above, so they
+	// catch only the methods a path does not accept.
+	mux.Handle("/api/v1/links", s.notAllowed("GET, HEAD, POST"))
+	mux.Handle("/api/v1/links/{code}", s.notAllowed("GET, HEAD, DELETE"))
+	mux.Handle("/{code}", s.notAllowed("GET, HEAD"))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { s.fail(w, r, errRouteNotFound) })
+
+	return s.recoverPanics(s.observe(mux))
+}
+
+func (s *Server) notAllowed(allow string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, r, errMethodNotAllowed(allow))
+	})
+}
+
+func robots(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	// Short links are for people; crawlers should follow them from where
+	// they are published, not from here.
+	w.Write([]byte("User-agent: *\nAllow: /$\nDisallow: /\n"))
+}
+
+func (s *Server) shortURL(c link.Code) string { return s.base + "/" + string(c) }

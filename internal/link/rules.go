@@ -1,0 +1,170 @@
+package link
+
+import (
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/net/idna"
+)
+
+// DefaultMaxURLLength is the longest destination URL accepted, in bytes.
+const DefaultMaxURLLength = 8192
+
+// Alias length limits, in characters.
+const (
+	MinAliasLength = 3
+	MaxAliasLength = 64
+)
+
+// hostProfile maps and validates host names for lookup, as browsers do,
+// but allows the underscores that real DNS names sometimes carry.
+var hostProfile = idna.New(idna.MapForLookup(), idna.BidiRule(), idna.StrictDomainName(false))
+
+// URLRules are the settings NormalizeURL applies.
+type URLRules struct {
+	MaxLength int      // bytes; zero means DefaultMaxURLLength
+	SelfHosts []string // hosts of this service: links to them would loop
+}
+
+// NormalizeURL checks that raw is an absolute http or https URL a browser can
+// follow and returns it with the scheme and host lower-cased and an
+// internationalised host in punycode. Everything after the host is kept
+// exactly as given. Failures are *Error values with Kind Invalid.
+func NormalizeURL(raw string, rules URLRules) (string, error) {
+	max := rules.MaxLength
+	if max <= 0 {
+		max = DefaultMaxURLLength
+	}
+	switch {
+	case raw == "":
+		return "", invalid("url", "missing_url", "Give the URL to shorten.")
+	case len(raw) > max:
+		return "", invalid("url", "url_too_long", "The URL is longer than "+strconv.Itoa(max)+" bytes.")
+	case !utf8.ValidString(raw):
+		return "", invalid("url", "invalid_url", "The URL is not valid UTF-8 text.")
+	}
+	for _, r := range raw {
+		if unicode.IsSpace(r) || unicode.IsControl(r) || r == utf8.RuneError {
+			return "", invalid("url", "invalid_url", "The URL contains spaces or control characters; percent-encode them.")
+		}
+	}
+
+	scheme, rest, ok := strings.Cut(raw, ":")
+	scheme = strings.ToLower(scheme)
+	if !ok || (scheme != "http" && scheme != "https") {
+		return "", invalid("url", "url_scheme_not_allowed", "Only http and https URLs can be shortened.")
+	}
+	if !strings.HasPrefix(rest, "//") {
+		return "", invalid("url", "invalid_url", "The URL must be absolute, like https://example.com/page.")
+	}
+	rest = rest[2:]
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	authority, tail := rest[:end], rest[end:]
+	if strings.Contains(authority, "@") {
+		return "", invalid("url", "url_has_credentials", "URLs with a user name or password cannot be shortened.")
+	}
+	host, port, err := splitHostPort(authority)
+	if err != nil {
+		return "", err
+	}
+	for _, self := range rules.SelfHosts {
+		if strings.EqualFold(strings.TrimSuffix(host, "."), strings.TrimSuffix(self, ".")) {
+			return "", invalid("url", "url_self_reference", "Links to this shortener's own domain would loop; give the destination URL instead.")
+		}
+	}
+
+	out := scheme + "://" + hostPort(host, port) + tail
+	if _, err := url.Parse(out); err != nil {
+		return "", invalid("url", "invalid_url", "The URL is malformed; check its percent-encoding.")
+	}
+	return out, nil
+}
+
+// splitHostPort returns the lower-cased ASCII host of authority and its port.
+func splitHostPort(authority string) (host, port string, err error) {
+	badHost := invalid("url", "invalid_url", "The URL has no valid host name.")
+	host = authority
+	if strings.HasPrefix(authority, "[") {
+		end := strings.IndexByte(authority, ']')
+		if end < 0 {
+			return "", "", badHost
+		}
+		host, port = authority[1:end], authority[end+1:]
+		if !strings.Contains(host, ":") || net.ParseIP(host) == nil {
+			return "", "", badHost
+		}
+		host = strings.ToLower(host)
+		if port != "" && port[0] != ':' {
+			return "", "", badHost
+		}
+		port = strings.TrimPrefix(port, ":")
+	} else if i := strings.LastIndexByte(authority, ':'); i >= 0 {
+		host, port = authority[:i], authority[i+1:]
+	}
+	if port != "" {
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 || port[0] == '+' {
+			return "", "", invalid("url", "invalid_url", "The URL's port must be a number from 1 to 65535.")
+		}
+	}
+	if strings.Contains(host, ":") { // IPv6, already checked
+		return host, port, nil
+	}
+	if host == "" {
+		return "", "", badHost
+	}
+	ascii, err := hostProfile.ToASCII(host)
+	if err != nil || ascii == "" || strings.ContainsAny(ascii, "%/\\[]") {
+		return "", "", badHost
+	}
+	return strings.ToLower(ascii), port, nil
+}
+
+func hostPort(host, port string) string {
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if port == "" {
+		return host
+	}
+	return host + ":" + port
+}
+
+// ValidCode reports whether c could be a code or alias at all. The redirect
+// path uses it to answer 404 without touching storage.
+func ValidCode(c Code) bool {
+	if len(c) < MinAliasLength || len(c) > MaxAliasLength {
+		return false
+	}
+	for i := 0; i < len(c); i++ {
+		if !aliasByte(c[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func aliasByte(b byte) bool {
+	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '-' || b == '_'
+}
+
+// ValidateAlias checks a custom alias: 3 to 64 characters of A-Z, a-z, 0-9,
+// '-' and '_', and none of the reserved names, compared without case.
+func ValidateAlias(a Code, reserved []string) error {
+	if !ValidCode(a) {
+		return invalid("alias", "invalid_alias", "An alias is 3 to 64 characters of letters, digits, '-' and '_'.")
+	}
+	for _, r := range reserved {
+		if strings.EqualFold(string(a), r) {
+			return invalid("alias", "alias_reserved", "That alias is reserved by the service; choose another one.")
+		}
+	}
+	return nil
+}

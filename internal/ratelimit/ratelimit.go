@@ -1,0 +1,73 @@
+// Package ratelimit decides whether a client may act now. Local keeps token
+// buckets in process; a shared limiter for many instances builds on the same
+// Limiter contract.
+package ratelimit
+
+import (
+	"context"
+	"math"
+	"time"
+
+	"github.com/maypok86/otter/v2"
+	"golang.org/x/time/rate"
+)
+
+// Decision is the answer to one request for a token.
+type Decision struct {
+	Allowed    bool
+	RetryAfter time.Duration // when not allowed: how long until a token is due
+}
+
+// Limiter hands out tokens per key.
+type Limiter interface {
+	Allow(ctx context.Context, key string) (Decision, error)
+}
+
+// Limit is a token bucket: Rate tokens a second, up to Burst at once.
+type Limit struct {
+	Rate  float64
+	Burst int
+}
+
+// maxKeys bounds the memory Local spends on clients.
+const maxKeys = 100_000
+
+// Local is a Limiter with a token bucket per key in process memory. Buckets
+// of idle keys are dropped once they would be full again, so forgetting them
+// changes nothing.
+type Local struct {
+	limit   Limit
+	buckets *otter.Cache[string, *rate.Limiter]
+}
+
+// NewLocal returns a Local limiter enforcing l for each key.
+func NewLocal(l Limit) *Local {
+	refill := time.Duration(float64(l.Burst) / l.Rate * float64(time.Second))
+	if math.IsInf(float64(refill), 0) || refill <= 0 {
+		refill = time.Minute
+	}
+	return &Local{
+		limit: l,
+		buckets: otter.Must(&otter.Options[string, *rate.Limiter]{
+			MaximumSize:      maxKeys,
+			ExpiryCalculator: otter.ExpiryAccessing[string, *rate.Limiter](refill + time.Second),
+		}),
+	}
+}
+
+// Allow takes a token for key if one is there.
+func (l *Local) Allow(_ context.Context, key string) (Decision, error) {
+	b, _ := l.buckets.ComputeIfAbsent(key, func() (*rate.Limiter, bool) {
+		return rate.NewLimiter(rate.Limit(l.limit.Rate), l.limit.Burst), false
+	})
+	now := time.Now()
+	r := b.ReserveN(now, 1)
+	if !r.OK() {
+		return Decision{RetryAfter: time.Second}, nil
+	}
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		return Decision{RetryAfter: d}, nil
+	}
+	return Decision{Allowed: true}, nil
+}

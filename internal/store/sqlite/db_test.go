@@ -1,0 +1,48 @@
+package sqlite_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/shortlinks/shortlinks/internal/store/sqlite"
+	"github.com/shortlinks/shortlinks/internal/store/storetest"
+)
+
+func openTemp(t *testing.T) *sqlite.DB {
+	t.Helper()
+	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "links.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) storetest.Store { return openTemp(t) })
+}
+
+func TestSchemaVersion(t *testing.T) {
+	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "links.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	cur, latest, err := db.SchemaVersion(t.Context())
+	if err != nil || cur != 0 || latest < 1 {
+		t.Fatalf("before migrating: SchemaVersion = %d, %d, %v; want 0, >=1", cur, latest, err)
+	}
+	if err := db.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	cur, latest, err = db.SchemaVersion(t.Context())
+	if err != nil || cur != latest {
+		t.Fatalf("after migrating: SchemaVersion = %d, %d, %v; want equal", cur, latest, err)
+	}
+	if err := db.Migrate(t.Context()); err != nil {
+		t.Fatalf("migrating twice: %v", err)
+	}
+}
