@@ -5,7 +5,6 @@ package ratelimit
 
 import (
 	"context"
-	"math"
 	"time"
 
 	"github.com/maypok86/otter/v2"
@@ -42,9 +41,9 @@ type Local struct {
 
 // NewLocal returns a Local limiter enforcing l for each key.
 func NewLocal(l Limit) *Local {
-	refill := time.Duration(float64(l.Burst) / l.Rate * float64(time.Second))
-	if math.IsInf(float64(refill), 0) || refill <= 0 {
-		refill = time.Minute
+	refill := time.Minute
+	if l.Rate > 0 {
+		refill = time.Duration(float64(l.Burst) / l.Rate * float64(time.Second))
 	}
 	return &Local{
 		limit: l,
