@@ -90,23 +90,26 @@ func NormalizeURL(raw string, rules URLRules) (string, error) {
 // splitHostPort returns the lower-cased ASCII host of authority and its port.
 func splitHostPort(authority string) (host, port string, err error) {
 	badHost := invalid("url", "invalid_url", "The URL has no valid host name.")
-	host = authority
-	if strings.HasPrefix(authority, "[") {
+	ipv6 := strings.HasPrefix(authority, "[")
+	if ipv6 {
 		end := strings.IndexByte(authority, ']')
 		if end < 0 {
 			return "", "", badHost
 		}
 		host, port = authority[1:end], authority[end+1:]
-		if !strings.Contains(host, ":") || net.ParseIP(host) == nil {
-			return "", "", badHost
-		}
-		host = strings.ToLower(host)
 		if port != "" && port[0] != ':' {
 			return "", "", badHost
 		}
 		port = strings.TrimPrefix(port, ":")
-	} else if i := strings.LastIndexByte(authority, ':'); i >= 0 {
-		host, port = authority[:i], authority[i+1:]
+		if !strings.Contains(host, ":") || net.ParseIP(host) == nil {
+			return "", "", badHost
+		}
+		host = strings.ToLower(host)
+	} else {
+		host = authority
+		if i := strings.LastIndexByte(authority, ':'); i >= 0 {
+			host, port = authority[:i], authority[i+1:]
+		}
 	}
 	if port != "" {
 		n, err := strconv.Atoi(port)
@@ -114,21 +117,42 @@ func splitHostPort(authority string) (host, port string, err error) {
 			return "", "", invalid("url", "invalid_url", "The URL's port must be a number from 1 to 65535.")
 		}
 	}
-	if strings.Contains(host, ":") { // IPv6, already checked
+	if ipv6 {
 		return host, port, nil
 	}
 	if host == "" {
 		return "", "", badHost
 	}
 	ascii, err := hostProfile.ToASCII(host)
-	if err != nil || ascii == "" || strings.ContainsAny(ascii, "%/\\[]") {
+	if err != nil || !dnsName(ascii) {
 		return "", "", badHost
 	}
 	return strings.ToLower(ascii), port, nil
 }
 
+// dnsName reports whether s is a host name DNS can carry: labels of 1 to 63
+// letters, digits, hyphens or underscores, 253 bytes in all, and an optional
+// trailing dot.
+func dnsName(s string) bool {
+	s = strings.TrimSuffix(s, ".")
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(s, ".") {
+		if label == "" || len(label) > 63 {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			if !aliasByte(label[i]) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 func hostPort(host, port string) string {
-	if strings.Contains(host, ":") {
+	if strings.Contains(host, ":") { // IPv6
 		host = "[" + host + "]"
 	}
 	if port == "" {
