@@ -90,9 +90,13 @@ func (s *Server) describe(r *http.Request, err error) (int, apiError, http.Heade
 	var le *link.Error
 	if errors.As(err, &le) {
 		if status, ok := statusFor[le.Kind]; ok {
-			if le.Kind == link.Unavailable {
+			switch le.Kind {
+			case link.Unavailable:
 				s.log.WarnContext(r.Context(), "storage unavailable", "route", r.Pattern, "err", err)
 				return status, apiError{Code: le.Code, Message: le.Message}, http.Header{"Retry-After": {"1"}}
+			case link.Unauthenticated:
+				// Every 401 must carry a challenge (RFC 9110, section 11.6.1).
+				return status, apiError{Code: le.Code, Message: le.Message, Field: le.Field}, http.Header{"Www-Authenticate": {authChallenge}}
 			}
 			return status, apiError{Code: le.Code, Message: le.Message, Field: le.Field}, nil
 		}

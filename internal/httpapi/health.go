@@ -46,12 +46,3 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, code, map[string]any{"status": status, "checks": results})
 }
-
-func (s *Server) openAPI(w http.ResponseWriter, _ *http.Request) {
-	if len(s.openapi) == 0 {
-		writeJSON(w, http.StatusNotFound, errorBody{Error: apiError{Code: "not_found", Message: "This server was built without its API document."}})
-		return
-	}
-	w.Header().Set("Content-Type", "application/yaml")
-	w.Write(s.openapi)
-}

@@ -62,7 +62,6 @@ type Options struct {
 	RequireAPIKey  bool           // refuse anonymous creation
 	TrustedProxies []netip.Prefix // whose X-Forwarded-For is believed
 	LogRequests    string         // "all", "api", "errors" or "none"
-	OpenAPI        []byte         // the API document served at /api/v1/openapi.yaml
 	Checks         []Check
 	Pages          Pages // nil: no web page
 	QR             QR    // nil: no QR codes
@@ -91,7 +90,6 @@ type Server struct {
 	requireKey     bool
 	trusted        []netip.Prefix
 	logRequests    string
-	openapi        []byte
 	checks         []Check
 	metricsHandler http.Handler
 	now            func() time.Time
@@ -111,7 +109,6 @@ func New(links Links, auth Authenticator, limiter Limiter, log *slog.Logger, opt
 		requireKey:     opts.RequireAPIKey,
 		trusted:        opts.TrustedProxies,
 		logRequests:    opts.LogRequests,
-		openapi:        opts.OpenAPI,
 		checks:         opts.Checks,
 		metricsHandler: opts.Metrics,
 		now:            time.Now,
@@ -145,7 +142,20 @@ func ReservedPaths() []string {
 // Handler returns the server's routes with their middleware.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
+	s.routes(mux)
+	return s.recoverPanics(s.observe(mux))
+}
 
+// router is what the route table is registered on: an *http.ServeMux, or
+// the test that checks every route against openapi.yaml.
+type router interface {
+	Handle(pattern string, h http.Handler)
+	HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request))
+}
+
+// routes registers the route table on mux. openapi.yaml describes every
+// route here; the tests hold the two together.
+func (s *Server) routes(mux router) {
 	mux.HandleFunc("POST /api/v1/links", s.limitCreate(s.createLink))
 	mux.HandleFunc("GET /api/v1/links", s.listLinks)
 	mux.HandleFunc("GET /api/v1/links/{code}", s.getLink)
@@ -173,10 +183,13 @@ func (s *Server) Handler() http.Handler {
 	// catch only the methods a path does not accept.
 	mux.Handle("/api/v1/links", s.notAllowed("GET, HEAD, POST"))
 	mux.Handle("/api/v1/links/{code}", s.notAllowed("GET, HEAD, DELETE"))
+	mux.Handle("/api/v1/links/{code}/qr", s.notAllowed("GET, HEAD"))
+	mux.Handle("/api/v1/openapi.yaml", s.notAllowed("GET, HEAD"))
+	if s.pages != nil {
+		mux.Handle("/{$}", s.notAllowed("GET, HEAD, POST"))
+	}
 	mux.Handle("/{code}", s.notAllowed("GET, HEAD"))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { s.fail(w, r, errRouteNotFound) })
-
-	return s.recoverPanics(s.observe(mux))
 }
 
 func (s *Server) notAllowed(allow string) http.Handler {
