@@ -68,7 +68,13 @@ func (s *Server) linkQR(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	w.Header().Set("Cache-Control", "public, max-age=86400")
+	// The image never changes for a code, but caches should not keep
+	// offering it once the link has expired.
+	maxAge := 86400
+	if !l.ExpiresAt.IsZero() {
+		maxAge = min(maxAge, max(0, int(l.ExpiresAt.Sub(s.now()).Seconds())))
+	}
+	w.Header().Set("Cache-Control", "public, max-age="+strconv.Itoa(maxAge))
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Write(img)
 }

@@ -27,7 +27,11 @@ var hostProfile = idna.New(idna.MapForLookup(), idna.BidiRule(), idna.StrictDoma
 // URLRules are the settings NormalizeURL applies.
 type URLRules struct {
 	MaxLength int      // bytes; zero means DefaultMaxURLLength
-	SelfHosts []string // hosts of this service: links to them would loop
+	// SelfHosts are this service's hosts: links to them would loop. An
+	// entry "host" matches the host on any port; "host:port" only on that
+	// port (with 80 and 443 implied by the scheme), for services that share
+	// a host name with others, such as localhost.
+	SelfHosts []string
 }
 
 // NormalizeURL checks that raw is an absolute http or https URL a browser can
@@ -74,10 +78,8 @@ func NormalizeURL(raw string, rules URLRules) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	for _, self := range rules.SelfHosts {
-		if strings.EqualFold(strings.TrimSuffix(host, "."), strings.TrimSuffix(self, ".")) {
-			return "", invalid("url", "url_self_reference", "Links to this shortener's own domain would loop; give the destination URL instead.")
-		}
+	if isSelf(scheme, host, port, rules.SelfHosts) {
+		return "", invalid("url", "url_self_reference", "Links to this shortener's own domain would loop; give the destination URL instead.")
 	}
 
 	out := scheme + "://" + hostPort(host, port) + tail
@@ -85,6 +87,23 @@ func NormalizeURL(raw string, rules URLRules) (string, error) {
 		return "", invalid("url", "invalid_url", "The URL is malformed; check its percent-encoding.")
 	}
 	return out, nil
+}
+
+func isSelf(scheme, host, port string, selves []string) bool {
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[scheme]
+	}
+	host = strings.TrimSuffix(host, ".")
+	for _, self := range selves {
+		selfHost, selfPort := self, ""
+		if h, p, err := net.SplitHostPort(self); err == nil {
+			selfHost, selfPort = h, p
+		}
+		if strings.EqualFold(host, strings.TrimSuffix(selfHost, ".")) && (selfPort == "" || selfPort == port) {
+			return true
+		}
+	}
+	return false
 }
 
 // splitHostPort returns the lower-cased ASCII host of authority and its port.

@@ -10,7 +10,7 @@ import (
 )
 
 func TestNormalizeURL(t *testing.T) {
-	rules := link.URLRules{MaxLength: 100, SelfHosts: []string{"sho.rt"}}
+	rules := link.URLRules{MaxLength: 100, SelfHosts: []string{"sho.rt", "localhost:8080", "[::1]:80"}}
 	tests := []struct {
 		name, in, want, code string
 	}{
@@ -57,6 +57,10 @@ func TestNormalizeURL(t *testing.T) {
 		{"self link", "https://sho.rt/abc", "", "url_self_reference"},
 		{"self link with case and port", "http://SHO.RT:8080/abc", "", "url_self_reference"},
 		{"self link with trailing dot", "https://sho.rt./abc", "", "url_self_reference"},
+		{"self on a shared host and our port", "http://LOCALHOST:8080/abc", "", "url_self_reference"},
+		{"shared host, another port", "http://localhost:3000/abc", "http://localhost:3000/abc", ""},
+		{"self IPv6 on the implied port", "http://[::1]/abc", "", "url_self_reference"},
+		{"self IPv6, another port", "http://[::1]:81/abc", "http://[::1]:81/abc", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
