@@ -1,17 +1,35 @@
 // Package cache keeps links close to the redirect path. Store is a
-// read-through link.Store in front of another one; it holds a bounded
-// in-process tier (W-TinyLFU, through otter) and remembers unknown codes
-// briefly, so a flood of bad codes does not reach the database.
+// read-through link.Store in front of another one, with two tiers: a bounded
+// in-process tier (W-TinyLFU, through otter) and, when configured, a Redis
+// tier shared by every instance. It remembers unknown codes briefly in both
+// tiers, so a flood of bad codes does not reach the database.
+//
+// Staleness: a create or delete through one instance writes Redis and
+// publishes the code on a pub/sub channel; every other instance drops the
+// code from its in-process tier when the message arrives. A message lost
+// while an instance is cut off from Redis costs at most TTL, and usually
+// less: the instance empties its in-process tier when it subscribes again.
+// A create or delete that cannot reach Redis is retried every second until
+// Redis takes it. Redis never holds an entry past RedisTTL or its link's
+// expiry, and keeps a deleted code marked deleted for RedisTTL, so that no
+// late write brings the link back.
 package cache
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/maypok86/otter/v2"
 	"github.com/maypok86/otter/v2/stats"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/shortlinks/shortlinks/internal/link"
 )
@@ -21,17 +39,37 @@ const (
 	DefaultSize        = 1_000_000
 	DefaultTTL         = time.Minute
 	DefaultNegativeTTL = 10 * time.Second
+	DefaultRedisTTL    = 10 * time.Minute
+	DefaultPrefix      = "shortlinks:"
+	DefaultTimeout     = 50 * time.Millisecond
 )
 
 // Options configure a Store.
 type Options struct {
 	// Size is the most links held in process.
 	Size int
-	// TTL bounds how long an entry is served without asking the next tier:
-	// the staleness bound for a link deleted through another instance.
+	// TTL bounds how long an entry is served from process memory without
+	// asking the next tier: the staleness bound when an invalidation
+	// message from another instance is lost.
 	TTL time.Duration
-	// NegativeTTL is how long an unknown code is remembered as unknown.
+	// NegativeTTL is how long an unknown code is remembered as unknown, in
+	// process and in Redis.
 	NegativeTTL time.Duration
+
+	// Redis is the shared tier; nil keeps the in-process tier only.
+	Redis redis.UniversalClient
+	// RedisTTL bounds how long a link stays in Redis.
+	RedisTTL time.Duration
+	// Prefix starts every key and the channel name this Store uses in
+	// Redis, so that deployments (or tests) can share one Redis.
+	Prefix string
+	// Timeout bounds the time one call spends waiting on Redis.
+	Timeout time.Duration
+
+	// Registerer receives the cache's metrics; nil registers none.
+	Registerer prometheus.Registerer
+	// Log receives notes about the Redis tier; nil logs nothing.
+	Log *slog.Logger
 }
 
 // entry is a cached lookup: a link, or the fact that there is none.
@@ -45,14 +83,33 @@ type Store struct {
 	next    link.Store
 	local   *otter.Cache[link.Code, entry]
 	counter *stats.Counter
+	clock   *otter.CoarseClock
 	ttl     time.Duration
 	negTTL  time.Duration
 	now     func() time.Time
+	m       *metrics
+	log     *slog.Logger
+
+	// The Redis tier; rdb is nil without one.
+	rdb      redis.UniversalClient
+	redisTTL time.Duration
+	prefix   string
+	channel  string
+	timeout  time.Duration
+	origin   string // marks this Store's own invalidation messages
+	pending  *pending
+	// subscribed: the invalidation channel is heard now; everSubscribed:
+	// it has been at least once.
+	subscribed, everSubscribed atomic.Bool
+	stop                       context.CancelFunc
+	wg                         sync.WaitGroup
 }
 
 var _ link.Store = (*Store)(nil)
 
-// New returns a Store in front of next.
+// New returns a Store in front of next. With a Redis tier it starts
+// listening for other instances' invalidations at once, without waiting
+// for Redis; Close stops it.
 func New(next link.Store, opts Options) (*Store, error) {
 	if opts.Size <= 0 {
 		opts.Size = DefaultSize
@@ -63,43 +120,104 @@ func New(next link.Store, opts Options) (*Store, error) {
 	if opts.NegativeTTL <= 0 {
 		opts.NegativeTTL = DefaultNegativeTTL
 	}
-	s := &Store{next: next, counter: stats.NewCounter(), ttl: opts.TTL, negTTL: opts.NegativeTTL, now: time.Now}
+	if opts.RedisTTL <= 0 {
+		opts.RedisTTL = DefaultRedisTTL
+	}
+	if opts.Prefix == "" {
+		opts.Prefix = DefaultPrefix
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	log := opts.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Store{
+		next: next, counter: stats.NewCounter(),
+		ttl: opts.TTL, negTTL: opts.NegativeTTL, now: time.Now, log: log,
+		rdb: opts.Redis, redisTTL: opts.RedisTTL, timeout: opts.Timeout,
+		prefix: opts.Prefix + "link:", channel: opts.Prefix + "invalidate",
+		pending: newPending(maxPending),
+	}
+	// Reading the precise time costs more than the rest of a hit; entries
+	// live for seconds, so a clock that is 10ms coarse is precise enough.
+	s.clock = otter.NewCoarseClock(10 * time.Millisecond)
 	c, err := otter.New(&otter.Options[link.Code, entry]{
 		MaximumSize:      opts.Size,
 		StatsRecorder:    s.counter,
 		ExpiryCalculator: otter.ExpiryWritingFunc(s.lifetime),
+		Clock:            s.clock,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cache: %w", err)
 	}
 	s.local = c
+	s.m = newMetrics(s)
+	if opts.Registerer != nil {
+		if err := s.m.register(opts.Registerer); err != nil {
+			return nil, fmt.Errorf("cache metrics: %w", err)
+		}
+	}
+	if s.rdb != nil {
+		var id [8]byte
+		rand.Read(id[:])
+		s.origin = hex.EncodeToString(id[:])
+		ctx, cancel := context.WithCancel(context.Background())
+		s.stop = cancel
+		s.wg.Add(2)
+		go func() { defer s.wg.Done(); s.listen(ctx) }()
+		go func() { defer s.wg.Done(); s.retry(ctx) }()
+	}
 	return s, nil
 }
 
-// lifetime is how long an entry may stay: never past its link's expiry.
+// Close stops listening for invalidations and the cache's clock. It does
+// not close the Redis client, which the caller owns.
+func (s *Store) Close() error {
+	if s.stop != nil {
+		s.stop()
+		s.wg.Wait()
+	}
+	s.clock.Stop()
+	return nil
+}
+
+// lifetime is how long an entry may stay in process: never past its link's
+// expiry.
 func (s *Store) lifetime(e otter.Entry[link.Code, entry]) time.Duration {
 	if e.Value.missing {
 		return s.negTTL
 	}
-	d := s.ttl
-	if exp := e.Value.link.ExpiresAt; !exp.IsZero() {
-		left := exp.Sub(s.now())
-		if left <= 0 {
-			// Already expired: the service answers 410 from it; keep it
-			// as briefly as an unknown code.
-			return s.negTTL
-		}
-		d = min(d, left)
-	}
-	return d
+	return s.bound(e.Value.link, s.ttl)
 }
 
-// Get returns the link for c from the nearest tier that has it.
+// bound shortens d to the time l has left. An expired link, which the
+// service answers with 410, is kept as briefly as an unknown code.
+func (s *Store) bound(l link.Link, d time.Duration) time.Duration {
+	if l.ExpiresAt.IsZero() {
+		return d
+	}
+	left := l.ExpiresAt.Sub(s.now())
+	if left <= 0 {
+		return s.negTTL
+	}
+	return min(d, left)
+}
+
+// Get returns the link for c from the nearest tier that has it, filling
+// the tiers above on the way back. It returns link.ErrNotFound for an
+// unknown code, and the next store's error if it fails; a Redis that is
+// down or slow is skipped, never reported.
 func (s *Store) Get(ctx context.Context, c link.Code) (link.Link, error) {
 	e, ok := s.local.GetIfPresent(c)
-	if !ok {
+	if ok {
+		s.m.localHits.Inc()
+	} else {
+		s.m.localMisses.Inc()
 		var err error
-		// otter runs one load per code at a time; concurrent misses wait for it.
+		// otter runs one load per code at a time; concurrent misses wait
+		// for it, and a write or invalidation during the load discards it.
 		e, err = s.local.Get(ctx, c, otter.LoaderFunc[link.Code, entry](s.load))
 		if err != nil {
 			return link.Link{}, err
@@ -111,7 +229,34 @@ func (s *Store) Get(ctx context.Context, c link.Code) (link.Link, error) {
 	return e.link, nil
 }
 
+// load looks c up below the in-process tier.
 func (s *Store) load(ctx context.Context, c link.Code) (entry, error) {
+	if s.rdb == nil {
+		return s.fromNext(ctx, c)
+	}
+	start := time.Now()
+	e, err := s.fromRedis(ctx, c)
+	switch {
+	case err == nil:
+		s.m.redisHits.Inc()
+		return e, nil
+	case !errors.Is(err, redis.Nil):
+		// Redis is down or slow: go straight to the database, and do not
+		// wait on Redis again to fill it.
+		return s.fromNext(ctx, c)
+	}
+	s.m.redisMisses.Inc()
+	e, err = s.fromNext(ctx, c)
+	if err != nil {
+		return e, err
+	}
+	if left := s.timeout - time.Since(start); left > 0 {
+		s.fill(ctx, c, e, left)
+	}
+	return e, nil
+}
+
+func (s *Store) fromNext(ctx context.Context, c link.Code) (entry, error) {
 	l, err := s.next.Get(ctx, c)
 	switch {
 	case err == nil:
@@ -123,25 +268,85 @@ func (s *Store) load(ctx context.Context, c link.Code) (entry, error) {
 	}
 }
 
-// Insert stores l in the next tier and then caches it, replacing any
-// memory of the code being unknown.
+// Insert stores l in the next tier, caches it in process, and writes it to
+// Redis and tells the other instances, replacing any memory of the code
+// being unknown everywhere.
 func (s *Store) Insert(ctx context.Context, l link.Link) error {
 	if err := s.next.Insert(ctx, l); err != nil {
 		return err
 	}
 	s.local.Set(l.Code, entry{link: l})
+	s.announce(ctx, change{link: l, kind: created})
 	return nil
 }
 
-// Delete deletes c from the next tier and forgets it here.
+// Delete deletes c from the next tier and then from every tier of every
+// instance: it forgets c here, marks it deleted in Redis and tells the other
+// instances to forget it.
 func (s *Store) Delete(ctx context.Context, c link.Code) error {
 	err := s.next.Delete(ctx, c)
 	s.local.Invalidate(c)
+	switch {
+	case err == nil:
+		s.announce(ctx, change{link: link.Link{Code: c}, kind: deleted})
+	case errors.Is(err, link.ErrNotFound):
+		// Some tier may still remember a link that is gone.
+		s.announce(ctx, change{link: link.Link{Code: c}, kind: forgotten})
+	}
 	return err
 }
 
-// Stats reports the in-process tier's hits, misses and evictions.
-func (s *Store) Stats() stats.Stats { return s.counter.Snapshot() }
-
 // Len is the number of entries held in process.
 func (s *Store) Len() int { return s.local.EstimatedSize() }
+
+type metrics struct {
+	localHits, localMisses, redisHits, redisMisses prometheus.Counter
+
+	pendingDropped prometheus.Counter
+	flushes        prometheus.Counter
+	collectors     []prometheus.Collector
+}
+
+func newMetrics(s *Store) *metrics {
+	hits := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "shortlinks_cache_hits_total",
+		Help: "Link lookups answered by a cache tier (local: in process, redis: shared).",
+	}, []string{"tier"})
+	misses := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "shortlinks_cache_misses_total",
+		Help: "Link lookups a cache tier could not answer (a Redis that fails is not counted here).",
+	}, []string{"tier"})
+	m := &metrics{
+		localHits: hits.WithLabelValues("local"), localMisses: misses.WithLabelValues("local"),
+		redisHits: hits.WithLabelValues("redis"), redisMisses: misses.WithLabelValues("redis"),
+		pendingDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "shortlinks_cache_redis_writes_dropped_total",
+			Help: "Creates and deletes whose Redis update was given up because too many were waiting for Redis.",
+		}),
+		flushes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "shortlinks_cache_local_flushes_total",
+			Help: "Times the in-process tier was emptied because invalidations may have been missed while unsubscribed.",
+		}),
+	}
+	m.collectors = []prometheus.Collector{
+		hits, misses, m.pendingDropped, m.flushes,
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "shortlinks_cache_evictions_total", Help: "In-process cache evictions."},
+			func() float64 { return float64(s.counter.Snapshot().Evictions) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "shortlinks_cache_entries", Help: "Links held in the in-process cache."},
+			func() float64 { return float64(s.Len()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "shortlinks_cache_redis_writes_pending",
+			Help: "Creates and deletes waiting for Redis to come back to be written there and announced.",
+		}, func() float64 { return float64(s.pending.len()) }),
+	}
+	return m
+}
+
+func (m *metrics) register(reg prometheus.Registerer) error {
+	for _, c := range m.collectors {
+		if err := reg.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -35,8 +35,9 @@ type Config struct {
 	DatabaseTimeout     time.Duration
 	AutoMigrate         bool
 
-	RedisURL     string
-	RedisTimeout time.Duration
+	RedisURL       string
+	RedisTimeout   time.Duration
+	RedisKeyPrefix string
 
 	CodeKey        string
 	RequireAPIKey  bool
@@ -51,6 +52,7 @@ type Config struct {
 	CacheSize        int
 	CacheTTL         time.Duration
 	CacheNegativeTTL time.Duration
+	CacheRedisTTL    time.Duration
 
 	LogLevel    string
 	LogFormat   string
@@ -79,8 +81,9 @@ var Settings = []setting{
 	{Name: "database-max-conns", Default: "20", Usage: "largest PostgreSQL connection pool per database"},
 	{Name: "database-timeout", Default: "3s", Usage: "deadline for connecting to and querying the database"},
 	{Name: "auto-migrate", Default: "false", Usage: "apply pending PostgreSQL migrations at start (SQLite always migrates)", Bool: true},
-	{Name: "redis-url", Default: "", Usage: "Redis for the shared cache and rate limits: redis://, rediss://, or redis-sentinel/cluster forms", Secret: true},
+	{Name: "redis-url", Default: "", Usage: "Redis for the shared cache and rate limits: redis://host:6379/0, redis-sentinel://host1:26379,host2:26379/master, redis-cluster://host1:7000,host2:7001 (rediss variants use TLS)", Secret: true},
 	{Name: "redis-timeout", Default: "50ms", Usage: "deadline for each Redis command"},
+	{Name: "redis-key-prefix", Default: "shortlinks:", Usage: "start of every Redis key and channel name, to share one Redis between deployments"},
 	{Name: "code-key", Default: "", Usage: "64 hex digits keying the code permutation (default: generated once and kept in the database)", Secret: true},
 	{Name: "require-api-key", Default: "false", Usage: "refuse to create links without an API key", Bool: true},
 	{Name: "redirect-status", Default: "302", Usage: "status of redirects: 301, 302, 307 or 308"},
@@ -92,6 +95,7 @@ var Settings = []setting{
 	{Name: "cache-size", Default: "1000000", Usage: "links kept in the in-process cache"},
 	{Name: "cache-ttl", Default: "60s", Usage: "longest a cached link is served without asking storage again"},
 	{Name: "cache-negative-ttl", Default: "10s", Usage: "how long an unknown code is remembered as unknown"},
+	{Name: "cache-redis-ttl", Default: "10m", Usage: "longest a link stays in the Redis cache tier"},
 	{Name: "log-level", Default: "info", Usage: "debug, info, warn or error"},
 	{Name: "log-format", Default: "json", Usage: "json or text"},
 	{Name: "log-requests", Default: "api", Usage: "which requests to log: all, api (all but redirects), errors or none"},
@@ -246,6 +250,7 @@ func parse(k *koanf.Koanf) (Config, error) {
 		AutoMigrate:         boolean("auto-migrate"),
 		RedisURL:            str("redis-url"),
 		RedisTimeout:        duration("redis-timeout"),
+		RedisKeyPrefix:      str("redis-key-prefix"),
 		CodeKey:             str("code-key"),
 		RequireAPIKey:       boolean("require-api-key"),
 		RedirectStatus:      integer("redirect-status", 301, 308),
@@ -255,6 +260,7 @@ func parse(k *koanf.Koanf) (Config, error) {
 		CacheSize:           integer("cache-size", 1, 1<<31-1),
 		CacheTTL:            duration("cache-ttl"),
 		CacheNegativeTTL:    duration("cache-negative-ttl"),
+		CacheRedisTTL:       duration("cache-redis-ttl"),
 		LogLevel:            oneOf("log-level", "debug", "info", "warn", "error"),
 		LogFormat:           oneOf("log-format", "json", "text"),
 		LogRequests:         oneOf("log-requests", "all", "api", "errors", "none"),
@@ -298,6 +304,9 @@ func parse(k *koanf.Koanf) (Config, error) {
 			bad("database-replica-urls", "%q is not a postgres:// URL", Mask(r))
 		}
 	}
+	if scheme, _, _ := strings.Cut(c.RedisURL, "://"); c.RedisURL != "" && !validRedisScheme(scheme) {
+		bad("redis-url", "must start with redis://, rediss://, redis-sentinel://, rediss-sentinel://, redis-cluster:// or rediss-cluster://")
+	}
 	if c.CodeKey != "" && !isHexKey(c.CodeKey) {
 		bad("code-key", "must be 64 hex digits (32 bytes); make one with 'openssl rand -hex 32'")
 	}
@@ -316,6 +325,14 @@ func parse(k *koanf.Koanf) (Config, error) {
 	return c, errors.Join(errs...)
 }
 
+func validRedisScheme(s string) bool {
+	switch s {
+	case "redis", "rediss", "redis-sentinel", "rediss-sentinel", "redis-cluster", "rediss-cluster":
+		return true
+	}
+	return false
+}
+
 func isHexKey(s string) bool {
 	if len(s) != 64 {
 		return false
@@ -332,10 +349,32 @@ func isHexKey(s string) bool {
 // Mask hides the password in a URL-shaped secret.
 func Mask(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
+	if err != nil {
+		return maskUnparsed(raw)
+	}
+	if u.User == nil {
 		return raw
 	}
 	return u.Redacted()
+}
+
+// maskUnparsed hides the password in a URL that net/url rejects, such as a
+// Redis URL listing several [ipv6]:port hosts.
+func maskUnparsed(raw string) string {
+	scheme, rest, ok := strings.Cut(raw, "://")
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	at := strings.LastIndexByte(rest[:end], '@')
+	if !ok || at < 0 {
+		return raw
+	}
+	user, _, hasPass := strings.Cut(rest[:at], ":")
+	if !hasPass {
+		return raw
+	}
+	return scheme + "://" + user + ":xxxxx" + rest[at:]
 }
 
 // Redacted returns the effective settings for logging, with secrets masked.
@@ -359,12 +398,13 @@ func (c Config) Redacted() map[string]any {
 		"database-url": Mask(c.DatabaseURL), "database-replica-urls": replicas,
 		"database-max-conns": c.DatabaseMaxConns, "database-timeout": c.DatabaseTimeout.String(),
 		"auto-migrate": c.AutoMigrate,
-		"redis-url":    Mask(c.RedisURL), "redis-timeout": c.RedisTimeout.String(),
+		"redis-url":    Mask(c.RedisURL), "redis-timeout": c.RedisTimeout.String(), "redis-key-prefix": c.RedisKeyPrefix,
 		"code-key": masked(c.CodeKey), "require-api-key": c.RequireAPIKey,
 		"redirect-status": c.RedirectStatus, "cache-control": c.CacheControl, "max-url-length": c.MaxURLLength,
 		"rate-limit-create": c.CreateRate, "rate-limit-create-burst": c.CreateBurst, "trusted-proxies": proxies,
 		"cache-size": c.CacheSize, "cache-ttl": c.CacheTTL.String(), "cache-negative-ttl": c.CacheNegativeTTL.String(),
-		"log-level": c.LogLevel, "log-format": c.LogFormat, "log-requests": c.LogRequests,
+		"cache-redis-ttl": c.CacheRedisTTL.String(),
+		"log-level":       c.LogLevel, "log-format": c.LogFormat, "log-requests": c.LogRequests,
 		"shutdown-timeout": c.ShutdownTimeout.String(),
 	}
 }

@@ -26,7 +26,7 @@ var hostProfile = idna.New(idna.MapForLookup(), idna.BidiRule(), idna.StrictDoma
 
 // URLRules are the settings NormalizeURL applies.
 type URLRules struct {
-	MaxLength int      // bytes; zero means DefaultMaxURLLength
+	MaxLength int // bytes; zero means DefaultMaxURLLength
 	// SelfHosts are this service's hosts: links to them would loop. An
 	// entry "host" matches the host on any port; "host:port" only on that
 	// port (with 80 and 443 implied by the scheme), for services that share

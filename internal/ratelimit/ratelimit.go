@@ -1,6 +1,6 @@
 // Package ratelimit decides whether a client may act now. Local keeps token
-// buckets in process; a shared limiter for many instances builds on the same
-// Limiter contract.
+// buckets in process; Shared keeps them in Redis for every instance at once
+// and falls back to Local while Redis cannot answer.
 package ratelimit
 
 import (

@@ -1,0 +1,93 @@
+package ratelimit
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/go-redis/redis_rate/v10"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+)
+
+// Defaults for SharedOptions.
+const (
+	DefaultPrefix  = "shortlinks:"
+	DefaultTimeout = 50 * time.Millisecond
+)
+
+// SharedOptions configure a Shared limiter.
+type SharedOptions struct {
+	// Prefix starts every key the limiter keeps in Redis (after the
+	// "rate:" that redis_rate puts first).
+	Prefix string
+	// Timeout bounds the time one Allow spends waiting on Redis.
+	Timeout time.Duration
+	// Registerer receives the limiter's metrics; nil registers none.
+	Registerer prometheus.Registerer
+}
+
+// Shared is a Limiter whose buckets live in Redis, so that every instance
+// draws from the same ones: GCRA (a token bucket measured in time) run as
+// one script per decision. While Redis cannot answer, Shared decides with
+// a Local limiter of the same Limit, so each instance then allows the full
+// rate on its own; it goes back to Redis by itself once Redis answers.
+type Shared struct {
+	rdb       *redis_rate.Limiter
+	limit     redis_rate.Limit
+	prefix    string
+	timeout   time.Duration
+	local     *Local
+	fallbacks prometheus.Counter
+}
+
+var _ Limiter = (*Shared)(nil)
+
+// NewShared returns a Shared limiter enforcing l for each key, keeping its
+// state in rdb.
+func NewShared(rdb redis.UniversalClient, l Limit, opts SharedOptions) (*Shared, error) {
+	if l.Rate <= 0 || l.Burst <= 0 {
+		return nil, fmt.Errorf("ratelimit: a shared limit needs a positive rate and burst, not %v/s burst %d", l.Rate, l.Burst)
+	}
+	if opts.Prefix == "" {
+		opts.Prefix = DefaultPrefix
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	s := &Shared{
+		rdb: redis_rate.NewLimiter(rdb),
+		// The script only uses Period/Rate, the time between tokens, so
+		// one token per that period expresses any rate, fractional too.
+		limit:   redis_rate.Limit{Rate: 1, Period: time.Duration(float64(time.Second) / l.Rate), Burst: l.Burst},
+		prefix:  opts.Prefix,
+		timeout: opts.Timeout,
+		local:   NewLocal(l),
+		fallbacks: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "shortlinks_ratelimit_fallbacks_total",
+			Help: "Rate-limit decisions made in process because Redis could not answer.",
+		}),
+	}
+	if opts.Registerer != nil {
+		if err := opts.Registerer.Register(s.fallbacks); err != nil {
+			return nil, fmt.Errorf("ratelimit metrics: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// Allow takes a token for key from Redis, or from the in-process bucket
+// while Redis cannot answer. It never returns an error.
+func (s *Shared) Allow(ctx context.Context, key string) (Decision, error) {
+	rctx, cancel := context.WithTimeout(ctx, s.timeout)
+	res, err := s.rdb.Allow(rctx, s.prefix+key, s.limit)
+	cancel()
+	if err != nil {
+		s.fallbacks.Inc()
+		return s.local.Allow(ctx, key)
+	}
+	if res.Allowed == 0 {
+		return Decision{RetryAfter: max(res.RetryAfter, time.Millisecond)}, nil
+	}
+	return Decision{Allowed: true}, nil
+}
