@@ -16,15 +16,19 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/shortlinks/shortlinks/internal/apikey"
 	"github.com/shortlinks/shortlinks/internal/cache"
 	"github.com/shortlinks/shortlinks/internal/config"
 	"github.com/shortlinks/shortlinks/internal/httpapi"
 	"github.com/shortlinks/shortlinks/internal/link"
+	"github.com/shortlinks/shortlinks/internal/qr"
 	"github.com/shortlinks/shortlinks/internal/ratelimit"
+	"github.com/shortlinks/shortlinks/internal/redisconn"
 	"github.com/shortlinks/shortlinks/internal/shortcode"
 	"github.com/shortlinks/shortlinks/internal/telemetry"
+	"github.com/shortlinks/shortlinks/internal/web"
 )
 
 // App is a configured Shortlinks server.
@@ -51,27 +55,38 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, reg *promethe
 		}
 	}()
 
-	db, err := OpenStore(ctx, cfg)
+	db, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	a.db = db
 	a.closers = append(a.closers, db.Close)
-	if err := prepareSchema(ctx, cfg, db); err != nil {
+	if err := PrepareSchema(ctx, cfg, db); err != nil {
 		return nil, fmt.Errorf("schema: %w", err)
 	}
 
-	perm, err := codeKey(ctx, cfg, db)
+	perm, err := CodeKey(ctx, cfg, db)
 	if err != nil {
 		return nil, err
 	}
 	gen := shortcode.NewGenerator(perm, db, shortcode.DefaultBlock)
 
-	cached, err := cache.New(db, cache.Options{Size: cfg.CacheSize, TTL: cfg.CacheTTL, NegativeTTL: cfg.CacheNegativeTTL})
+	rdb, err := openRedis(cfg, log, reg)
 	if err != nil {
 		return nil, err
 	}
-	registerCacheMetrics(reg, cached)
+	if rdb != nil {
+		a.closers = append(a.closers, rdb.Close)
+	}
+	cached, err := cache.New(db, cache.Options{
+		Size: cfg.CacheSize, TTL: cfg.CacheTTL, NegativeTTL: cfg.CacheNegativeTTL,
+		Redis: rdb, RedisTTL: cfg.CacheRedisTTL, Prefix: cfg.RedisKeyPrefix, Timeout: cfg.RedisTimeout,
+		Registerer: reg, Log: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, cached.Close)
 
 	a.links = link.NewService(cached, db, gen, link.Options{
 		URLRules: link.URLRules{MaxLength: cfg.MaxURLLength, SelfHosts: selfHosts(cfg)},
@@ -81,7 +96,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, reg *promethe
 
 	var limiter httpapi.Limiter
 	if cfg.CreateRate > 0 {
-		limiter = ratelimit.NewLocal(ratelimit.Limit{Rate: cfg.CreateRate, Burst: cfg.CreateBurst})
+		if limiter, err = newLimiter(cfg, rdb, reg); err != nil {
+			return nil, err
+		}
+	}
+
+	pages, err := web.New(a.links, log, web.Options{BaseURL: cfg.BaseURL, RequireAPIKey: cfg.RequireAPIKey})
+	if err != nil {
+		return nil, err
 	}
 
 	srv := httpapi.New(a.links, a.keys, limiter, log, httpapi.Options{
@@ -91,9 +113,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, reg *promethe
 		RequireAPIKey:  cfg.RequireAPIKey,
 		TrustedProxies: cfg.TrustedProxies,
 		LogRequests:    cfg.LogRequests,
-		Checks: []httpapi.Check{
-			{Name: "database", Critical: true, Run: db.Ping},
-		},
+		Checks: append(storeChecks(db),
+			redisChecks(rdb, cached)...),
+		Pages:      pages,
+		QR:         qr.New(),
 		Registerer: reg,
 		Metrics:    promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
 	})
@@ -101,10 +124,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, reg *promethe
 	return a, nil
 }
 
-// codeKey returns the permutation for generated codes. A configured key must
-// match the one the database was first used with, since changing it would
-// reshuffle which codes future ids get.
-func codeKey(ctx context.Context, cfg config.Config, db Engine) (*shortcode.Permutation, error) {
+// CodeKey returns the permutation for generated codes, for the server and
+// for 'shortlinks seed' alike. A configured key must match the one the
+// database was first used with, since changing it would reshuffle which
+// codes future ids get.
+func CodeKey(ctx context.Context, cfg config.Config, db Engine) (*shortcode.Permutation, error) {
 	var key []byte
 	if cfg.CodeKey != "" {
 		k, err := shortcode.ParseKey(cfg.CodeKey)
@@ -134,26 +158,61 @@ func codeKey(ctx context.Context, cfg config.Config, db Engine) (*shortcode.Perm
 	return shortcode.NewPermutation(key)
 }
 
-// selfHosts are the hosts whose links would point back at this service.
+// selfHosts are the hosts whose links would point back at this service. A
+// loopback host names this service only on its own port.
 func selfHosts(cfg config.Config) []string {
 	u, err := url.Parse(cfg.BaseURL)
 	if err != nil {
 		return nil
 	}
-	return []string{u.Hostname()}
+	host := u.Hostname()
+	if ip := net.ParseIP(host); host == "localhost" || ip != nil && ip.IsLoopback() {
+		port := u.Port()
+		if port == "" {
+			port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+		}
+		return []string{net.JoinHostPort("localhost", port), net.JoinHostPort("127.0.0.1", port), net.JoinHostPort("::1", port)}
+	}
+	return []string{host}
 }
 
-func registerCacheMetrics(reg prometheus.Registerer, c *cache.Store) {
-	reg.MustRegister(
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "shortlinks_cache_hits_total", Help: "In-process cache hits."},
-			func() float64 { return float64(c.Stats().Hits) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "shortlinks_cache_misses_total", Help: "In-process cache misses."},
-			func() float64 { return float64(c.Stats().Misses) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "shortlinks_cache_evictions_total", Help: "In-process cache evictions."},
-			func() float64 { return float64(c.Stats().Evictions) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "shortlinks_cache_entries", Help: "Links held in the in-process cache."},
-			func() float64 { return float64(c.Len()) }),
-	)
+// openRedis returns the Redis client cfg asks for, or nil without one.
+func openRedis(cfg config.Config, log *slog.Logger, reg prometheus.Registerer) (redis.UniversalClient, error) {
+	if cfg.RedisURL == "" {
+		return nil, nil
+	}
+	rdb, err := redisconn.Open(cfg.RedisURL, redisconn.Options{Timeout: cfg.RedisTimeout, Registerer: reg, Log: log})
+	if err != nil {
+		return nil, fmt.Errorf("redis-url %s: %w", config.Mask(cfg.RedisURL), err)
+	}
+	return rdb, nil
+}
+
+// newLimiter rations creation in Redis, shared by every instance, when
+// there is one, and in process otherwise.
+func newLimiter(cfg config.Config, rdb redis.UniversalClient, reg prometheus.Registerer) (httpapi.Limiter, error) {
+	l := ratelimit.Limit{Rate: cfg.CreateRate, Burst: cfg.CreateBurst}
+	if rdb == nil {
+		return ratelimit.NewLocal(l), nil
+	}
+	return ratelimit.NewShared(rdb, l, ratelimit.SharedOptions{Prefix: cfg.RedisKeyPrefix, Timeout: cfg.RedisTimeout, Registerer: reg})
+}
+
+// redisChecks reports Redis on /readyz as non-critical: without it an
+// instance still serves redirects from its own tier and the database.
+func redisChecks(rdb redis.UniversalClient, cached *cache.Store) []httpapi.Check {
+	if rdb == nil {
+		return nil
+	}
+	return []httpapi.Check{{Name: "redis", Critical: false, Run: func(ctx context.Context) error {
+		if err := rdb.Ping(ctx).Err(); err != nil {
+			return err
+		}
+		if !cached.Subscribed() {
+			return errors.New("not subscribed to cache invalidations")
+		}
+		return nil
+	}}}
 }
 
 // Handler is the service's HTTP handler.

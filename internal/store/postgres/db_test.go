@@ -1,0 +1,178 @@
+package postgres_test
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shortlinks/shortlinks/internal/link"
+	"github.com/shortlinks/shortlinks/internal/store/postgres"
+	"github.com/shortlinks/shortlinks/internal/store/postgres/pgtest"
+	"github.com/shortlinks/shortlinks/internal/store/storetest"
+)
+
+// open opens the database at dsn with a small pool, closed when the test
+// ends: the shared test server's connections are for everyone.
+func open(t *testing.T, opts postgres.Options) *postgres.DB {
+	t.Helper()
+	if opts.MaxConns == 0 {
+		opts.MaxConns = 8
+	}
+	db, err := postgres.Open(t.Context(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func openMigrated(t *testing.T) *postgres.DB {
+	t.Helper()
+	db := open(t, postgres.Options{URL: pgtest.Database(t)})
+	if err := db.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) storetest.Store { return openMigrated(t) })
+}
+
+func TestMigrate(t *testing.T) {
+	dsn := pgtest.Database(t)
+	db := open(t, postgres.Options{URL: dsn})
+	cur, latest, err := db.SchemaVersion(t.Context())
+	if err != nil || cur != 0 || latest < 1 {
+		t.Fatalf("before migrating: SchemaVersion = %d, %d, %v; want 0, >=1", cur, latest, err)
+	}
+
+	// Instances started together with --auto-migrate all migrate at once;
+	// the advisory lock makes them take turns, and each must succeed.
+	const instances = 4
+	errs := make([]error, instances)
+	var wg sync.WaitGroup
+	for i := range instances {
+		other := open(t, postgres.Options{URL: dsn, MaxConns: 2})
+		wg.Go(func() { errs[i] = other.Migrate(t.Context()) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("concurrent Migrate %d: %v", i, err)
+		}
+	}
+	cur, latest, err = db.SchemaVersion(t.Context())
+	if err != nil || cur != latest {
+		t.Fatalf("after migrating: SchemaVersion = %d, %d, %v; want equal", cur, latest, err)
+	}
+	if err := db.Migrate(t.Context()); err != nil {
+		t.Fatalf("migrating again: %v", err)
+	}
+}
+
+// TestReserveIDsAnySize mixes reservations smaller than, equal to and larger
+// than the sequence's block, concurrently, and checks that no id is handed
+// out twice and that every range is as long as asked.
+func TestReserveIDsAnySize(t *testing.T) {
+	db := openMigrated(t)
+	sizes := []uint64{1, 7, 999, 1000, 1001, 2000, 2500, 10_000, 1000, 3}
+	type span struct{ first, n uint64 }
+	var mu sync.Mutex
+	var spans []span
+	var wg sync.WaitGroup
+	for w := range 6 {
+		wg.Go(func() {
+			for i := range 10 {
+				n := sizes[(w+i)%len(sizes)]
+				first, err := db.ReserveIDs(t.Context(), n)
+				if err != nil {
+					t.Errorf("ReserveIDs(%d): %v", n, err)
+					return
+				}
+				mu.Lock()
+				spans = append(spans, span{first, n})
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	sort.Slice(spans, func(i, j int) bool { return spans[i].first < spans[j].first })
+	for i := 1; i < len(spans); i++ {
+		prev := spans[i-1]
+		if prev.first+prev.n > spans[i].first {
+			t.Fatalf("ranges overlap: [%d, %d) and [%d, %d)", prev.first, prev.first+prev.n, spans[i].first, spans[i].first+spans[i].n)
+		}
+	}
+	if spans[0].first < 1 {
+		t.Fatalf("first id %d, want ids from 1", spans[0].first)
+	}
+	if _, err := db.ReserveIDs(t.Context(), 0); err == nil {
+		t.Fatal("ReserveIDs(0) succeeded")
+	}
+}
+
+func TestInsertBatch(t *testing.T) {
+	db := openMigrated(t)
+	created := time.Now().UTC().Truncate(time.Microsecond)
+	batch := make([]link.Link, 5000)
+	for i := range batch {
+		batch[i] = link.Link{Code: link.Code(fmt.Sprintf("b%05d", i)), URL: fmt.Sprintf("https://example.com/%d", i), CreatedAt: created}
+	}
+	batch[7].Owner = 42
+	batch[8].ExpiresAt = created.Add(time.Hour)
+	if err := db.InsertBatch(t.Context(), batch); err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []int{0, 7, 8, 4999} {
+		got, err := db.Get(t.Context(), batch[i].Code)
+		if err != nil {
+			t.Fatalf("Get(%s): %v", batch[i].Code, err)
+		}
+		if got.URL != batch[i].URL || !got.CreatedAt.Equal(created) || got.Owner != batch[i].Owner || !got.ExpiresAt.Equal(batch[i].ExpiresAt) {
+			t.Errorf("Get(%s) = %+v, want %+v", batch[i].Code, got, batch[i])
+		}
+	}
+
+	// A batch with one taken code stores nothing.
+	clash := []link.Link{
+		{Code: "fresh1", URL: "https://example.com/f1", CreatedAt: created},
+		{Code: "b00003", URL: "https://example.com/again", CreatedAt: created},
+	}
+	if err := db.InsertBatch(t.Context(), clash); !errors.Is(err, link.ErrCodeTaken) {
+		t.Fatalf("InsertBatch with a taken code = %v, want ErrCodeTaken", err)
+	}
+	if _, err := db.Get(t.Context(), "fresh1"); !errors.Is(err, link.ErrNotFound) {
+		t.Fatalf("Get(fresh1) after the failed batch = %v, want ErrNotFound", err)
+	}
+	if err := db.InsertBatch(t.Context(), nil); err != nil {
+		t.Fatalf("InsertBatch(nil) = %v", err)
+	}
+}
+
+// TestUnreachable checks that a server that is not there fails fast, within
+// the timeout, with ErrUnavailable.
+func TestUnreachable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A listener that never answers: connecting hangs rather than failing.
+	t.Cleanup(func() { ln.Close() })
+	start := time.Now()
+	_, err = postgres.Open(t.Context(), postgres.Options{
+		URL:     fmt.Sprintf("postgres://postgres@%s/x?sslmode=disable", ln.Addr()),
+		Timeout: 300 * time.Millisecond,
+	})
+	if err == nil || !strings.Contains(err.Error(), "cannot reach the primary") {
+		t.Fatalf("Open of a silent server = %v, want an error saying it cannot be reached", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("Open of a silent server took %v with a 300ms timeout", d)
+	}
+}
