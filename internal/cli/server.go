@@ -9,6 +9,7 @@ import (
 
 	"github.com/shortlinks/shortlinks/internal/app"
 	"github.com/shortlinks/shortlinks/internal/config"
+	"github.com/shortlinks/shortlinks/internal/redisconn"
 	"github.com/shortlinks/shortlinks/internal/telemetry"
 )
 
@@ -29,6 +30,7 @@ YAML file named by --config, then defaults, in that order of precedence.`,
 			return err
 		}
 		log := telemetry.NewLogger(e.stderr, cfg.LogFormat, cfg.LogLevel)
+		redisconn.SetLogger(log)
 		log.Info("starting", "version", Version(), "config", cfg.Redacted())
 		a, err := app.New(cmd.Context(), cfg, log, nil)
 		if err != nil {

@@ -222,3 +222,17 @@ func (b *breaker) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Proc
 		return err
 	}
 }
+
+// SetLogger sends the Redis client library's own messages, such as failed
+// dials, to log at debug level; the breaker already reports outages once, at
+// warning level. The library keeps one logger per process, so only the
+// process's entry point should call this.
+func SetLogger(log *slog.Logger) {
+	redis.SetLogger(libraryLogger{log})
+}
+
+type libraryLogger struct{ log *slog.Logger }
+
+func (l libraryLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, "redis client", "message", fmt.Sprintf(format, v...))
+}

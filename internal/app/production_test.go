@@ -1,0 +1,241 @@
+package app_test
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/shortlinks/shortlinks/internal/apikey"
+	"github.com/shortlinks/shortlinks/internal/app"
+	"github.com/shortlinks/shortlinks/internal/httpapi"
+	"github.com/shortlinks/shortlinks/internal/redisconn/redistest"
+	"github.com/shortlinks/shortlinks/internal/store/postgres/pgtest"
+)
+
+// outcome counts what clients saw during one phase of a fault test.
+type outcome struct {
+	mu        sync.Mutex
+	redirects map[int]int // status -> count
+	creates   map[int]int
+	worst     time.Duration
+}
+
+func (o *outcome) add(create bool, status int, d time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if create {
+		o.creates[status]++
+	} else {
+		o.redirects[status]++
+	}
+	o.worst = max(o.worst, d)
+}
+
+func (o *outcome) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return fmt.Sprintf("redirects %v, creates %v, slowest %v", o.redirects, o.creates, o.worst)
+}
+
+// traffic sends redirects and creates to the instances until stopped,
+// recording each answer in the current phase's outcome.
+type traffic struct {
+	phase atomic.Pointer[outcome]
+	stop  chan struct{}
+	wg    sync.WaitGroup
+}
+
+func startTraffic(t *testing.T, bases []string, codes map[string]string) *traffic {
+	tr := &traffic{stop: make(chan struct{})}
+	tr.next()
+	list := make([]string, 0, len(codes))
+	for c := range codes {
+		list = append(list, c)
+	}
+	for w := range 4 {
+		tr.wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-tr.stop:
+					return
+				default:
+				}
+				base := bases[(w+i)%len(bases)]
+				o := tr.phase.Load()
+				start := time.Now()
+				if i%10 == 9 {
+					resp, err := noRedirects.Post(base+"/api/v1/links", "application/json",
+						strings.NewReader(fmt.Sprintf(`{"url": "https://example.com/w%d/%d"}`, w, i)))
+					if err != nil {
+						t.Errorf("create: %v", err)
+						return
+					}
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					o.add(true, resp.StatusCode, time.Since(start))
+					continue
+				}
+				code := list[(w*7+i)%len(list)]
+				resp, err := noRedirects.Get(base + "/" + code)
+				if err != nil {
+					t.Errorf("redirect: %v", err)
+					return
+				}
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusFound && resp.Header.Get("Location") != codes[code] {
+					t.Errorf("GET /%s went to %q, want %q", code, resp.Header.Get("Location"), codes[code])
+				}
+				o.add(false, resp.StatusCode, time.Since(start))
+			}
+		})
+	}
+	return tr
+}
+
+// next starts a new phase and returns the outcome of the one that ended.
+func (tr *traffic) next() *outcome {
+	return tr.phase.Swap(&outcome{redirects: map[int]int{}, creates: map[int]int{}})
+}
+
+func (tr *traffic) end() *outcome {
+	close(tr.stop)
+	tr.wg.Wait()
+	return tr.phase.Load()
+}
+
+// run lets traffic flow for a while in a new phase and returns what it saw.
+func (tr *traffic) run(d time.Duration) *outcome {
+	tr.next()
+	time.Sleep(d)
+	return tr.next()
+}
+
+// adminKey makes an admin API key directly in the database at dsn.
+func adminKey(t *testing.T, dsn string) string {
+	t.Helper()
+	db, err := app.OpenStore(t.Context(), loadConfig(t, "--database-url", dsn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	_, token, err := apikey.NewService(db).Create(t.Context(), "fault-test", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return token
+}
+
+// TestProductionFaults runs two instances in the production shape (a
+// PostgreSQL primary with a streaming replica, and Redis) under steady
+// traffic, takes Redis and then the primary away and brings them back, and
+// checks what clients see at each step.
+func TestProductionFaults(t *testing.T) {
+	primary := pgtest.StartPrimary(t)
+	dsn := primary.Database(t)
+	replica := primary.StartReplica(t)
+	rdb := redistest.Start(t)
+	args := []string{
+		"--database-url", dsn, "--database-replica-urls", replica.URL(pgtest.DBName(dsn)), "--auto-migrate",
+		"--database-timeout", "1s", "--database-max-conns", "8", "--redis-url", rdb.URL(),
+		"--redis-key-prefix", redistest.Prefix(t, rdb.URL()), "--cache-ttl", "10m",
+	}
+	a := serveApp(t, args...)
+	b := serveApp(t, args...)
+
+	codes := map[string]string{}
+	for i := range 20 {
+		l, err := httpapi.NewClient(a, "", noRedirects).Create(t.Context(), httpapi.CreateRequest{URL: fmt.Sprintf("https://example.com/known/%d", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		codes[l.Code] = l.URL
+	}
+	tr := startTraffic(t, []string{a, b}, codes)
+
+	healthy := tr.run(time.Second)
+	if len(healthy.redirects) != 1 || healthy.redirects[302] == 0 || len(healthy.creates) != 1 || healthy.creates[201] == 0 {
+		t.Fatalf("with everything up: %v", healthy)
+	}
+
+	rdb.Stop()
+	down := tr.run(2 * time.Second)
+	t.Logf("Redis down: %v", down)
+	if len(down.redirects) != 1 || down.redirects[302] == 0 || len(down.creates) != 1 || down.creates[201] == 0 {
+		t.Fatalf("with Redis down, every redirect and create must succeed: %v", down)
+	}
+	// Each request waits on Redis for at most its 50 ms timeout, and the
+	// breaker soon stops even that; a second leaves room for a slow machine.
+	if down.worst > time.Second {
+		t.Fatalf("a request took %v with Redis down", down.worst)
+	}
+	for _, base := range []string{a, b} {
+		if status, r := ready(t, base); status != http.StatusOK || r.Checks["redis"].Status != "down" || r.Checks["redis"].Critical {
+			t.Fatalf("/readyz with Redis down = %d %+v, want ready with redis down and not critical", status, r)
+		}
+	}
+
+	rdb.Restart()
+	eventually(t, 15*time.Second, "Redis is reported up again", func() error {
+		for _, base := range []string{a, b} {
+			if _, r := ready(t, base); r.Checks["redis"].Status != "up" {
+				return errors.New(base + " still reports redis down")
+			}
+		}
+		return nil
+	})
+	// Invalidation works again: a delete through one instance reaches the
+	// other, which had the link cached.
+	key := adminKey(t, dsn)
+	var doomed, doomedURL string
+	for c, u := range codes {
+		doomed, doomedURL = c, u
+		break
+	}
+	tr.end()
+	delete(codes, doomed) // later traffic leaves it alone: it is about to go
+	mustRedirect(t, b, doomed, doomedURL)
+	if err := httpapi.NewClient(a, key, noRedirects).Delete(t.Context(), doomed); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "the other instance forgets a deleted link", func() error {
+		if status, _ := resolve(t, b, doomed); status != http.StatusNotFound {
+			return fmt.Errorf("GET /%s on the other instance = %d", doomed, status)
+		}
+		return nil
+	})
+
+	tr = startTraffic(t, []string{a, b}, codes)
+	primary.WaitReplayed(t, replica)
+	primary.Stop(t)
+	lost := tr.run(2 * time.Second)
+	t.Logf("primary down: %v", lost)
+	if len(lost.redirects) != 1 || lost.redirects[302] == 0 {
+		t.Fatalf("with the primary down, redirects of known links must succeed: %v", lost)
+	}
+	if lost.creates[201] != 0 || lost.creates[503] == 0 || len(lost.creates) != 1 {
+		t.Fatalf("with the primary down, creates must fail with 503: %v", lost)
+	}
+	if lost.worst > 3*time.Second {
+		t.Fatalf("a request took %v with the primary down; creates must fail fast", lost.worst)
+	}
+
+	primary.Start(t)
+	eventually(t, 20*time.Second, "creates succeed again", func() error {
+		o := tr.run(500 * time.Millisecond)
+		if o.creates[201] == 0 {
+			return fmt.Errorf("still %v", o)
+		}
+		return nil
+	})
+	back := tr.run(time.Second)
+	if len(back.redirects) != 1 || len(back.creates) != 1 || back.creates[201] == 0 {
+		t.Fatalf("after the primary came back: %v", back)
+	}
+	tr.end()
+}
