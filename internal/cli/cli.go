@@ -70,6 +70,7 @@ talk to a running server over its API.`,
 		listCmd(e),
 		apikeyCmd(e),
 		versionCmd(e),
+		loadtestCmd(e), seedCmd(e),
 	)
 	return root.ExecuteContext(ctx)
 }

@@ -2,7 +2,10 @@ package httpapi
 
 import (
 	"errors"
+	"maps"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,6 +21,24 @@ type metrics struct {
 	created     prometheus.Counter
 	rateLimited prometheus.Counter
 	panics      prometheus.Counter
+
+	// byRoute holds the series of each route and status seen so far, so
+	// that a request costs one map lookup rather than hashing its labels
+	// twice and formatting its status. Routes are patterns and statuses
+	// are three digits, so the map stays small. It is copied on write:
+	// readers never lock.
+	byRoute atomic.Pointer[map[routeStatus]routeSeries]
+	curryMu sync.Mutex
+}
+
+type routeStatus struct {
+	route  string
+	status int
+}
+
+type routeSeries struct {
+	latency  prometheus.Observer
+	requests prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -53,6 +74,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 	}
 	reg.MustRegister(m.latency, m.requests, m.redirects, m.redirectErr, m.created, m.rateLimited, m.panics)
+	m.byRoute.Store(&map[routeStatus]routeSeries{})
 	return m
 }
 
@@ -60,8 +82,31 @@ func (m *metrics) observe(route string, status int, d time.Duration) {
 	if route == "" {
 		route = "unmatched"
 	}
-	m.latency.WithLabelValues(route).Observe(d.Seconds())
-	m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+	k := routeStatus{route, status}
+	rs, ok := (*m.byRoute.Load())[k]
+	if !ok {
+		rs = m.series(k)
+	}
+	rs.latency.Observe(d.Seconds())
+	rs.requests.Inc()
+}
+
+// series makes (or finds) the series for k and adds them to byRoute.
+func (m *metrics) series(k routeStatus) routeSeries {
+	m.curryMu.Lock()
+	defer m.curryMu.Unlock()
+	old := *m.byRoute.Load()
+	if rs, ok := old[k]; ok {
+		return rs
+	}
+	rs := routeSeries{
+		latency:  m.latency.WithLabelValues(k.route),
+		requests: m.requests.WithLabelValues(k.route, strconv.Itoa(k.status)),
+	}
+	next := maps.Clone(old)
+	next[k] = rs
+	m.byRoute.Store(&next)
+	return rs
 }
 
 func (m *metrics) redirectFailed(err error) {

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -33,25 +34,34 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the connection.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// statusWriters saves an allocation per request.
+var statusWriters = sync.Pool{New: func() any { return new(statusWriter) }}
+
 // observe records every request's latency and status by route pattern,
 // never by path, so that a billion codes make one time series, and logs
 // requests as LogRequests says.
 func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
+		sw := statusWriters.Get().(*statusWriter)
+		sw.ResponseWriter = w
 		next.ServeHTTP(sw, r)
-		if sw.status == 0 {
-			sw.status = http.StatusOK
+		status := sw.status
+		// A handler may not touch its ResponseWriter once it has returned,
+		// so the wrapper can serve the next request.
+		*sw = statusWriter{}
+		statusWriters.Put(sw)
+		if status == 0 {
+			status = http.StatusOK
 		}
 		elapsed := time.Since(start)
-		s.metrics.observe(r.Pattern, sw.status, elapsed)
-		if s.shouldLog(r, sw.status) {
+		s.metrics.observe(r.Pattern, status, elapsed)
+		if s.shouldLog(r, status) {
 			s.log.InfoContext(r.Context(), "request",
 				"method", r.Method,
 				"route", r.Pattern,
 				"path", r.URL.Path,
-				"status", sw.status,
+				"status", status,
 				"duration_ms", float64(elapsed.Microseconds())/1000,
 				"client_ip", s.clientIP(r).String(),
 				"user_agent", r.UserAgent(),

@@ -1,0 +1,171 @@
+package app_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/shortlinks/shortlinks/internal/app"
+	"github.com/shortlinks/shortlinks/internal/config"
+	"github.com/shortlinks/shortlinks/internal/link"
+	"github.com/shortlinks/shortlinks/internal/shortcode"
+	"github.com/shortlinks/shortlinks/internal/telemetry"
+)
+
+const benchLinks = 10_000
+
+// benchServer builds the real service on a temporary SQLite database with
+// the production defaults (metrics, rate limits, access logs at their
+// default level, to io.Discard) and benchLinks links made by the real code
+// generator. It returns the handler and the links.
+func benchServer(b *testing.B, flags ...string) (http.Handler, []link.Link) {
+	b.Helper()
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	config.AddFlags(fs)
+	args := append([]string{"--database-url", "sqlite:" + filepath.Join(b.TempDir(), "links.db")}, flags...)
+	if err := fs.Parse(args); err != nil {
+		b.Fatal(err)
+	}
+	cfg, err := config.Load(fs, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	links := seedLinks(b, ctx, cfg, benchLinks)
+	log := telemetry.NewLogger(io.Discard, cfg.LogFormat, cfg.LogLevel)
+	a, err := app.New(ctx, cfg, log, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { a.Close() })
+	return a.Handler(), links
+}
+
+// seedLinks stores n links as 'shortlinks seed' does.
+func seedLinks(b *testing.B, ctx context.Context, cfg config.Config, n int) []link.Link {
+	db, err := app.OpenStore(ctx, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	if err := app.PrepareSchema(ctx, cfg, db); err != nil {
+		b.Fatal(err)
+	}
+	perm, err := app.CodeKey(ctx, cfg, db)
+	if err != nil {
+		b.Fatal(err)
+	}
+	gen := shortcode.NewGenerator(perm, db, uint64(n))
+	links := make([]link.Link, n)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	for i := range links {
+		c, err := gen.Next(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		links[i] = link.Link{Code: c, URL: fmt.Sprintf("https://www.example.com/articles/2024/05/how-to-build-a-fast-garden-%012d", i), CreatedAt: now}
+	}
+	bulk, ok := db.(interface {
+		InsertBatch(context.Context, []link.Link) error
+	})
+	if !ok {
+		b.Fatal("the engine cannot bulk-load")
+	}
+	if err := bulk.InsertBatch(ctx, links); err != nil {
+		b.Fatal(err)
+	}
+	return links
+}
+
+// redirectRequests are requests for codes drawn from a Zipf distribution
+// (s=1.1, v=1) over links, built once: building a request costs more than
+// some of what is measured.
+func redirectRequests(links []link.Link) []*http.Request {
+	z := rand.NewZipf(rand.New(rand.NewPCG(1, 2)), 1.1, 1, uint64(len(links)-1))
+	reqs := make([]*http.Request, 1<<14)
+	for i := range reqs {
+		reqs[i] = httptest.NewRequest(http.MethodGet, "/"+string(links[z.Uint64()].Code), nil)
+	}
+	return reqs
+}
+
+func benchRedirects(b *testing.B, h http.Handler, reqs []*http.Request) {
+	for _, r := range reqs { // fill the cache first: this measures hits
+		h.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, reqs[i&(len(reqs)-1)])
+		if w.Code != http.StatusFound {
+			b.Fatalf("status %d", w.Code)
+		}
+		i++
+	}
+}
+
+// BenchmarkRedirect is a cached redirect through the whole handler: routing,
+// middleware, metrics, the link service and the in-process cache.
+func BenchmarkRedirect(b *testing.B) {
+	h, links := benchServer(b)
+	benchRedirects(b, h, redirectRequests(links))
+}
+
+// baseline answers 302 from a map, as bench/baseline does: the ceiling for
+// a Go redirect handler.
+func baseline(links []link.Link) http.Handler {
+	m := make(map[string]string, len(links))
+	for _, l := range links {
+		m[string(l.Code)] = l.URL
+	}
+	cc := []string{"private, max-age=90"}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, ok := m[strings.TrimPrefix(r.URL.Path, "/")]
+		if !ok || r.Method != http.MethodGet && r.Method != http.MethodHead {
+			http.NotFound(w, r)
+			return
+		}
+		h := w.Header()
+		h["Location"] = []string{u}
+		h["Cache-Control"] = cc
+		w.WriteHeader(http.StatusFound)
+	})
+}
+
+// BenchmarkRedirectBaseline is the baseline for BenchmarkRedirect.
+func BenchmarkRedirectBaseline(b *testing.B) {
+	_, links := benchServer(b)
+	benchRedirects(b, baseline(links), redirectRequests(links))
+}
+
+// BenchmarkCreate is POST /api/v1/links over SQLite: decoding, validation,
+// a code from the generator and a durable insert (synchronous=FULL). Each
+// request comes from its own address, so the per-client rate limit stays on
+// without refusing any.
+func BenchmarkCreate(b *testing.B) {
+	h, _ := benchServer(b)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		body := fmt.Sprintf(`{"url":"https://www.example.com/articles/2024/05/new-%d"}`, i)
+		r := httptest.NewRequest(http.MethodPost, "/api/v1/links", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		r.RemoteAddr = fmt.Sprintf("198.18.%d.%d:4321", i>>8&0xff, i&0xff)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != http.StatusCreated {
+			b.Fatalf("status %d: %s", w.Code, w.Body)
+		}
+		i++
+	}
+}
