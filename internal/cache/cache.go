@@ -27,7 +27,6 @@ import (
 	"time"
 
 	"github.com/maypok86/otter/v2"
-	"github.com/maypok86/otter/v2/stats"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
@@ -82,7 +81,7 @@ type entry struct {
 type Store struct {
 	next    link.Store
 	local   *otter.Cache[link.Code, entry]
-	counter *stats.Counter
+	evicted prometheus.Counter
 	clock   *otter.CoarseClock
 	ttl     time.Duration
 	negTTL  time.Duration
@@ -134,7 +133,10 @@ func New(next link.Store, opts Options) (*Store, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Store{
-		next: next, counter: stats.NewCounter(),
+		next: next,
+		evicted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "shortlinks_cache_evictions_total", Help: "Links the in-process tier dropped to stay within its size.",
+		}),
 		ttl: opts.TTL, negTTL: opts.NegativeTTL, now: time.Now, log: log,
 		rdb: opts.Redis, redisTTL: opts.RedisTTL, timeout: opts.Timeout,
 		prefix: opts.Prefix + "link:", channel: opts.Prefix + "invalidate",
@@ -145,7 +147,13 @@ func New(next link.Store, opts Options) (*Store, error) {
 	s.clock = otter.NewCoarseClock(10 * time.Millisecond)
 	c, err := otter.New(&otter.Options[link.Code, entry]{
 		MaximumSize:      opts.Size,
-		StatsRecorder:    s.counter,
+		// Hits and misses are counted in Get; a stats recorder would count
+		// each again on the hot path.
+		OnDeletion: func(e otter.DeletionEvent[link.Code, entry]) {
+			if e.Cause == otter.CauseOverflow {
+				s.evicted.Inc()
+			}
+		},
 		ExpiryCalculator: otter.ExpiryWritingFunc(s.lifetime),
 		Clock:            s.clock,
 	})
@@ -330,8 +338,7 @@ func newMetrics(s *Store) *metrics {
 	}
 	m.collectors = []prometheus.Collector{
 		hits, misses, m.pendingDropped, m.flushes,
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "shortlinks_cache_evictions_total", Help: "In-process cache evictions."},
-			func() float64 { return float64(s.counter.Snapshot().Evictions) }),
+		s.evicted,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "shortlinks_cache_entries", Help: "Links held in the in-process cache."},
 			func() float64 { return float64(s.Len()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{

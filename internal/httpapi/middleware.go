@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"runtime/debug"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -34,23 +33,20 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the connection.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// statusWriters saves an allocation per request.
-var statusWriters = sync.Pool{New: func() any { return new(statusWriter) }}
-
 // observe records every request's latency and status by route pattern,
 // never by path, so that a billion codes make one time series, and logs
 // requests as LogRequests says.
 func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		sw := statusWriters.Get().(*statusWriter)
+		sw := s.writers.Get().(*statusWriter)
 		sw.ResponseWriter = w
 		next.ServeHTTP(sw, r)
 		status := sw.status
 		// A handler may not touch its ResponseWriter once it has returned,
 		// so the wrapper can serve the next request.
 		*sw = statusWriter{}
-		statusWriters.Put(sw)
+		s.writers.Put(sw)
 		if status == 0 {
 			status = http.StatusOK
 		}

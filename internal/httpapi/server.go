@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -93,6 +94,7 @@ type Server struct {
 	checks         []Check
 	metricsHandler http.Handler
 	now            func() time.Time
+	writers        sync.Pool // *statusWriter, reused to save an allocation per request
 }
 
 // New returns a Server. limiter may be nil to turn rate limiting off.
@@ -112,6 +114,7 @@ func New(links Links, auth Authenticator, limiter Limiter, log *slog.Logger, opt
 		checks:         opts.Checks,
 		metricsHandler: opts.Metrics,
 		now:            time.Now,
+		writers:        sync.Pool{New: func() any { return new(statusWriter) }},
 	}
 	if s.redirectStatus == 0 {
 		s.redirectStatus = DefaultRedirectStatus

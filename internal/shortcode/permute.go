@@ -67,26 +67,27 @@ func Fingerprint(key []byte) string {
 }
 
 // round is the Feistel round function: AES of (round, half), cut to 21 bits.
-func (p *Permutation) round(r int, half uint64) uint64 {
-	var buf [aes.BlockSize]byte
+// buf is scratch space, passed in because the cipher makes it escape.
+func (p *Permutation) round(buf []byte, r int, half uint64) uint64 {
+	clear(buf)
 	buf[0] = byte(r)
 	binary.BigEndian.PutUint64(buf[8:], half)
-	p.block.Encrypt(buf[:], buf[:])
+	p.block.Encrypt(buf, buf)
 	return binary.BigEndian.Uint64(buf[8:]) & halfMask
 }
 
-func (p *Permutation) forward(x uint64) uint64 {
+func (p *Permutation) forward(buf []byte, x uint64) uint64 {
 	l, r := x>>halfBits, x&halfMask
 	for i := range rounds {
-		l, r = r, l^p.round(i, r)
+		l, r = r, l^p.round(buf, i, r)
 	}
 	return l<<halfBits | r
 }
 
-func (p *Permutation) backward(x uint64) uint64 {
+func (p *Permutation) backward(buf []byte, x uint64) uint64 {
 	l, r := x>>halfBits, x&halfMask
 	for i := rounds - 1; i >= 0; i-- {
-		l, r = r^p.round(i, l), l
+		l, r = r^p.round(buf, i, l), l
 	}
 	return l<<halfBits | r
 }
@@ -94,18 +95,20 @@ func (p *Permutation) backward(x uint64) uint64 {
 // Permute maps id in [0, Space) to another number in [0, Space). Walking the
 // 42-bit cycle until it lands inside the range keeps the map a bijection.
 func (p *Permutation) Permute(id uint64) uint64 {
-	x := p.forward(id)
+	buf := make([]byte, aes.BlockSize)
+	x := p.forward(buf, id)
 	for x >= Space {
-		x = p.forward(x)
+		x = p.forward(buf, x)
 	}
 	return x
 }
 
 // Unpermute inverts Permute.
 func (p *Permutation) Unpermute(x uint64) uint64 {
-	id := p.backward(x)
+	buf := make([]byte, aes.BlockSize)
+	id := p.backward(buf, x)
 	for id >= Space {
-		id = p.backward(id)
+		id = p.backward(buf, id)
 	}
 	return id
 }
