@@ -39,6 +39,7 @@ import (
 	"time"
 
 	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 type options struct {
@@ -601,7 +602,8 @@ func redirectHistogram(ctx context.Context, base string) (map[float64]float64, e
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
 	defer resp.Body.Close()
-	families, err := (&expfmt.TextParser{}).TextToMetricFamilies(resp.Body)
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
 	if err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}

@@ -133,21 +133,6 @@ func checkStates(r readiness, names ...string) string {
 	return strings.Join(out, " ")
 }
 
-func eventually(t *testing.T, limit time.Duration, what string, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still failing after %v: %v", what, limit, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // TestPostgresSchemaBehind checks that serve refuses a PostgreSQL schema
 // that is behind, saying what to run, and migrates it when asked to.
 func TestPostgresSchemaBehind(t *testing.T) {
@@ -192,7 +177,7 @@ func TestPostgresFailover(t *testing.T) {
 		t.Helper()
 		// Like any instance, other may fail a request once on a connection
 		// that a restart of the primary has cut, before it notices.
-		eventually(t, 5*time.Second, "insert "+code, func() error {
+		testenv.Eventually(t, 5*time.Second, "insert "+code, func() error {
 			err := other.Insert(t.Context(), link.Link{Code: link.Code(code), URL: url, CreatedAt: time.Now().UTC().Truncate(time.Microsecond)})
 			if errors.Is(err, link.ErrCodeTaken) {
 				return nil // an earlier try went through after all
@@ -236,7 +221,7 @@ func TestPostgresFailover(t *testing.T) {
 			t.Fatalf("/readyz with the replica down = %d %+v", status, r)
 		}
 		replica.Start(t)
-		eventually(t, 10*time.Second, "the replica is reported up again", func() error {
+		testenv.Eventually(t, 10*time.Second, "the replica is reported up again", func() error {
 			if _, r := ready(t, base); r.Checks["database-replica-1"].Status != "up" {
 				return errors.New("replica still down")
 			}
@@ -274,7 +259,7 @@ func TestPostgresFailover(t *testing.T) {
 
 		primary.Start(t)
 		var after httpapi.Link
-		eventually(t, 15*time.Second, "creates work again", func() error {
+		testenv.Eventually(t, 15*time.Second, "creates work again", func() error {
 			after, err = client.Create(t.Context(), httpapi.CreateRequest{URL: "https://example.com/after"})
 			return err
 		})

@@ -16,6 +16,7 @@ import (
 	"github.com/shortlinks/shortlinks/internal/httpapi"
 	"github.com/shortlinks/shortlinks/internal/redisconn/redistest"
 	"github.com/shortlinks/shortlinks/internal/store/postgres/pgtest"
+	"github.com/shortlinks/shortlinks/internal/testenv"
 )
 
 // outcome counts what clients saw during one phase of a fault test.
@@ -181,7 +182,7 @@ func TestProductionFaults(t *testing.T) {
 	}
 
 	rdb.Restart()
-	eventually(t, 15*time.Second, "Redis is reported up again", func() error {
+	testenv.Eventually(t, 15*time.Second, "Redis is reported up again", func() error {
 		for _, base := range []string{a, b} {
 			if _, r := ready(t, base); r.Checks["redis"].Status != "up" {
 				return errors.New(base + " still reports redis down")
@@ -203,7 +204,7 @@ func TestProductionFaults(t *testing.T) {
 	if err := httpapi.NewClient(a, key, noRedirects).Delete(t.Context(), doomed); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "the other instance forgets a deleted link", func() error {
+	testenv.Eventually(t, 5*time.Second, "the other instance forgets a deleted link", func() error {
 		if status, _ := resolve(t, b, doomed); status != http.StatusNotFound {
 			return fmt.Errorf("GET /%s on the other instance = %d", doomed, status)
 		}
@@ -226,7 +227,7 @@ func TestProductionFaults(t *testing.T) {
 	}
 
 	primary.Start(t)
-	eventually(t, 20*time.Second, "creates succeed again", func() error {
+	testenv.Eventually(t, 20*time.Second, "creates succeed again", func() error {
 		o := tr.run(500 * time.Millisecond)
 		if o.creates[201] == 0 {
 			return fmt.Errorf("still %v", o)

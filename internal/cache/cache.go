@@ -146,7 +146,7 @@ func New(next link.Store, opts Options) (*Store, error) {
 	// live for seconds, so a clock that is 10ms coarse is precise enough.
 	s.clock = otter.NewCoarseClock(10 * time.Millisecond)
 	c, err := otter.New(&otter.Options[link.Code, entry]{
-		MaximumSize:      opts.Size,
+		MaximumSize: opts.Size,
 		// Hits and misses are counted in Get; a stats recorder would count
 		// each again on the hot path.
 		OnDeletion: func(e otter.DeletionEvent[link.Code, entry]) {

@@ -69,3 +69,24 @@ func BenchmarkCodec(b *testing.B) {
 		b.ReportMetric(float64(len(raw)), "bytes")
 	})
 }
+
+// FuzzCodec checks that decode never panics on what it finds in Redis, and
+// that whatever encode writes reads back the same.
+func FuzzCodec(f *testing.F) {
+	f.Add([]byte{tagLink, 2, 4, 6, 'h', 't', 't', 'p'}, "https://example.com/", int64(1764000000000000), int64(0), int64(7))
+	f.Add([]byte{tagMissing}, "", int64(0), int64(1), int64(0))
+	f.Add([]byte{tagLink, 0xff, 0xff}, "x", int64(-1), int64(-5), int64(-9))
+	f.Fuzz(func(t *testing.T, raw []byte, url string, created, expires, owner int64) {
+		if e, err := decode("fuzz", raw); err == nil && !e.missing && e.link.Code != "fuzz" {
+			t.Fatalf("decode lost the code: %+v", e)
+		}
+		l := link.Link{Code: "fuzz", URL: url, CreatedAt: time.UnixMicro(created).UTC(), Owner: owner}
+		if expires != 0 {
+			l.ExpiresAt = time.UnixMicro(expires).UTC()
+		}
+		e, err := decode("fuzz", encode(l))
+		if err != nil || e.missing || e.link != l {
+			t.Fatalf("round trip of %+v = %+v, %v", l, e.link, err)
+		}
+	})
+}

@@ -24,27 +24,15 @@ import (
 	"github.com/shortlinks/shortlinks/internal/ratelimit"
 	"github.com/shortlinks/shortlinks/internal/shortcode"
 	"github.com/shortlinks/shortlinks/internal/store/sqlite"
+	"github.com/shortlinks/shortlinks/internal/testenv"
 )
-
-// handlerClock is a settable time source for expiry tests.
-type handlerClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *handlerClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *handlerClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 // handlerFixture is an API server over a real SQLite database.
 type handlerFixture struct {
-	t       *testing.T
+	t       testing.TB
 	handler http.Handler
 	keys    *apikey.Service
-	clock   *handlerClock
+	clock   *testenv.Clock
 	logs    *bytes.Buffer
 }
 
@@ -54,7 +42,7 @@ type handlerSetup struct {
 	links   func(httpapi.Links) httpapi.Links
 }
 
-func newHandlerFixture(t *testing.T, setups ...func(*handlerSetup)) *handlerFixture {
+func newHandlerFixture(t testing.TB, setups ...func(*handlerSetup)) *handlerFixture {
 	t.Helper()
 	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "links.db"))
 	if err != nil {
@@ -68,7 +56,7 @@ func newHandlerFixture(t *testing.T, setups ...func(*handlerSetup)) *handlerFixt
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock := &handlerClock{now: time.Now().UTC().Truncate(time.Second)}
+	clock := testenv.NewClock(time.Now().UTC().Truncate(time.Second))
 	svc := link.NewService(db, db, shortcode.NewGenerator(perm, db, 100), link.Options{
 		URLRules: link.URLRules{SelfHosts: []string{"sho.rt"}},
 		Reserved: httpapi.ReservedPaths(),

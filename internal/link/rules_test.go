@@ -203,3 +203,25 @@ func FuzzValidateAlias(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseCursor checks that any token a client sends is either refused
+// as invalid_cursor or is one that Cursor.String writes back unchanged.
+func FuzzParseCursor(f *testing.F) {
+	f.Add(link.Cursor{Code: "abc"}.String())
+	f.Add("MTc2NDE1ODQwMDEyMzQ1NjprM1Q5eFFh")
+	f.Add("!!")
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := link.ParseCursor(s)
+		if err != nil {
+			var le *link.Error
+			if !errors.As(err, &le) || le.Code != "invalid_cursor" {
+				t.Fatalf("ParseCursor(%q) = %v", s, err)
+			}
+			return
+		}
+		again, err := link.ParseCursor(c.String())
+		if err != nil || again != c {
+			t.Fatalf("cursor %q parsed as %+v does not round-trip: %+v, %v", s, c, again, err)
+		}
+	})
+}

@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/shortlinks/shortlinks/internal/link"
 	"github.com/shortlinks/shortlinks/internal/shortcode"
 	"github.com/shortlinks/shortlinks/internal/store/sqlite"
+	"github.com/shortlinks/shortlinks/internal/testenv"
 )
 
 func mustTime(t *testing.T, s string) time.Time {
@@ -22,24 +22,11 @@ func mustTime(t *testing.T, s string) time.Time {
 	return v
 }
 
-// clock is a settable time source.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 type fixture struct {
 	svc   *link.Service
 	db    *sqlite.DB
 	perm  *shortcode.Permutation
-	clock *clock
+	clock *testenv.Clock
 }
 
 var testKey = bytes.Repeat([]byte{7}, shortcode.KeyLength)
@@ -59,7 +46,7 @@ func newService(t *testing.T) fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &clock{now: mustTime(t, "2030-06-01T12:00:00Z")}
+	c := testenv.NewClock(mustTime(t, "2030-06-01T12:00:00Z"))
 	svc := link.NewService(db, db, shortcode.NewGenerator(perm, db, 10), link.Options{
 		URLRules: link.URLRules{SelfHosts: []string{"sho.rt"}},
 		Reserved: []string{"api", "healthz"},

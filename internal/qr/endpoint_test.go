@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,29 +16,12 @@ import (
 	"github.com/shortlinks/shortlinks/internal/link"
 	"github.com/shortlinks/shortlinks/internal/shortcode"
 	"github.com/shortlinks/shortlinks/internal/store/sqlite"
+	"github.com/shortlinks/shortlinks/internal/testenv"
 )
-
-// clock is a settable time source for the link service.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // newQRServer serves the API with this package's Encoder, on a real SQLite
 // database in a temporary directory and a clock the test moves.
-func newQRServer(t *testing.T) (http.Handler, *clock) {
+func newQRServer(t *testing.T) (http.Handler, *testenv.Clock) {
 	t.Helper()
 	ctx := t.Context()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "links.db"))
@@ -54,7 +36,7 @@ func newQRServer(t *testing.T) (http.Handler, *clock) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := &clock{now: time.Now()}
+	clk := testenv.NewClock(time.Now())
 	links := link.NewService(db, db, shortcode.NewGenerator(perm, db, 0), link.Options{
 		Reserved: httpapi.ReservedPaths(),
 		Now:      clk.Now,

@@ -13,6 +13,7 @@ import (
 	"github.com/shortlinks/shortlinks/internal/link"
 	"github.com/shortlinks/shortlinks/internal/store/postgres"
 	"github.com/shortlinks/shortlinks/internal/store/postgres/pgtest"
+	"github.com/shortlinks/shortlinks/internal/testenv"
 )
 
 // testLog sends the store's health log lines to the test's log.
@@ -78,23 +79,6 @@ func setReplay(t *testing.T, replica *pgtest.Cluster, paused bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatalf("replay did not become %s", want)
-}
-
-// eventually retries check every 50ms until it returns nil, failing the
-// test with its last error after limit.
-func eventually(t *testing.T, limit time.Duration, what string, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still failing after %v: %v", what, limit, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // TestReplicas runs the store against a real primary and a streaming replica
@@ -165,7 +149,7 @@ func TestReplicas(t *testing.T) {
 		if err := db.Delete(t.Context(), "while-replica-down"); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, 10*time.Second, "reads return to the replica", func() error {
+		testenv.Eventually(t, 10*time.Second, "reads return to the replica", func() error {
 			_, err := db.Get(t.Context(), "while-replica-down")
 			return err
 		})
@@ -201,7 +185,7 @@ func TestReplicas(t *testing.T) {
 		}
 
 		primary.Start(t)
-		eventually(t, 15*time.Second, "creates work again", func() error {
+		testenv.Eventually(t, 15*time.Second, "creates work again", func() error {
 			return db.Insert(t.Context(), link.Link{Code: "after", URL: "https://example.com/after", CreatedAt: time.Now()})
 		})
 		// The replica streams from the restarted primary again.
