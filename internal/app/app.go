@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/url"
 	"time"
 
@@ -261,7 +262,35 @@ func (a *App) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	if a.cfg.DebugListen != "" {
+		dln, err := net.Listen("tcp", a.cfg.DebugListen)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("debug-listen: %w", err)
+		}
+		go serveDebug(ctx, dln, a.log)
+	}
 	return a.Serve(ctx, ln)
+}
+
+// serveDebug serves Go's profiling endpoints on their own listener, apart
+// from the public routes, until ctx ends.
+func serveDebug(ctx context.Context, ln net.Listener, log *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		srv.Close()
+	}()
+	log.Info("serving profiles", "addr", ln.Addr().String())
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Warn("debug listener stopped", "err", err)
+	}
 }
 
 // Close releases storage and other resources, in reverse order of opening.

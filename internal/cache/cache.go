@@ -83,6 +83,7 @@ type Store struct {
 	local   *otter.Cache[link.Code, entry]
 	evicted prometheus.Counter
 	clock   *otter.CoarseClock
+	upkeep  *upkeep
 	ttl     time.Duration
 	negTTL  time.Duration
 	now     func() time.Time
@@ -145,17 +146,19 @@ func New(next link.Store, opts Options) (*Store, error) {
 	// Reading the precise time costs more than the rest of a hit; entries
 	// live for seconds, so a clock that is 10ms coarse is precise enough.
 	s.clock = otter.NewCoarseClock(10 * time.Millisecond)
+	s.upkeep = newUpkeep()
 	c, err := otter.New(&otter.Options[link.Code, entry]{
 		MaximumSize: opts.Size,
 		// Hits and misses are counted in Get; a stats recorder would count
 		// each again on the hot path.
-		OnDeletion: func(e otter.DeletionEvent[link.Code, entry]) {
+		OnAtomicDeletion: func(e otter.DeletionEvent[link.Code, entry]) {
 			if e.Cause == otter.CauseOverflow {
 				s.evicted.Inc()
 			}
 		},
 		ExpiryCalculator: otter.ExpiryWritingFunc(s.lifetime),
 		Clock:            s.clock,
+		Executor:         s.upkeep.run,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cache: %w", err)
@@ -188,7 +191,50 @@ func (s *Store) Close() error {
 		s.wg.Wait()
 	}
 	s.clock.Stop()
+	s.upkeep.stop()
 	return nil
+}
+
+// upkeep runs the in-process tier's housekeeping (draining its access
+// buffers, expiring entries) on one long-lived goroutine. otter's default
+// starts a goroutine per task, which on a busy core costs more than the
+// task; a task that finds the worker busy still gets a goroutine of its own.
+type upkeep struct {
+	tasks chan func()
+	quit  chan struct{}
+	done  chan struct{}
+	once  sync.Once
+}
+
+func newUpkeep() *upkeep {
+	u := &upkeep{tasks: make(chan func(), 64), quit: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(u.done)
+		for {
+			select {
+			case fn := <-u.tasks:
+				fn()
+			case <-u.quit:
+				return
+			}
+		}
+	}()
+	return u
+}
+
+func (u *upkeep) run(fn func()) {
+	select {
+	case u.tasks <- fn:
+	default:
+		go fn()
+	}
+}
+
+// stop ends the worker. Tasks queued later never run, which is harmless:
+// the tier is no longer used once its Store is closed.
+func (u *upkeep) stop() {
+	u.once.Do(func() { close(u.quit) })
+	<-u.done
 }
 
 // lifetime is how long an entry may stay in process: never past its link's

@@ -59,6 +59,7 @@ type Config struct {
 	LogRequests string
 
 	ShutdownTimeout time.Duration
+	DebugListen     string
 }
 
 // setting describes one key: its flag, environment variable and file key
@@ -100,6 +101,7 @@ var Settings = []setting{
 	{Name: "log-format", Default: "json", Usage: "json or text"},
 	{Name: "log-requests", Default: "api", Usage: "which requests to log: all, api (all but redirects), errors or none"},
 	{Name: "shutdown-timeout", Default: "15s", Usage: "how long to let requests finish after SIGTERM"},
+	{Name: "debug-listen", Default: "", Usage: "address for Go's pprof profiling endpoints, like 127.0.0.1:6060 (empty: off; never expose it publicly)"},
 }
 
 // EnvName is the environment variable for a setting.
@@ -265,6 +267,7 @@ func parse(k *koanf.Koanf) (Config, error) {
 		LogFormat:           oneOf("log-format", "json", "text"),
 		LogRequests:         oneOf("log-requests", "all", "api", "errors", "none"),
 		ShutdownTimeout:     duration("shutdown-timeout"),
+		DebugListen:         str("debug-listen"),
 	}
 
 	switch c.RedirectStatus {
@@ -278,6 +281,11 @@ func parse(k *koanf.Koanf) (Config, error) {
 	}
 	c.CreateRate = rate
 
+	if c.DebugListen != "" {
+		if _, _, err := net.SplitHostPort(c.DebugListen); err != nil {
+			bad("debug-listen", "%q is not host:port", c.DebugListen)
+		}
+	}
 	host, port, err := net.SplitHostPort(c.Listen)
 	if err != nil {
 		bad("listen", "%q is not host:port or :port", c.Listen)
@@ -405,6 +413,6 @@ func (c Config) Redacted() map[string]any {
 		"cache-size": c.CacheSize, "cache-ttl": c.CacheTTL.String(), "cache-negative-ttl": c.CacheNegativeTTL.String(),
 		"cache-redis-ttl": c.CacheRedisTTL.String(),
 		"log-level":       c.LogLevel, "log-format": c.LogFormat, "log-requests": c.LogRequests,
-		"shutdown-timeout": c.ShutdownTimeout.String(),
+		"shutdown-timeout": c.ShutdownTimeout.String(), "debug-listen": c.DebugListen,
 	}
 }

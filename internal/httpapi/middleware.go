@@ -77,7 +77,7 @@ func (s *Server) shouldLog(r *http.Request, status int) bool {
 	}
 	// "api": everything but successful and not-found redirects, which are
 	// the bulk of traffic and are better counted than logged.
-	return r.Pattern != "GET /{code}" || status >= 500
+	return r.Pattern != redirectRoute || status >= 500
 }
 
 // recoverPanics turns a panic into a logged error and a plain 500.

@@ -9,7 +9,12 @@ import (
 // redirect is the product: one lookup, then the stored URL byte for byte.
 // It never writes to storage.
 func (s *Server) redirect(w http.ResponseWriter, r *http.Request) {
-	l, err := s.links.Resolve(r.Context(), link.Code(r.PathValue("code")))
+	s.redirectTo(w, r, link.Code(r.PathValue("code")))
+}
+
+// redirectTo answers r with the redirect for code.
+func (s *Server) redirectTo(w http.ResponseWriter, r *http.Request, code link.Code) {
+	l, err := s.links.Resolve(r.Context(), code)
 	if err != nil {
 		s.metrics.redirectFailed(err)
 		s.fail(w, r, err)

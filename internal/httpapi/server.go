@@ -95,6 +95,7 @@ type Server struct {
 	metricsHandler http.Handler
 	now            func() time.Time
 	writers        sync.Pool // *statusWriter, reused to save an allocation per request
+	ownNames       map[string]struct{}
 }
 
 // New returns a Server. limiter may be nil to turn rate limiting off.
@@ -115,6 +116,10 @@ func New(links Links, auth Authenticator, limiter Limiter, log *slog.Logger, opt
 		metricsHandler: opts.Metrics,
 		now:            time.Now,
 		writers:        sync.Pool{New: func() any { return new(statusWriter) }},
+		ownNames:       make(map[string]struct{}),
+	}
+	for _, name := range ReservedPaths() {
+		s.ownNames[name] = struct{}{}
 	}
 	if s.redirectStatus == 0 {
 		s.redirectStatus = DefaultRedirectStatus
@@ -146,7 +151,31 @@ func ReservedPaths() []string {
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	s.routes(mux)
-	return s.recoverPanics(s.observe(mux))
+	return s.recoverPanics(s.observe(s.shortcut(mux)))
+}
+
+// redirectRoute is the redirect's pattern in the route table.
+const redirectRoute = "GET /{code}"
+
+// shortcut sends requests that the route table could only give to the
+// redirect handler straight to it, saving the table's matching on the
+// busiest path: a GET or HEAD of a single, plain path segment that could be
+// a code and is none of the server's own names. Everything else, and any
+// path the table might treat differently, goes through mux.
+func (s *Server) shortcut(mux http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && r.URL.RawPath == "" && len(r.URL.Path) > 1 {
+			code := r.URL.Path[1:]
+			if link.ValidCode(link.Code(code)) {
+				if _, own := s.ownNames[code]; !own {
+					r.Pattern = redirectRoute
+					s.redirectTo(w, r, link.Code(code))
+					return
+				}
+			}
+		}
+		mux.ServeHTTP(w, r)
+	})
 }
 
 // router is what the route table is registered on: an *http.ServeMux, or
@@ -180,7 +209,7 @@ func (s *Server) routes(mux router) {
 	mux.HandleFunc("GET /robots.txt", robots)
 
 	// GET also answers HEAD.
-	mux.HandleFunc("GET /{code}", s.redirect)
+	mux.HandleFunc(redirectRoute, s.redirect)
 
 	// Method-less patterns are less specific than the ones above, so they
 	// catch only the methods a path does not accept.

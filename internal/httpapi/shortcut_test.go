@@ -1,0 +1,31 @@
+package httpapi
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/shortlinks/shortlinks/internal/link"
+)
+
+// TestShortcutLeavesOwnRoutesAlone checks the promise the redirect
+// shortcut relies on: every route whose first path segment could pass for a
+// code starts with one of the server's own names, so the shortcut never
+// takes a request that the route table would give to another handler.
+func TestShortcutLeavesOwnRoutesAlone(t *testing.T) {
+	s := fullServer(t)
+	var table patterns
+	s.routes(&table)
+	for _, p := range table {
+		path := p
+		if _, after, ok := strings.Cut(p, " "); ok {
+			path = after
+		}
+		first, _, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")
+		if strings.HasPrefix(first, "{") || !link.ValidCode(link.Code(first)) {
+			continue
+		}
+		if _, own := s.ownNames[first]; !own {
+			t.Errorf("route %q starts with %q, which is not in ReservedPaths: the redirect shortcut would take its requests", p, first)
+		}
+	}
+}
