@@ -228,8 +228,10 @@ func (a *App) Keys() *apikey.Service { return a.keys }
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           a.handler,
+		// Bodies get their own deadline where they are read
+		// (httpapi.BodyTimeout): a server-wide ReadTimeout would arm a timer
+		// for every redirect too.
 		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      15 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    32 << 10,

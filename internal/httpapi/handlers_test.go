@@ -1,11 +1,14 @@
 package httpapi_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -605,4 +608,29 @@ func asAPIError(err error, target **httpapi.APIError) bool {
 		*target = e
 	}
 	return ok
+}
+
+// TestSlowBodyIsCut checks that a client that stops sending its body loses
+// the connection's patience after the body timeout, without a server-wide
+// read timeout.
+func TestSlowBodyIsCut(t *testing.T) {
+	f := newHandlerFixture(t, func(s *handlerSetup) { s.opts.BodyTimeout = 300 * time.Millisecond })
+	srv := httptest.NewServer(f.handler)
+	defer srv.Close()
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	start := time.Now()
+	fmt.Fprintf(conn, "POST /api/v1/links HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"url\":")
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer to a stalled body: %v", err)
+	}
+	resp.Body.Close()
+	if waited := time.Since(start); resp.StatusCode != http.StatusBadRequest || waited > 5*time.Second {
+		t.Fatalf("stalled body: %d after %v, want 400 after about 300ms", resp.StatusCode, waited)
+	}
 }

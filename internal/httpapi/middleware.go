@@ -99,6 +99,22 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 	})
 }
 
+// DefaultBodyTimeout bounds how long a client may take to send a request
+// body.
+const DefaultBodyTimeout = 15 * time.Second
+
+// readsBody gives a handler that reads a request body a deadline for it.
+// The HTTP server sets no read timeout of its own (only one for headers),
+// so that requests without a body, redirects above all, arm no timer.
+func (s *Server) readsBody(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		// An error means the connection takes no deadlines (it is not a
+		// plain HTTP/1 connection); the body is still size-limited.
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.bodyTimeout))
+		next(w, r)
+	}
+}
+
 // limitCreate rations link creation per client address.
 func (s *Server) limitCreate(next http.HandlerFunc) http.HandlerFunc {
 	if s.limiter == nil {

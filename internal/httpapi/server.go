@@ -63,6 +63,7 @@ type Options struct {
 	RequireAPIKey  bool           // refuse anonymous creation
 	TrustedProxies []netip.Prefix // whose X-Forwarded-For is believed
 	LogRequests    string         // "all", "api", "errors" or "none"
+	BodyTimeout    time.Duration  // longest a request body may take to arrive; zero: DefaultBodyTimeout
 	Checks         []Check
 	Pages          Pages // nil: no web page
 	QR             QR    // nil: no QR codes
@@ -96,6 +97,7 @@ type Server struct {
 	now            func() time.Time
 	writers        sync.Pool // *statusWriter, reused to save an allocation per request
 	ownNames       map[string]struct{}
+	bodyTimeout    time.Duration
 }
 
 // New returns a Server. limiter may be nil to turn rate limiting off.
@@ -126,6 +128,10 @@ func New(links Links, auth Authenticator, limiter Limiter, log *slog.Logger, opt
 	}
 	if opts.CacheControl != "" {
 		s.cacheControl = []string{opts.CacheControl}
+	}
+	s.bodyTimeout = opts.BodyTimeout
+	if s.bodyTimeout <= 0 {
+		s.bodyTimeout = DefaultBodyTimeout
 	}
 	if s.logRequests == "" {
 		s.logRequests = "api"
@@ -188,7 +194,7 @@ type router interface {
 // routes registers the route table on mux. openapi.yaml describes every
 // route here; the tests hold the two together.
 func (s *Server) routes(mux router) {
-	mux.HandleFunc("POST /api/v1/links", s.limitCreate(s.createLink))
+	mux.HandleFunc("POST /api/v1/links", s.readsBody(s.limitCreate(s.createLink)))
 	mux.HandleFunc("GET /api/v1/links", s.listLinks)
 	mux.HandleFunc("GET /api/v1/links/{code}", s.getLink)
 	mux.HandleFunc("DELETE /api/v1/links/{code}", s.deleteLink)
@@ -203,7 +209,7 @@ func (s *Server) routes(mux router) {
 
 	if s.pages != nil {
 		mux.HandleFunc("GET /{$}", s.pages.Home)
-		mux.HandleFunc("POST /{$}", s.limitCreate(s.pages.Shorten))
+		mux.HandleFunc("POST /{$}", s.readsBody(s.limitCreate(s.pages.Shorten)))
 		mux.Handle("GET /static/", s.pages.Assets())
 	}
 	mux.HandleFunc("GET /robots.txt", robots)
