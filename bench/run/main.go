@@ -246,11 +246,17 @@ func (b *bench) run(ctx context.Context) error {
 	cold := b.add(&server{name: "sqlite-cold", url: "http://127.0.0.1:18093", codes: b.codes,
 		args: append([]string{b.bin, "serve", "--listen", "127.0.0.1:18093", "--database-url", "sqlite:" + coldPath,
 			"--cache-size", strconv.Itoa(b.o.coldCache)}, common...)})
-	var pg *server
+	var pg, pgCold *server
 	if pgURL != "" {
 		pg = b.add(&server{name: "postgres+redis", url: "http://127.0.0.1:18092", codes: b.pgCodes, warm: true,
 			args: append([]string{b.bin, "serve", "--listen", "127.0.0.1:18092", "--database-url", pgURL,
 				"--redis-url", b.o.redis, "--redis-key-prefix", b.prefix}, common...)})
+		// The cold PostgreSQL + Redis server shares the first one's Redis
+		// keys, which its warm-up fills: its misses are answered by Redis,
+		// as another instance's would be.
+		pgCold = b.add(&server{name: "postgres+redis-cold", url: "http://127.0.0.1:18095", codes: b.pgCodes,
+			args: append([]string{b.bin, "serve", "--listen", "127.0.0.1:18095", "--database-url", pgURL,
+				"--redis-url", b.o.redis, "--redis-key-prefix", b.prefix, "--cache-size", strconv.Itoa(b.o.coldCache)}, common...)})
 	}
 	for _, s := range b.servers {
 		if err := b.start(ctx, s); err != nil {
@@ -266,6 +272,7 @@ func (b *bench) run(ctx context.Context) error {
 	}
 	if pg != nil {
 		others = slices.Insert(others, 2, config{name: "postgres+redis", srv: pg})
+		others = append(others, config{name: "postgres+redis-cold", srv: pgCold, uniform: true})
 	}
 	peaks := append([]config{baseCfg}, others...)
 	for _, s := range b.servers {
@@ -766,11 +773,12 @@ func (b *bench) report(w io.Writer, peaks, creates []config) {
 	fmt.Fprintln(w, "| configuration | req/s | × base | p50 | × base | p99 | × base | peak RSS | × base |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 	label := map[string]string{
-		"baseline":       "baseline (net/http + map), Zipf",
-		"sqlite-hot":     "Shortlinks, SQLite, every link in process (--cache-ttl 1h), Zipf",
-		"sqlite":         "Shortlinks, SQLite, all defaults (60 s cache TTL), Zipf",
-		"postgres+redis": "Shortlinks, PostgreSQL + Redis, all defaults, Zipf",
-		"sqlite-cold":    fmt.Sprintf("Shortlinks, SQLite, --cache-size %d, uniform over %d (cold)", b.o.coldCache, b.o.links),
+		"baseline":            "baseline (net/http + map), Zipf",
+		"sqlite-hot":          "Shortlinks, SQLite, every link in process (--cache-ttl 1h), Zipf",
+		"sqlite":              "Shortlinks, SQLite, all defaults (60 s cache TTL), Zipf",
+		"postgres+redis":      "Shortlinks, PostgreSQL + Redis, all defaults, Zipf",
+		"sqlite-cold":         fmt.Sprintf("Shortlinks, SQLite, --cache-size %d, uniform over %d (cold)", b.o.coldCache, b.o.links),
+		"postgres+redis-cold": fmt.Sprintf("Shortlinks, PostgreSQL + Redis, --cache-size %d, uniform over %d (cold: from Redis)", b.o.coldCache, b.o.links),
 	}
 	for _, c := range peaks {
 		t, tr := b.peakFigure(c.name, thr, func(m measurement) float64 { return m.BaseThroughput })
@@ -848,14 +856,17 @@ func (b *bench) report(w io.Writer, peaks, creates []config) {
 	srvCold, _ := b.figure("sqlite-cold", "half", func(m measurement) float64 { return m.ServerP99 }, "")
 	fmt.Fprintf(w, "- in-process p99 < 1 ms at half of peak: hot ≤ %.3f ms (%s), defaults ≤ %.3f ms (%s), PostgreSQL + Redis ≤ %.3f ms (%s)\n",
 		srvHot, check(srvHot < 1), srvDef, check(srvDef < 1), srvPG, check(srvPG < 1))
-	fmt.Fprintf(w, "- in-process p99 < 2 ms from storage (cold tier, half of its peak): ≤ %.3f ms, %s\n", srvCold, check(srvCold < 2))
+	fmt.Fprintf(w, "- in-process p99 < 2 ms from storage (cold tier, half of its peak): SQLite ≤ %.3f ms, %s\n", srvCold, check(srvCold < 2))
+	if srvPGCold, _ := b.figure("postgres+redis-cold", "half", func(m measurement) float64 { return m.ServerP99 }, ""); srvPGCold > 0 {
+		fmt.Fprintf(w, "- the same from Redis and PostgreSQL: ≤ %.3f ms, %s\n", srvPGCold, check(srvPGCold < 2))
+	}
 	fmt.Fprintf(w, "- end-to-end p99 < 1 ms at half of peak (SQLite, hot, through loopback and the load generator): %.3f ms, %s\n", halfP99, check(halfP99 < 1))
 	defP99, _ := b.figure("sqlite", "half", p99, "")
 	fmt.Fprintf(w, "- the same with all defaults: %.3f ms, %s\n", defP99, check(defP99 < 1))
 	fmt.Fprintf(w, "- cold-tier p99 < 2 ms (at half of its peak): %.3f ms, %s\n", coldP99, check(coldP99 < 2))
 	fmt.Fprintf(w, "- for scale: the baseline's own p99 at half of its peak: %.3f ms\n", baseHalfP99)
 	if b.o.fixedRate > 0 {
-		for _, c := range []string{"sqlite-hot", "sqlite-cold"} {
+		for _, c := range []string{"sqlite-hot", "sqlite-cold", "postgres+redis-cold"} {
 			v, _ := b.figure(c, "fixed", p99, "")
 			fmt.Fprintf(w, "- %s p99 at %d/s: %.3f ms\n", c, b.o.fixedRate, v)
 		}
