@@ -227,7 +227,7 @@ func (a *App) Keys() *apikey.Service { return a.keys }
 // timeout, and returns.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
-		Handler:           a.handler,
+		Handler: a.handler,
 		// Bodies get their own deadline where they are read
 		// (httpapi.BodyTimeout): a server-wide ReadTimeout would arm a timer
 		// for every redirect too.
