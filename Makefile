@@ -33,9 +33,12 @@ lint:
 	go run $(STATICCHECK) ./...
 
 fuzz:
-	go test ./internal/link -run '^$$' -fuzz '^FuzzNormalizeURL$$' -fuzztime $(FUZZTIME)
-	go test ./internal/link -run '^$$' -fuzz '^FuzzValidateAlias$$' -fuzztime $(FUZZTIME)
-	go test ./internal/shortcode -run '^$$' -fuzz '^FuzzPermutation$$' -fuzztime $(FUZZTIME)
+	go test ./internal/link -run '^$$' -fuzz '^FuzzNormalizeURL$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	go test ./internal/link -run '^$$' -fuzz '^FuzzValidateAlias$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	go test ./internal/shortcode -run '^$$' -fuzz '^FuzzPermutation$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	go test ./internal/link -run '^$$' -fuzz '^FuzzParseCursor$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	go test ./internal/cache -run '^$$' -fuzz '^FuzzCodec$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	go test ./internal/httpapi -run '^$$' -fuzz '^FuzzCreate$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 
 clean:
 	rm -rf bin
