@@ -44,9 +44,11 @@ type routeSeries struct {
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "shortlinks_http_request_duration_seconds",
-			Help:    "Request latency by route pattern.",
-			Buckets: []float64{.00005, .0001, .00025, .0005, .00075, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+			Name: "shortlinks_http_request_duration_seconds",
+			Help: "Request latency by route pattern.",
+			// Fine at the low end, where redirects fall, with bounds at the
+			// 1 ms and 2 ms redirect latency targets.
+			Buckets: []float64{.00005, .0001, .00025, .0005, .00075, .001, .002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"route"}),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "shortlinks_http_requests_total",
