@@ -19,14 +19,37 @@ import (
 	"github.com/shortlinks/shortlinks/internal/testenv"
 )
 
-// outcome counts what clients saw during one phase of a fault test.
+// outcome counts what clients saw during one phase of a fault test. A
+// request belongs to the phase it started in; closing a phase waits for its
+// requests still in flight, so its counts are final once read.
 type outcome struct {
 	mu        sync.Mutex
-	redirects map[int]int // status -> count
+	done      sync.Cond // signalled as requests finish
+	closed    bool
+	inflight  int
+	redirects map[int]int // status -> count; 0: no answer at all
 	creates   map[int]int
 	worst     time.Duration
 }
 
+func newOutcome() *outcome {
+	o := &outcome{redirects: map[int]int{}, creates: map[int]int{}}
+	o.done.L = &o.mu
+	return o
+}
+
+// begin counts a request into the phase, unless the phase has closed.
+func (o *outcome) begin() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return false
+	}
+	o.inflight++
+	return true
+}
+
+// add records how a request that began in this phase ended.
 func (o *outcome) add(create bool, status int, d time.Duration) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -36,6 +59,18 @@ func (o *outcome) add(create bool, status int, d time.Duration) {
 		o.redirects[status]++
 	}
 	o.worst = max(o.worst, d)
+	o.inflight--
+	o.done.Broadcast()
+}
+
+// close ends the phase and waits for its requests in flight.
+func (o *outcome) close() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.closed = true
+	for o.inflight > 0 {
+		o.done.Wait()
+	}
 }
 
 func (o *outcome) String() string {
@@ -69,11 +104,15 @@ func startTraffic(t *testing.T, bases []string, codes map[string]string) *traffi
 				}
 				base := bases[(w+i)%len(bases)]
 				o := tr.phase.Load()
+				for !o.begin() {
+					o = tr.phase.Load()
+				}
 				start := time.Now()
 				if i%10 == 9 {
 					resp, err := noRedirects.Post(base+"/api/v1/links", "application/json",
 						strings.NewReader(fmt.Sprintf(`{"url": "https://example.com/w%d/%d"}`, w, i)))
 					if err != nil {
+						o.add(true, 0, time.Since(start))
 						t.Errorf("create: %v", err)
 						return
 					}
@@ -85,6 +124,7 @@ func startTraffic(t *testing.T, bases []string, codes map[string]string) *traffi
 				code := list[(w*7+i)%len(list)]
 				resp, err := noRedirects.Get(base + "/" + code)
 				if err != nil {
+					o.add(false, 0, time.Since(start))
 					t.Errorf("redirect: %v", err)
 					return
 				}
@@ -99,9 +139,14 @@ func startTraffic(t *testing.T, bases []string, codes map[string]string) *traffi
 	return tr
 }
 
-// next starts a new phase and returns the outcome of the one that ended.
+// next starts a new phase and returns the outcome of the one that ended,
+// once its requests in flight have finished.
 func (tr *traffic) next() *outcome {
-	return tr.phase.Swap(&outcome{redirects: map[int]int{}, creates: map[int]int{}})
+	old := tr.phase.Swap(newOutcome())
+	if old != nil {
+		old.close()
+	}
+	return old
 }
 
 func (tr *traffic) end() *outcome {
