@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -518,7 +519,7 @@ func TestRoutingErrors(t *testing.T) {
 }
 
 func TestHealth(t *testing.T) {
-	failing := func(context.Context) error { return io.ErrUnexpectedEOF }
+	failing := func(context.Context) error { return errors.New("dial tcp 10.9.8.7:5432: connection refused") }
 	ok := func(context.Context) error { return nil }
 	tests := []struct {
 		name   string
@@ -541,6 +542,20 @@ func TestHealth(t *testing.T) {
 			}
 			if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || len(body.Checks) != len(tt.checks) {
 				t.Fatalf("readyz body %s", rec.Body)
+			}
+			for _, c := range tt.checks {
+				want := "up"
+				if c.Run(t.Context()) != nil {
+					want = "down"
+				}
+				if got := body.Checks[c.Name].Status; got != want {
+					t.Errorf("check %s = %q, want %q", c.Name, got, want)
+				}
+			}
+			// The failure's detail is for operators: logged, never served.
+			failed := strings.Contains(f.logs.String(), "10.9.8.7")
+			if strings.Contains(rec.Body.String(), "10.9.8.7") || failed != (tt.name != "all up") {
+				t.Errorf("readyz body %s; logs %s", rec.Body, f.logs)
 			}
 			if rec := f.do(http.MethodGet, "/healthz", ""); rec.Code != http.StatusOK {
 				t.Fatalf("healthz %d", rec.Code)
