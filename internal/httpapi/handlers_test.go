@@ -564,6 +564,51 @@ func TestHealth(t *testing.T) {
 	}
 }
 
+// TestLinksCreatedCountsEveryFrontEnd checks that links made through the
+// web form count in shortlinks_links_created_total as API creates do, and
+// refused creates do not.
+func TestLinksCreatedCountsEveryFrontEnd(t *testing.T) {
+	srv := startContractApp(t)
+	created := func() string {
+		t.Helper()
+		resp, err := http.Get(srv.url + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		for line := range strings.Lines(string(b)) {
+			if v, ok := strings.CutPrefix(line, "shortlinks_links_created_total "); ok {
+				return strings.TrimSpace(v)
+			}
+		}
+		t.Fatalf("no shortlinks_links_created_total in /metrics")
+		return ""
+	}
+	post := func(path, contentType, body string, want int) {
+		t.Helper()
+		resp, err := http.Post(srv.url+path, contentType, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Fatalf("POST %s %s = %d, want %d", path, body, resp.StatusCode, want)
+		}
+	}
+	form := "application/x-www-form-urlencoded"
+	post("/", form, "url=https%3A%2F%2Fexample.com%2Fform", http.StatusCreated)
+	post("/", form, "url=javascript%3Aalert(1)", http.StatusBadRequest)
+	if got := created(); got != "1" {
+		t.Fatalf("after one form create and one refused: links_created_total %s, want 1", got)
+	}
+	post("/api/v1/links", "application/json", `{"url": "https://example.com/api"}`, http.StatusCreated)
+	post("/api/v1/links", "application/json", `{"url": "ftp://example.com/"}`, http.StatusBadRequest)
+	if got := created(); got != "2" {
+		t.Fatalf("after an API create too: links_created_total %s, want 2", got)
+	}
+}
+
 func TestMetricsLabelByRoute(t *testing.T) {
 	f := newHandlerFixture(t)
 	l := f.mustCreate(`{"url": "https://example.com/"}`)

@@ -97,7 +97,6 @@ func (s *Server) createLink(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.metrics.created.Inc()
 	w.Header().Set("Location", s.base+"/api/v1/links/"+string(l.Code))
 	writeJSON(w, http.StatusCreated, s.wire(l))
 }

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"errors"
 	"maps"
+	"net/http"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -37,6 +38,7 @@ type routeStatus struct {
 }
 
 type routeSeries struct {
+	created  prometheus.Counter // set for a create route's 201: a link was made
 	latency  prometheus.Observer
 	requests prometheus.Counter
 }
@@ -91,6 +93,9 @@ func (m *metrics) observe(route string, status int, d time.Duration) {
 	}
 	rs.latency.Observe(d.Seconds())
 	rs.requests.Inc()
+	if rs.created != nil {
+		rs.created.Inc()
+	}
 }
 
 // series makes (or finds) the series for k and adds them to byRoute.
@@ -104,6 +109,11 @@ func (m *metrics) series(k routeStatus) routeSeries {
 	rs := routeSeries{
 		latency:  m.latency.WithLabelValues(k.route),
 		requests: m.requests.WithLabelValues(k.route, strconv.Itoa(k.status)),
+	}
+	// Links are counted where every front end's answers pass: the API
+	// and the web form both answer 201 exactly when they made a link.
+	if k.status == http.StatusCreated && (k.route == createRoute || k.route == pageCreateRoute) {
+		rs.created = m.created
 	}
 	next := maps.Clone(old)
 	next[k] = rs

@@ -160,8 +160,12 @@ func (s *Server) Handler() http.Handler {
 	return s.recoverPanics(s.observe(s.shortcut(mux)))
 }
 
-// redirectRoute is the redirect's pattern in the route table.
-const redirectRoute = "GET /{code}"
+// Patterns in the route table that metrics and the shortcut refer to.
+const (
+	redirectRoute   = "GET /{code}"
+	createRoute     = "POST /api/v1/links"
+	pageCreateRoute = "POST /{$}" // the web form
+)
 
 // shortcut sends requests that the route table could only give to the
 // redirect handler straight to it, saving the table's matching on the
@@ -194,7 +198,7 @@ type router interface {
 // routes registers the route table on mux. openapi.yaml describes every
 // route here; the tests hold the two together.
 func (s *Server) routes(mux router) {
-	mux.HandleFunc("POST /api/v1/links", s.readsBody(s.limitCreate(s.createLink)))
+	mux.HandleFunc(createRoute, s.readsBody(s.limitCreate(s.createLink)))
 	mux.HandleFunc("GET /api/v1/links", s.listLinks)
 	mux.HandleFunc("GET /api/v1/links/{code}", s.getLink)
 	mux.HandleFunc("DELETE /api/v1/links/{code}", s.deleteLink)
@@ -209,7 +213,7 @@ func (s *Server) routes(mux router) {
 
 	if s.pages != nil {
 		mux.HandleFunc("GET /{$}", s.pages.Home)
-		mux.HandleFunc("POST /{$}", s.readsBody(s.limitCreate(s.pages.Shorten)))
+		mux.HandleFunc(pageCreateRoute, s.readsBody(s.limitCreate(s.pages.Shorten)))
 		mux.Handle("GET /static/", s.pages.Assets())
 	}
 	mux.HandleFunc("GET /robots.txt", robots)
