@@ -55,7 +55,9 @@ type Options struct {
 	// process and in Redis.
 	NegativeTTL time.Duration
 
-	// Redis is the shared tier; nil keeps the in-process tier only.
+	// Redis is the shared tier; nil keeps the in-process tier only. The
+	// client must bound each command by Timeout or less, as the clients of
+	// redisconn.Open do.
 	Redis redis.UniversalClient
 	// RedisTTL bounds how long a link stays in Redis.
 	RedisTTL time.Duration

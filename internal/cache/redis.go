@@ -41,12 +41,11 @@ return 1
 
 func (s *Store) key(c link.Code) string { return s.prefix + string(c) }
 
-// fromRedis reads c from Redis within the timeout. It returns redis.Nil if
-// Redis does not hold c (or holds a value it cannot read), and any other
-// error if Redis could not answer.
+// fromRedis reads c from Redis. It returns redis.Nil if Redis does not
+// hold c (or holds a value it cannot read), and any other error if Redis
+// could not answer. The client bounds the GET (see Options.Redis): a
+// deadline of our own would cost a timer on every miss in process.
 func (s *Store) fromRedis(ctx context.Context, c link.Code) (entry, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
 	b, err := s.rdb.Get(ctx, s.key(c)).Bytes()
 	if err != nil {
 		return entry{}, err
