@@ -14,6 +14,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/shortlinks/shortlinks/bench/ceiling"
 )
 
 func main() {
@@ -26,7 +28,7 @@ func main() {
 	}
 	srv := &http.Server{
 		Addr:              *listen,
-		Handler:           handler(links),
+		Handler:           ceiling.Handler(links),
 		ReadHeaderTimeout: 5 * time.Second,
 		IdleTimeout:       120 * time.Second,
 	}
@@ -55,19 +57,4 @@ func load(path string) (map[string]string, error) {
 		return nil, fmt.Errorf("%s: no CODE<TAB>URL lines", path)
 	}
 	return links, nil
-}
-
-func handler(links map[string]string) http.Handler {
-	cacheControl := []string{"private, max-age=90"}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		url, ok := links[strings.TrimPrefix(r.URL.Path, "/")]
-		if !ok || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
-			http.NotFound(w, r)
-			return
-		}
-		h := w.Header()
-		h["Location"] = []string{url}
-		h["Cache-Control"] = cacheControl
-		w.WriteHeader(http.StatusFound)
-	})
 }

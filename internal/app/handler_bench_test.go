@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/shortlinks/shortlinks/bench/ceiling"
 	"github.com/shortlinks/shortlinks/internal/app"
 	"github.com/shortlinks/shortlinks/internal/config"
 	"github.com/shortlinks/shortlinks/internal/link"
@@ -121,31 +122,14 @@ func BenchmarkRedirect(b *testing.B) {
 	benchRedirects(b, h, redirectRequests(links))
 }
 
-// baseline answers 302 from a map, as bench/baseline does: the ceiling for
-// a Go redirect handler.
-func baseline(links []link.Link) http.Handler {
+// BenchmarkRedirectBaseline is the baseline for BenchmarkRedirect.
+func BenchmarkRedirectBaseline(b *testing.B) {
+	_, links := benchServer(b)
 	m := make(map[string]string, len(links))
 	for _, l := range links {
 		m[string(l.Code)] = l.URL
 	}
-	cc := []string{"private, max-age=90"}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u, ok := m[strings.TrimPrefix(r.URL.Path, "/")]
-		if !ok || r.Method != http.MethodGet && r.Method != http.MethodHead {
-			http.NotFound(w, r)
-			return
-		}
-		h := w.Header()
-		h["Location"] = []string{u}
-		h["Cache-Control"] = cc
-		w.WriteHeader(http.StatusFound)
-	})
-}
-
-// BenchmarkRedirectBaseline is the baseline for BenchmarkRedirect.
-func BenchmarkRedirectBaseline(b *testing.B) {
-	_, links := benchServer(b)
-	benchRedirects(b, baseline(links), redirectRequests(links))
+	benchRedirects(b, ceiling.Handler(m), redirectRequests(links))
 }
 
 // BenchmarkCreate is POST /api/v1/links over SQLite: decoding, validation,

@@ -1,0 +1,41 @@
+package ceiling_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/shortlinks/shortlinks/bench/ceiling"
+	"github.com/shortlinks/shortlinks/internal/httpapi"
+)
+
+// TestHandlerAnswersAsShortlinks checks that the ceiling sends what
+// Shortlinks sends by default, so that the two do the same work.
+func TestHandlerAnswersAsShortlinks(t *testing.T) {
+	h := ceiling.Handler(map[string]string{"abc1234": "https://example.com/a?b=c"})
+	for _, tt := range []struct {
+		method, path string
+		status       int
+	}{
+		{http.MethodGet, "/abc1234", httpapi.DefaultRedirectStatus},
+		{http.MethodHead, "/abc1234", httpapi.DefaultRedirectStatus},
+		{http.MethodGet, "/nothere", http.StatusNotFound},
+		{http.MethodPost, "/abc1234", http.StatusNotFound},
+	} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(tt.method, tt.path, nil))
+		if rec.Code != tt.status {
+			t.Errorf("%s %s = %d, want %d", tt.method, tt.path, rec.Code, tt.status)
+			continue
+		}
+		if tt.status != httpapi.DefaultRedirectStatus {
+			continue
+		}
+		if got := rec.Header().Get("Location"); got != "https://example.com/a?b=c" {
+			t.Errorf("%s %s: Location %q", tt.method, tt.path, got)
+		}
+		if got := rec.Header().Get("Cache-Control"); got != httpapi.DefaultCacheControl {
+			t.Errorf("%s %s: Cache-Control %q, Shortlinks sends %q", tt.method, tt.path, got, httpapi.DefaultCacheControl)
+		}
+	}
+}
