@@ -18,6 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/shortlinks/shortlinks/internal/apikey"
 	"github.com/shortlinks/shortlinks/internal/cache"
@@ -28,6 +30,8 @@ import (
 	"github.com/shortlinks/shortlinks/internal/ratelimit"
 	"github.com/shortlinks/shortlinks/internal/redisconn"
 	"github.com/shortlinks/shortlinks/internal/shortcode"
+	"github.com/shortlinks/shortlinks/internal/store/postgres"
+	"github.com/shortlinks/shortlinks/internal/store/sqlite"
 	"github.com/shortlinks/shortlinks/internal/telemetry"
 	"github.com/shortlinks/shortlinks/internal/web"
 )
@@ -39,15 +43,26 @@ type App struct {
 	db      Engine
 	links   *link.Service
 	keys    *apikey.Service
+	srv     *httpapi.Server
 	handler http.Handler
+	metrics http.Handler
 	closers []func() error
+}
+
+// Telemetry is where the service reports, beyond its log. The zero value
+// gives a registry of its own, no traces and no error reports.
+type Telemetry struct {
+	Registry *prometheus.Registry
+	Tracer   trace.TracerProvider     // nil: no traces
+	Errors   *telemetry.ErrorReporter // nil: errors are only logged
 }
 
 // New builds the service from cfg. It opens and prepares storage but does
 // not listen yet.
-func New(ctx context.Context, cfg config.Config, log *slog.Logger, reg *prometheus.Registry) (_ *App, err error) {
+func New(ctx context.Context, cfg config.Config, log *slog.Logger, tel Telemetry) (_ *App, err error) {
+	reg := tel.Registry
 	if reg == nil {
-		reg = telemetry.NewRegistry()
+		reg = telemetry.NewRegistry(telemetry.ReadBuild(""))
 	}
 	a := &App{cfg: cfg, log: log}
 	defer func() {
@@ -62,6 +77,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, reg *promethe
 	}
 	a.db = db
 	a.closers = append(a.closers, db.Close)
+	if err := reg.Register(telemetry.NewDBCollector(poolStats(db))); err != nil {
+		return nil, fmt.Errorf("database metrics: %w", err)
+	}
 	if err := PrepareSchema(ctx, cfg, db); err != nil {
 		return nil, fmt.Errorf("schema: %w", err)
 	}
@@ -72,14 +90,20 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, reg *promethe
 	}
 	gen := shortcode.NewGenerator(perm, db, shortcode.DefaultBlock)
 
-	rdb, err := openRedis(cfg, log, reg)
+	rdb, err := openRedis(cfg, log, reg, tel.Tracer)
 	if err != nil {
 		return nil, err
 	}
 	if rdb != nil {
 		a.closers = append(a.closers, rdb.Close)
 	}
-	cached, err := cache.New(db, cache.Options{
+	// With tracing on, each tier's calls are spans: the cache as the
+	// service sees it, and the database beneath it.
+	var below link.Store = db
+	if tel.Tracer != nil {
+		below = telemetry.TraceStore(db, tel.Tracer, "database", attribute.String("db.system", dbSystem(cfg)))
+	}
+	cached, err := cache.New(below, cache.Options{
 		Size: cfg.CacheSize, TTL: cfg.CacheTTL, NegativeTTL: cfg.CacheNegativeTTL,
 		Redis: rdb, RedisTTL: cfg.CacheRedisTTL, Prefix: cfg.RedisKeyPrefix, Timeout: cfg.RedisTimeout,
 		Registerer: reg, Log: log,
@@ -89,7 +113,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, reg *promethe
 	}
 	a.closers = append(a.closers, cached.Close)
 
-	a.links = link.NewService(cached, db, gen, link.Options{
+	var store link.Store = cached
+	if tel.Tracer != nil {
+		store = telemetry.TraceStore(cached, tel.Tracer, "cache")
+	}
+	a.links = link.NewService(store, db, gen, link.Options{
 		URLRules: link.URLRules{MaxLength: cfg.MaxURLLength, SelfHosts: selfHosts(cfg)},
 		Reserved: httpapi.ReservedPaths(),
 	})
@@ -107,22 +135,69 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, reg *promethe
 		return nil, err
 	}
 
-	srv := httpapi.New(a.links, a.keys, limiter, log, httpapi.Options{
+	a.metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
+	opts := httpapi.Options{
 		BaseURL:        cfg.BaseURL,
 		RedirectStatus: cfg.RedirectStatus,
 		CacheControl:   cfg.CacheControl,
 		RequireAPIKey:  cfg.RequireAPIKey,
 		TrustedProxies: cfg.TrustedProxies,
 		LogRequests:    cfg.LogRequests,
+		RedirectSample: cfg.LogRedirectSample,
 		Checks: append(storeChecks(db),
 			redisChecks(rdb, cached)...),
 		Pages:      pages,
 		QR:         qr.New(),
 		Registerer: reg,
-		Metrics:    promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
-	})
-	a.handler = srv.Handler()
+		Tracer:     tel.Tracer,
+		Propagator: telemetry.Propagator(),
+	}
+	if cfg.MetricsListen == "" {
+		opts.Metrics = a.metrics
+	}
+	if tel.Errors != nil {
+		opts.Errors = tel.Errors
+	}
+	a.srv = httpapi.New(a.links, a.keys, limiter, log, opts)
+	a.handler = a.srv.Handler()
 	return a, nil
+}
+
+// poolStats reports db's connection pools for metrics.
+func poolStats(db Engine) func() []telemetry.DBPool {
+	switch db := db.(type) {
+	case *postgres.DB:
+		return func() []telemetry.DBPool {
+			var out []telemetry.DBPool
+			for _, p := range db.Pools() {
+				out = append(out, telemetry.DBPool{
+					Name: p.Name, Up: p.Up,
+					InUse: int(p.Stat.AcquiredConns()), Idle: int(p.Stat.IdleConns()), Max: int(p.Stat.MaxConns()),
+					Waits: p.Stat.EmptyAcquireCount(), WaitTime: p.Stat.EmptyAcquireWaitTime(),
+				})
+			}
+			return out
+		}
+	case *sqlite.DB:
+		return func() []telemetry.DBPool {
+			var out []telemetry.DBPool
+			for name, s := range db.Pools() {
+				out = append(out, telemetry.DBPool{
+					Name: name, Up: true, InUse: s.InUse, Idle: s.Idle, Max: s.MaxOpenConnections,
+					Waits: s.WaitCount, WaitTime: s.WaitDuration,
+				})
+			}
+			return out
+		}
+	}
+	return func() []telemetry.DBPool { return nil }
+}
+
+func dbSystem(cfg config.Config) string {
+	if isEmbedded(cfg) {
+		return "sqlite"
+	}
+	return "postgresql"
 }
 
 // CodeKey returns the permutation for generated codes, for the server and
@@ -178,11 +253,11 @@ func selfHosts(cfg config.Config) []string {
 }
 
 // openRedis returns the Redis client cfg asks for, or nil without one.
-func openRedis(cfg config.Config, log *slog.Logger, reg prometheus.Registerer) (redis.UniversalClient, error) {
+func openRedis(cfg config.Config, log *slog.Logger, reg prometheus.Registerer, tp trace.TracerProvider) (redis.UniversalClient, error) {
 	if cfg.RedisURL == "" {
 		return nil, nil
 	}
-	rdb, err := redisconn.Open(cfg.RedisURL, redisconn.Options{Timeout: cfg.RedisTimeout, Registerer: reg, Log: log})
+	rdb, err := redisconn.Open(cfg.RedisURL, redisconn.Options{Timeout: cfg.RedisTimeout, Registerer: reg, Log: log, Tracer: tp})
 	if err != nil {
 		return nil, fmt.Errorf("redis-url %s: %w", config.Mask(cfg.RedisURL), err)
 	}
@@ -246,6 +321,12 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
+	// Not ready from now on; still serving while load balancers notice.
+	a.srv.Drain()
+	if d := a.cfg.DrainDelay; d > 0 {
+		a.log.Info("draining", "delay", d.String())
+		time.Sleep(d)
+	}
 	a.log.Info("shutting down", "timeout", a.cfg.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.ShutdownTimeout)
 	defer cancel()
@@ -264,34 +345,44 @@ func (a *App) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	if a.cfg.MetricsListen != "" {
+		mln, err := net.Listen("tcp", a.cfg.MetricsListen)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("metrics-listen: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", a.metrics)
+		go serveAside(ctx, mln, mux, "metrics", a.log)
+	}
 	if a.cfg.DebugListen != "" {
 		dln, err := net.Listen("tcp", a.cfg.DebugListen)
 		if err != nil {
 			ln.Close()
 			return fmt.Errorf("debug-listen: %w", err)
 		}
-		go serveDebug(ctx, dln, a.log)
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		go serveAside(ctx, dln, mux, "profiles", a.log)
 	}
 	return a.Serve(ctx, ln)
 }
 
-// serveDebug serves Go's profiling endpoints on their own listener, apart
-// from the public routes, until ctx ends.
-func serveDebug(ctx context.Context, ln net.Listener, log *slog.Logger) {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+// serveAside serves what on its own listener, apart from the public
+// routes, until ctx ends.
+func serveAside(ctx context.Context, ln net.Listener, h http.Handler, what string, log *slog.Logger) {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		<-ctx.Done()
 		srv.Close()
 	}()
-	log.Info("serving profiles", "addr", ln.Addr().String())
+	log.Info("serving "+what, "addr", ln.Addr().String())
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		log.Warn("debug listener stopped", "err", err)
+		log.Warn(what+" listener stopped", "err", err)
 	}
 }
 

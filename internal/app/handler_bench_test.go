@@ -43,7 +43,7 @@ func benchServer(b *testing.B, flags ...string) (http.Handler, []link.Link) {
 	ctx := context.Background()
 	links := seedLinks(b, ctx, cfg, benchLinks)
 	log := telemetry.NewLogger(io.Discard, cfg.LogFormat, cfg.LogLevel)
-	a, err := app.New(ctx, cfg, log, nil)
+	a, err := app.New(ctx, cfg, log, app.Telemetry{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -57,7 +57,7 @@ func serveApp(t *testing.T, args ...string) string {
 	base := "http://" + ln.Addr().String()
 	cfg := loadConfig(t, append([]string{"--base-url", base, "--rate-limit-create", "0", "--log-requests", "none"}, args...)...)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	a, err := app.New(t.Context(), cfg, log, nil)
+	a, err := app.New(t.Context(), cfg, log, app.Telemetry{})
 	if err != nil {
 		ln.Close()
 		t.Fatal(err)
@@ -138,7 +138,7 @@ func checkStates(r readiness, names ...string) string {
 func TestPostgresSchemaBehind(t *testing.T) {
 	dsn := pgtest.Database(t)
 	cfg := loadConfig(t, "--database-url", dsn, "--database-max-conns", "4")
-	_, err := app.New(t.Context(), cfg, slog.New(slog.DiscardHandler), nil)
+	_, err := app.New(t.Context(), cfg, slog.New(slog.DiscardHandler), app.Telemetry{})
 	if err == nil || !strings.Contains(err.Error(), "shortlinks migrate") {
 		t.Fatalf("New on an empty PostgreSQL database = %v, want an error that says to run 'shortlinks migrate'", err)
 	}

@@ -77,6 +77,7 @@ type Options struct {
 type entry struct {
 	link    link.Link
 	missing bool
+	from    link.Source // the tier a miss loaded it from
 }
 
 // Store is a read-through cache in front of another link.Store.
@@ -266,9 +267,17 @@ func (s *Store) bound(l link.Link, d time.Duration) time.Duration {
 // unknown code, and the next store's error if it fails; a Redis that is
 // down or slow is skipped, never reported.
 func (s *Store) Get(ctx context.Context, c link.Code) (link.Link, error) {
+	l, _, err := s.Find(ctx, c)
+	return l, err
+}
+
+// Find is Get that also says which tier answered: this instance's memory,
+// Redis or the next store.
+func (s *Store) Find(ctx context.Context, c link.Code) (link.Link, link.Source, error) {
 	e, ok := s.local.GetIfPresent(c)
 	if ok {
 		s.m.localHits.Inc()
+		e.from = link.FromLocalCache
 	} else {
 		s.m.localMisses.Inc()
 		var err error
@@ -276,13 +285,13 @@ func (s *Store) Get(ctx context.Context, c link.Code) (link.Link, error) {
 		// for it, and a write or invalidation during the load discards it.
 		e, err = s.local.Get(ctx, c, otter.LoaderFunc[link.Code, entry](s.load))
 		if err != nil {
-			return link.Link{}, err
+			return link.Link{}, link.FromStore, err
 		}
 	}
 	if e.missing {
-		return link.Link{}, link.ErrNotFound
+		return link.Link{}, e.from, link.ErrNotFound
 	}
-	return e.link, nil
+	return e.link, e.from, nil
 }
 
 // load looks c up below the in-process tier.
@@ -316,9 +325,9 @@ func (s *Store) fromNext(ctx context.Context, c link.Code) (entry, error) {
 	l, err := s.next.Get(ctx, c)
 	switch {
 	case err == nil:
-		return entry{link: l}, nil
+		return entry{link: l, from: link.FromStore}, nil
 	case errors.Is(err, link.ErrNotFound):
-		return entry{missing: true}, nil
+		return entry{missing: true, from: link.FromStore}, nil
 	default:
 		return entry{}, err
 	}

@@ -53,7 +53,7 @@ func startServer(t *testing.T) (server, dbURL string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := app.New(t.Context(), cfg, slog.New(slog.DiscardHandler), nil)
+	a, err := app.New(t.Context(), cfg, slog.New(slog.DiscardHandler), app.Telemetry{})
 	if err != nil {
 		t.Fatal(err)
 	}

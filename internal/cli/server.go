@@ -3,7 +3,9 @@ package cli
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -29,10 +31,18 @@ YAML file named by --config, then defaults, in that order of precedence.`,
 		if err != nil {
 			return err
 		}
-		log := telemetry.NewLogger(e.stderr, cfg.LogFormat, cfg.LogLevel)
+		// The server's output is its log, on stdout, as log shippers
+		// expect of a container.
+		log := telemetry.NewLogger(e.stdout, cfg.LogFormat, cfg.LogLevel)
 		redisconn.SetLogger(log)
-		log.Info("starting", "version", Version(), "config", cfg.Redacted())
-		a, err := app.New(cmd.Context(), cfg, log, nil)
+		build := telemetry.ReadBuild(Version())
+		log.Info("starting", "version", build.Version, "commit", build.Commit, "config", cfg.Redacted())
+		tel, stop, err := startTelemetry(cmd.Context(), e.environ, build, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		a, err := app.New(cmd.Context(), cfg, log, tel)
 		if err != nil {
 			return err
 		}
@@ -44,6 +54,46 @@ YAML file named by --config, then defaults, in that order of precedence.`,
 		return nil
 	}
 	return cmd
+}
+
+// startTelemetry sets up what the environment asks for beyond logs:
+// traces (OTEL_*) and error reports (SENTRY_DSN). stop flushes both.
+func startTelemetry(ctx context.Context, environ []string, build telemetry.Build, log *slog.Logger) (app.Telemetry, func(), error) {
+	tel := app.Telemetry{Registry: telemetry.NewRegistry(build)}
+	var stops []func(context.Context)
+	stop := func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		for _, s := range stops {
+			s(ctx)
+		}
+	}
+	if telemetry.TracingWanted(environ) {
+		tp, err := telemetry.NewTracerProvider(ctx, build)
+		if err != nil {
+			return tel, stop, err
+		}
+		tel.Tracer = tp
+		stops = append(stops, func(ctx context.Context) {
+			if err := tp.Shutdown(ctx); err != nil {
+				log.Warn("flushing traces", "err", err)
+			}
+		})
+		log.Info("tracing on")
+	}
+	rep, err := telemetry.NewErrorReporter(environ, build)
+	if err != nil {
+		return tel, stop, err
+	}
+	if rep != nil {
+		tel.Errors = rep
+		stops = append(stops, func(ctx context.Context) {
+			deadline, _ := ctx.Deadline()
+			rep.Flush(time.Until(deadline))
+		})
+		log.Info("error reporting on")
+	}
+	return tel, stop, nil
 }
 
 func migrateCmd(e env) *cobra.Command {
@@ -95,7 +145,7 @@ func apikeyCmd(e env) *cobra.Command {
 			return err
 		}
 		log := telemetry.NewLogger(e.stderr, cfg.LogFormat, "warn")
-		a, err := app.New(c.Context(), cfg, log, nil)
+		a, err := app.New(c.Context(), cfg, log, app.Telemetry{})
 		if err != nil {
 			return err
 		}

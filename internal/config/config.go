@@ -54,11 +54,14 @@ type Config struct {
 	CacheNegativeTTL time.Duration
 	CacheRedisTTL    time.Duration
 
-	LogLevel    string
-	LogFormat   string
-	LogRequests string
+	LogLevel          string
+	LogFormat         string
+	LogRequests       string
+	LogRedirectSample float64
 
 	ShutdownTimeout time.Duration
+	DrainDelay      time.Duration
+	MetricsListen   string
 	DebugListen     string
 }
 
@@ -99,8 +102,11 @@ var Settings = []setting{
 	{Name: "cache-redis-ttl", Default: "10m", Usage: "longest a link stays in the Redis cache tier"},
 	{Name: "log-level", Default: "info", Usage: "debug, info, warn or error"},
 	{Name: "log-format", Default: "json", Usage: "json or text"},
-	{Name: "log-requests", Default: "api", Usage: "which requests to log: all, api (all but redirects), errors or none"},
+	{Name: "log-requests", Default: "api", Usage: "which requests to log: all, api (every request but redirects, which are sampled), errors or none"},
+	{Name: "log-redirect-sample", Default: "0.01", Usage: "share of redirects logged when log-requests is api, from 0 (none) to 1 (all); failed redirects are always logged"},
 	{Name: "shutdown-timeout", Default: "15s", Usage: "how long to let requests finish after SIGTERM"},
+	{Name: "drain-delay", Default: "0s", Usage: "how long /readyz answers 503 after SIGTERM before the listener closes, so load balancers stop sending first (5s suits Kubernetes)"},
+	{Name: "metrics-listen", Default: "", Usage: "address to serve /metrics on instead of the main listener, like :9090 (empty: the main listener)"},
 	{Name: "debug-listen", Default: "", Usage: "address for Go's pprof profiling endpoints, like 127.0.0.1:6060 (empty: off; never expose it publicly)"},
 }
 
@@ -208,6 +214,13 @@ func parse(k *koanf.Koanf) (Config, error) {
 		}
 		return n
 	}
+	nonNegative := func(name string) time.Duration {
+		d, err := time.ParseDuration(str(name))
+		if err != nil || d < 0 {
+			bad(name, "%q is not a duration like 0s, 500ms or 10s", str(name))
+		}
+		return d
+	}
 	duration := func(name string) time.Duration {
 		d, err := time.ParseDuration(str(name))
 		if err != nil || d <= 0 {
@@ -267,6 +280,8 @@ func parse(k *koanf.Koanf) (Config, error) {
 		LogFormat:           oneOf("log-format", "json", "text"),
 		LogRequests:         oneOf("log-requests", "all", "api", "errors", "none"),
 		ShutdownTimeout:     duration("shutdown-timeout"),
+		DrainDelay:          nonNegative("drain-delay"),
+		MetricsListen:       str("metrics-listen"),
 		DebugListen:         str("debug-listen"),
 	}
 
@@ -281,9 +296,16 @@ func parse(k *koanf.Koanf) (Config, error) {
 	}
 	c.CreateRate = rate
 
-	if c.DebugListen != "" {
-		if _, _, err := net.SplitHostPort(c.DebugListen); err != nil {
-			bad("debug-listen", "%q is not host:port", c.DebugListen)
+	sample, err := strconv.ParseFloat(str("log-redirect-sample"), 64)
+	if err != nil || sample < 0 || sample > 1 {
+		bad("log-redirect-sample", "%q is not a share from 0 to 1", str("log-redirect-sample"))
+	}
+	c.LogRedirectSample = sample
+	for _, name := range []string{"debug-listen", "metrics-listen"} {
+		if v := str(name); v != "" {
+			if _, _, err := net.SplitHostPort(v); err != nil {
+				bad(name, "%q is not host:port or :port", v)
+			}
 		}
 	}
 	host, port, err := net.SplitHostPort(c.Listen)

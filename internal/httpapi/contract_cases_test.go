@@ -326,7 +326,7 @@ func TestContract(t *testing.T) {
 			t.Errorf("/readyz does not report the database up: %s", r.body)
 		}
 		r = c.do(t, srv.url, contractCall{method: http.MethodGet, path: "/metrics", status: 200})
-		if !bytes.Contains(r.body, []byte(`shortlinks_http_requests_total{route="POST /api/v1/links"`)) {
+		if !bytes.Contains(r.body, []byte(`shortlinks_http_requests_total{method="POST",route="POST /api/v1/links",status="2xx"}`)) {
 			t.Error("/metrics does not count requests by route")
 		}
 		c.do(t, srv.url, contractCall{method: http.MethodGet, path: "/robots.txt", status: 200})

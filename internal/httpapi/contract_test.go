@@ -64,7 +64,7 @@ func startContractApp(t *testing.T, env ...string) *contractServer {
 		ln.Close()
 		t.Fatalf("config: %v", err)
 	}
-	a, err := app.New(t.Context(), cfg, slog.New(slog.NewTextHandler(t.Output(), nil)), nil)
+	a, err := app.New(t.Context(), cfg, slog.New(slog.NewTextHandler(t.Output(), nil)), app.Telemetry{})
 	if err != nil {
 		ln.Close()
 		t.Fatalf("app.New: %v", err)

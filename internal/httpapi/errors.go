@@ -72,6 +72,9 @@ func errMethodNotAllowed(allow string) *httpError {
 // act on are shown; anything else is logged and shown as "internal".
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	status, body, header := s.describe(r, err)
+	if status >= 500 {
+		noteError(w, err)
+	}
 	for k, v := range header {
 		w.Header()[k] = v
 	}

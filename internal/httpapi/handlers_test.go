@@ -473,7 +473,7 @@ func TestRateLimit(t *testing.T) {
 // made to: it panics.
 type panicking struct{ httpapi.Links }
 
-func (panicking) Resolve(context.Context, link.Code) (link.Link, error) {
+func (panicking) Resolve(context.Context, link.Code) (link.Link, link.Source, error) {
 	panic("secret internal detail")
 }
 
@@ -564,12 +564,11 @@ func TestHealth(t *testing.T) {
 	}
 }
 
-// TestLinksCreatedCountsEveryFrontEnd checks that links made through the
-// web form count in shortlinks_links_created_total as API creates do, and
-// refused creates do not.
+// TestLinksCreatedCountsEveryFrontEnd checks that creates through the web
+// form count in shortlinks_creates_total as API creates do, by outcome.
 func TestLinksCreatedCountsEveryFrontEnd(t *testing.T) {
 	srv := startContractApp(t)
-	created := func() string {
+	created := func(outcome string) string {
 		t.Helper()
 		resp, err := http.Get(srv.url + "/metrics")
 		if err != nil {
@@ -578,11 +577,11 @@ func TestLinksCreatedCountsEveryFrontEnd(t *testing.T) {
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
 		for line := range strings.Lines(string(b)) {
-			if v, ok := strings.CutPrefix(line, "shortlinks_links_created_total "); ok {
+			if v, ok := strings.CutPrefix(line, `shortlinks_creates_total{outcome="`+outcome+`"} `); ok {
 				return strings.TrimSpace(v)
 			}
 		}
-		t.Fatalf("no shortlinks_links_created_total in /metrics")
+		t.Fatalf("no shortlinks_creates_total{outcome=%q} in /metrics", outcome)
 		return ""
 	}
 	post := func(path, contentType, body string, want int) {
@@ -599,13 +598,18 @@ func TestLinksCreatedCountsEveryFrontEnd(t *testing.T) {
 	form := "application/x-www-form-urlencoded"
 	post("/", form, "url=https%3A%2F%2Fexample.com%2Fform", http.StatusCreated)
 	post("/", form, "url=javascript%3Aalert(1)", http.StatusBadRequest)
-	if got := created(); got != "1" {
-		t.Fatalf("after one form create and one refused: links_created_total %s, want 1", got)
+	if ok, invalid := created("ok"), created("invalid"); ok != "1" || invalid != "1" {
+		t.Fatalf("after one form create and one refused: creates ok %s, invalid %s; want 1 and 1", ok, invalid)
 	}
 	post("/api/v1/links", "application/json", `{"url": "https://example.com/api"}`, http.StatusCreated)
 	post("/api/v1/links", "application/json", `{"url": "ftp://example.com/"}`, http.StatusBadRequest)
-	if got := created(); got != "2" {
-		t.Fatalf("after an API create too: links_created_total %s, want 2", got)
+	post("/api/v1/links", "application/json", `{"url": "https://example.com/taken", "alias": "taken"}`, http.StatusCreated)
+	post("/api/v1/links", "application/json", `{"url": "https://example.com/taken", "alias": "taken"}`, http.StatusConflict)
+	post("/", form, "url=https%3A%2F%2Fexample.com%2Fform&alias=taken", http.StatusConflict)
+	for outcome, want := range map[string]string{"ok": "3", "invalid": "2", "alias_taken": "2", "rate_limited": "0", "error": "0"} {
+		if got := created(outcome); got != want {
+			t.Errorf("creates %s = %s, want %s", outcome, got, want)
+		}
 	}
 }
 
@@ -617,12 +621,13 @@ func TestMetricsLabelByRoute(t *testing.T) {
 	rec := f.do(http.MethodGet, "/metrics", "")
 	body := rec.Body.String()
 	for _, want := range []string{
-		`shortlinks_redirects_total 1`,
-		`shortlinks_redirect_failures_total{reason="not_found"} 1`,
-		`shortlinks_links_created_total 1`,
-		`shortlinks_http_requests_total{route="GET /{code}",status="302"} 1`,
-		`shortlinks_http_requests_total{route="GET /{code}",status="404"} 1`,
-		`shortlinks_http_request_duration_seconds_count{route="POST /api/v1/links"} 1`,
+		`shortlinks_redirects_total{outcome="database"} 1`, // the fixture has no cache
+		`shortlinks_redirects_total{outcome="not_found"} 1`,
+		`shortlinks_redirects_total{outcome="expired"} 0`,
+		`shortlinks_creates_total{outcome="ok"} 1`,
+		`shortlinks_http_requests_total{method="GET",route="GET /{code}",status="3xx"} 1`,
+		`shortlinks_http_requests_total{method="GET",route="GET /{code}",status="4xx"} 1`,
+		`shortlinks_http_request_duration_seconds_count{method="POST",route="POST /api/v1/links"} 1`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q", want)

@@ -22,6 +22,10 @@ type checkResult struct {
 // not to the response: the errors name internal hosts and addresses, and
 // /readyz is served on the public listener.
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	if s.draining.Load() {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "draining", "checks": map[string]checkResult{}})
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	results := make(map[string]checkResult, len(s.checks))

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -11,7 +10,7 @@ import (
 )
 
 // The cached series must count exactly what WithLabelValues would, and
-// create a series only when a route and status are first seen.
+// create a series only when a route, method and status are first seen.
 func TestObserveSeries(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m := newMetrics(reg)
@@ -26,16 +25,20 @@ func TestObserveSeries(t *testing.T) {
 				if i%10 == 0 {
 					status = 404 + g%2
 				}
-				m.observe("GET /{code}", status, time.Duration(i)*time.Microsecond)
+				m.observe("GET /{code}", "GET", status, time.Duration(i)*time.Microsecond)
 			}
 		})
 	}
 	wg.Wait()
-	m.observe("", 404, time.Millisecond)
+	m.observe("", "BREW", 404, time.Millisecond)
+	m.observe("", "PATCH", 405, time.Millisecond)
 
 	want := map[string]float64{
-		"requests GET /{code} 302": 3600, "requests GET /{code} 404": 200, "requests GET /{code} 405": 200,
-		"requests unmatched 404": 1, "latency GET /{code}": 4000, "latency unmatched": 1,
+		// 302s and 404/405s, by status class; methods outside the
+		// standard set share one label value.
+		"requests GET /{code} GET 3xx": 3600, "requests GET /{code} GET 4xx": 400,
+		"requests unmatched OTHER 4xx": 1, "requests unmatched PATCH 4xx": 1,
+		"latency GET /{code} GET": 4000, "latency unmatched OTHER": 1, "latency unmatched PATCH": 1,
 	}
 	got := gather(t, reg)
 	if len(got) != len(want) {
@@ -58,9 +61,15 @@ func gather(t *testing.T, reg *prometheus.Registry) map[string]float64 {
 	out := map[string]float64{}
 	for _, f := range fams {
 		for _, mt := range f.GetMetric() {
-			var labels []string
+			byName := map[string]string{}
 			for _, l := range mt.GetLabel() {
-				labels = append(labels, l.GetValue())
+				byName[l.GetName()] = l.GetValue()
+			}
+			var labels []string
+			for _, name := range []string{"route", "method", "status"} {
+				if v, ok := byName[name]; ok {
+					labels = append(labels, v)
+				}
 			}
 			switch f.GetName() {
 			case "shortlinks_http_requests_total":
@@ -78,7 +87,7 @@ func BenchmarkObserve(b *testing.B) {
 	m := newMetrics(prometheus.NewRegistry())
 	b.ReportAllocs()
 	for b.Loop() {
-		m.observe("GET /{code}", 302, 250*time.Microsecond)
+		m.observe("GET /{code}", "GET", 302, 250*time.Microsecond)
 	}
 }
 
@@ -88,7 +97,7 @@ func BenchmarkObserveWithLabelValues(b *testing.B) {
 	m := newMetrics(prometheus.NewRegistry())
 	b.ReportAllocs()
 	for b.Loop() {
-		m.latency.WithLabelValues("GET /{code}").Observe((250 * time.Microsecond).Seconds())
-		m.requests.WithLabelValues("GET /{code}", strconv.Itoa(302)).Inc()
+		m.latency.WithLabelValues("GET /{code}", "GET").Observe((250 * time.Microsecond).Seconds())
+		m.requests.WithLabelValues("GET /{code}", "GET", statusClass(302)).Inc()
 	}
 }

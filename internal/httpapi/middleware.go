@@ -2,18 +2,29 @@ package httpapi
 
 import (
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/netip"
 	"runtime/debug"
 	"strings"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/shortlinks/shortlinks/internal/telemetry"
 )
 
-// statusWriter remembers the status a handler wrote.
+// errReported stands for a cause already reported where it happened.
+var errReported = errors.New("reported")
+
+// statusWriter remembers the status a handler wrote, and the error behind
+// a 5xx when the handler said.
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	err    error
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -33,16 +44,36 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the connection.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// observe records every request's latency and status by route pattern,
-// never by path, so that a billion codes make one time series, and logs
-// requests as LogRequests says.
+// noteError records err as the cause of the response w carries, for the
+// error report of a 5xx.
+func noteError(w http.ResponseWriter, err error) {
+	if sw, ok := w.(*statusWriter); ok {
+		sw.err = err
+	}
+}
+
+// observe gives every request its request id, trace span, metrics, access
+// log line and, for a 5xx, an error report. Metrics are by route pattern,
+// never by path, so that a billion codes make one time series.
 func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		id := requestID(r.Header)
+		if id == "" {
+			id = s.ids.Next()
+		}
+		w.Header()["X-Request-Id"] = []string{id}
+		ctx := telemetry.WithRequestID(r.Context(), id)
+		var span trace.Span
+		if s.tracer != nil {
+			ctx, span = s.startSpan(ctx, r)
+		}
+		r = r.WithContext(ctx)
+
 		sw := s.writers.Get().(*statusWriter)
 		sw.ResponseWriter = w
 		next.ServeHTTP(sw, r)
-		status := sw.status
+		status, cause := sw.status, sw.err
 		// A handler may not touch its ResponseWriter once it has returned,
 		// so the wrapper can serve the next request.
 		*sw = statusWriter{}
@@ -51,19 +82,38 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			status = http.StatusOK
 		}
 		elapsed := time.Since(start)
-		s.metrics.observe(r.Pattern, status, elapsed)
+		s.metrics.observe(r.Pattern, r.Method, status, elapsed)
+		if span != nil {
+			endSpan(span, r, status, cause)
+		}
+		if status >= 500 && s.errors != nil && cause != errReported {
+			if cause == nil {
+				cause = fmt.Errorf("%s answered %d", r.Pattern, status)
+			}
+			s.errors.ReportError(r, status, cause)
+		}
 		if s.shouldLog(r, status) {
-			s.log.InfoContext(r.Context(), "request",
+			s.log.InfoContext(ctx, "request",
 				"method", r.Method,
 				"route", r.Pattern,
 				"path", r.URL.Path,
 				"status", status,
 				"duration_ms", float64(elapsed.Microseconds())/1000,
+				"bytes_in", max(r.ContentLength, 0),
 				"client_ip", s.clientIP(r).String(),
 				"user_agent", r.UserAgent(),
 			)
 		}
 	})
+}
+
+// requestID is the X-Request-ID the client or gateway sent, when it is
+// fit to be logged and echoed, else "".
+func requestID(h http.Header) string {
+	if v := h["X-Request-Id"]; len(v) == 1 && telemetry.ValidRequestID(v[0]) {
+		return v[0]
+	}
+	return ""
 }
 
 func (s *Server) shouldLog(r *http.Request, status int) bool {
@@ -75,12 +125,16 @@ func (s *Server) shouldLog(r *http.Request, status int) bool {
 	case "errors":
 		return status >= 500
 	}
-	// "api": everything but successful and not-found redirects, which are
-	// the bulk of traffic and are better counted than logged.
-	return r.Pattern != redirectRoute || status >= 500
+	// "api": every request but redirects, which are the bulk of traffic and
+	// are better counted than logged: a sample of them, and their errors.
+	if r.Pattern != redirectRoute || status >= 500 {
+		return true
+	}
+	return s.redirectSample > 0 && rand.Float64() < s.redirectSample
 }
 
-// recoverPanics turns a panic into a logged error and a plain 500.
+// recoverPanics turns a panic into a logged and reported error and a plain
+// 500.
 func (s *Server) recoverPanics(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
@@ -92,7 +146,13 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 				panic(v)
 			}
 			s.metrics.panics.Inc()
-			s.log.ErrorContext(r.Context(), "panic", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+			s.log.ErrorContext(r.Context(), "panic", "method", r.Method, "route", r.Pattern, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+			if s.errors != nil {
+				// Reported here, where the panicking frames are still on
+				// the stack; observe reports only what it was not told of.
+				s.errors.ReportPanic(r, v)
+				noteError(w, errReported)
+			}
 			writeJSON(w, http.StatusInternalServerError, errorBody{Error: apiError{Code: errInternal.Code, Message: errInternal.Message}})
 		}()
 		next.ServeHTTP(w, r)

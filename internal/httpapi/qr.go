@@ -47,7 +47,7 @@ func (s *Server) linkQR(w http.ResponseWriter, r *http.Request) {
 			Message: "format must be png or svg."})
 		return
 	}
-	l, err := s.links.Resolve(r.Context(), link.Code(r.PathValue("code")))
+	l, _, err := s.links.Resolve(r.Context(), link.Code(r.PathValue("code")))
 	if err != nil {
 		s.fail(w, r, err)
 		return

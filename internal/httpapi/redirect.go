@@ -14,13 +14,13 @@ func (s *Server) redirect(w http.ResponseWriter, r *http.Request) {
 
 // redirectTo answers r with the redirect for code.
 func (s *Server) redirectTo(w http.ResponseWriter, r *http.Request, code link.Code) {
-	l, err := s.links.Resolve(r.Context(), code)
+	l, src, err := s.links.Resolve(r.Context(), code)
 	if err != nil {
 		s.metrics.redirectFailed(err)
 		s.fail(w, r, err)
 		return
 	}
-	s.metrics.redirects.Inc()
+	s.metrics.redirected(src)
 	h := w.Header()
 	// Set directly rather than with http.Redirect, which would clean and
 	// re-escape the URL; the client must get exactly what was stored.

@@ -10,18 +10,22 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/shortlinks/shortlinks/internal/link"
 	"github.com/shortlinks/shortlinks/internal/ratelimit"
+	"github.com/shortlinks/shortlinks/internal/telemetry"
 )
 
 // Links is the link service the handlers call.
 type Links interface {
 	Create(ctx context.Context, p link.CreateParams) (link.Link, error)
-	Resolve(ctx context.Context, c link.Code) (link.Link, error)
+	Resolve(ctx context.Context, c link.Code) (link.Link, link.Source, error)
 	Get(ctx context.Context, c link.Code, p link.Principal) (link.Link, error)
 	Delete(ctx context.Context, c link.Code, p link.Principal) error
 	List(ctx context.Context, p link.Principal, after *link.Cursor, limit int) (link.Page, error)
@@ -47,6 +51,15 @@ type Pages interface {
 	Error(w http.ResponseWriter, r *http.Request, status int, code, message string)
 }
 
+// ErrorReporter sends errors to an error tracker with the request they
+// happened in.
+type ErrorReporter interface {
+	ReportError(r *http.Request, status int, err error)
+	// ReportPanic is called while the panic unwinds, so the report can
+	// carry the panicking stack.
+	ReportPanic(r *http.Request, v any)
+}
+
 // Check is one dependency that /readyz reports. The instance is ready while
 // every Critical check passes.
 type Check struct {
@@ -63,12 +76,16 @@ type Options struct {
 	RequireAPIKey  bool           // refuse anonymous creation
 	TrustedProxies []netip.Prefix // whose X-Forwarded-For is believed
 	LogRequests    string         // "all", "api", "errors" or "none"
+	RedirectSample float64        // share of redirects logged in "api" mode, 0 to 1
 	BodyTimeout    time.Duration  // longest a request body may take to arrive; zero: DefaultBodyTimeout
 	Checks         []Check
 	Pages          Pages // nil: no web page
 	QR             QR    // nil: no QR codes
 	Registerer     prometheus.Registerer
-	Metrics        http.Handler // served at /metrics; nil: not served
+	Metrics        http.Handler                  // served at /metrics; nil: not served
+	Tracer         trace.TracerProvider          // nil: requests are not traced
+	Propagator     propagation.TextMapPropagator // how incoming trace context is read; nil: W3C trace context
+	Errors         ErrorReporter                 // nil: errors are only logged
 }
 
 // Default redirect settings.
@@ -92,6 +109,12 @@ type Server struct {
 	requireKey     bool
 	trusted        []netip.Prefix
 	logRequests    string
+	redirectSample float64
+	ids            *telemetry.RequestIDs
+	tracer         trace.Tracer
+	propagator     propagation.TextMapPropagator
+	errors         ErrorReporter
+	draining       atomic.Bool
 	checks         []Check
 	metricsHandler http.Handler
 	now            func() time.Time
@@ -114,6 +137,10 @@ func New(links Links, auth Authenticator, limiter Limiter, log *slog.Logger, opt
 		requireKey:     opts.RequireAPIKey,
 		trusted:        opts.TrustedProxies,
 		logRequests:    opts.LogRequests,
+		redirectSample: opts.RedirectSample,
+		ids:            telemetry.NewRequestIDs(),
+		errors:         opts.Errors,
+		propagator:     opts.Propagator,
 		checks:         opts.Checks,
 		metricsHandler: opts.Metrics,
 		now:            time.Now,
@@ -133,6 +160,12 @@ func New(links Links, auth Authenticator, limiter Limiter, log *slog.Logger, opt
 	if s.bodyTimeout <= 0 {
 		s.bodyTimeout = DefaultBodyTimeout
 	}
+	if opts.Tracer != nil {
+		s.tracer = opts.Tracer.Tracer("github.com/shortlinks/shortlinks/internal/httpapi")
+		if s.propagator == nil {
+			s.propagator = propagation.TraceContext{}
+		}
+	}
 	if s.logRequests == "" {
 		s.logRequests = "api"
 	}
@@ -143,6 +176,10 @@ func New(links Links, auth Authenticator, limiter Limiter, log *slog.Logger, opt
 	s.metrics = newMetrics(reg)
 	return s
 }
+
+// Drain makes /readyz answer 503 from now on, so that load balancers stop
+// sending requests before the server stops taking them.
+func (s *Server) Drain() { s.draining.Store(true) }
 
 // ReservedPaths are the first path segments the server routes itself; no
 // alias may take them.
@@ -157,7 +194,7 @@ func ReservedPaths() []string {
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	s.routes(mux)
-	return s.recoverPanics(s.observe(s.shortcut(mux)))
+	return s.observe(s.recoverPanics(s.shortcut(mux)))
 }
 
 // Patterns in the route table that metrics and the shortcut refer to.

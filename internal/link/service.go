@@ -27,6 +27,7 @@ type Options struct {
 // Service applies the link rules on top of a Store.
 type Service struct {
 	store    Store
+	find     func(ctx context.Context, c Code) (Link, Source, error)
 	lister   Lister
 	codes    Generator
 	urlRules URLRules
@@ -41,7 +42,15 @@ func NewService(store Store, lister Lister, codes Generator, opts Options) *Serv
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: store, lister: lister, codes: codes, urlRules: opts.URLRules, reserved: opts.Reserved, now: now}
+	s := &Service{store: store, lister: lister, codes: codes, urlRules: opts.URLRules, reserved: opts.Reserved, now: now}
+	s.find = func(ctx context.Context, c Code) (Link, Source, error) {
+		l, err := store.Get(ctx, c)
+		return l, FromStore, err
+	}
+	if f, ok := store.(Finder); ok {
+		s.find = f.Find
+	}
+	return s
 }
 
 // Create validates p and stores a new link. Rule violations are *Error values
@@ -110,21 +119,22 @@ func expiry(p CreateParams, now time.Time) (time.Time, error) {
 	return p.ExpiresAt.UTC().Truncate(time.Microsecond), nil
 }
 
-// Resolve returns the live link for c: the redirect path. It returns
-// ErrNotFound for unknown or deleted codes and ErrExpired after expiry.
-func (s *Service) Resolve(ctx context.Context, c Code) (Link, error) {
+// Resolve returns the live link for c, and where it was found: the
+// redirect path. It returns ErrNotFound for unknown or deleted codes and
+// ErrExpired after expiry.
+func (s *Service) Resolve(ctx context.Context, c Code) (Link, Source, error) {
 	if !ValidCode(c) {
-		return Link{}, ErrNotFound
+		return Link{}, FromStore, ErrNotFound
 	}
-	l, err := s.store.Get(ctx, c)
+	l, src, err := s.find(ctx, c)
 	if err != nil {
-		return Link{}, err
+		return Link{}, src, err
 	}
 	// Most links never expire; skip reading the clock for them.
 	if !l.ExpiresAt.IsZero() && l.Expired(s.now()) {
-		return Link{}, ErrExpired
+		return Link{}, src, ErrExpired
 	}
-	return l, nil
+	return l, src, nil
 }
 
 // Get returns the link for c as its owner sees it, expired or not. A link

@@ -34,7 +34,7 @@ func startServer(t *testing.T, flags ...string) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := app.New(t.Context(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	a, err := app.New(t.Context(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), app.Telemetry{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,8 +14,10 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/extra/redisotel/v9"
 	"github.com/redis/go-redis/v9"
 	"github.com/sony/gobreaker/v2"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Defaults for Options.
@@ -40,6 +42,8 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// Log receives breaker state changes; nil logs nothing.
 	Log *slog.Logger
+	// Tracer, when set, traces every command.
+	Tracer trace.TracerProvider
 }
 
 // Open returns a client for the Redis rawURL names (see Parse). It does not
@@ -82,7 +86,41 @@ func Open(rawURL string, opts Options) (redis.UniversalClient, error) {
 	}
 	c := redis.NewUniversalClient(o)
 	c.AddHook(b)
+	if opts.Registerer != nil {
+		if err := opts.Registerer.Register(poolCollector{c}); err != nil {
+			return nil, fmt.Errorf("redis metrics: %w", err)
+		}
+	}
+	if opts.Tracer != nil {
+		if err := redisotel.InstrumentTracing(c, redisotel.WithTracerProvider(opts.Tracer), redisotel.WithDBStatement(false), redisotel.WithCallerEnabled(false)); err != nil {
+			return nil, fmt.Errorf("redis tracing: %w", err)
+		}
+	}
 	return c, nil
+}
+
+// poolCollector exports the client's connection pool statistics.
+type poolCollector struct{ c redis.UniversalClient }
+
+var (
+	poolConns = prometheus.NewDesc("shortlinks_redis_pool_connections",
+		"Connections in the Redis client's pools, by state (idle, in_use).", []string{"state"}, nil)
+	poolGets = prometheus.NewDesc("shortlinks_redis_pool_gets_total",
+		"Connections taken from the Redis client's pools, by result: hit (an idle one), miss (a new one), timeout (none in time).", []string{"result"}, nil)
+)
+
+func (p poolCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- poolConns
+	ch <- poolGets
+}
+
+func (p poolCollector) Collect(ch chan<- prometheus.Metric) {
+	s := p.c.PoolStats()
+	ch <- prometheus.MustNewConstMetric(poolConns, prometheus.GaugeValue, float64(s.IdleConns), "idle")
+	ch <- prometheus.MustNewConstMetric(poolConns, prometheus.GaugeValue, float64(s.TotalConns-min(s.IdleConns, s.TotalConns)), "in_use")
+	ch <- prometheus.MustNewConstMetric(poolGets, prometheus.CounterValue, float64(s.Hits), "hit")
+	ch <- prometheus.MustNewConstMetric(poolGets, prometheus.CounterValue, float64(s.Misses), "miss")
+	ch <- prometheus.MustNewConstMetric(poolGets, prometheus.CounterValue, float64(s.Timeouts), "timeout")
 }
 
 // errCallerGone marks a command whose caller gave up: it says nothing

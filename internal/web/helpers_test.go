@@ -42,7 +42,7 @@ func testConfig(t *testing.T, args ...string) config.Config {
 // newApp builds the real service from cfg.
 func newApp(t *testing.T, cfg config.Config) *app.App {
 	t.Helper()
-	a, err := app.New(t.Context(), cfg, slog.New(slog.NewTextHandler(t.Output(), nil)), nil)
+	a, err := app.New(t.Context(), cfg, slog.New(slog.NewTextHandler(t.Output(), nil)), app.Telemetry{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -135,3 +135,19 @@ func (db *DB) probe(ctx context.Context, every time.Duration) {
 		wg.Wait()
 	}
 }
+
+// Pool is what a server's connection pool reports, for metrics.
+type Pool struct {
+	Name string // "primary", "replica-1", ...
+	Up   bool   // answering, as last seen
+	Stat *pgxpool.Stat
+}
+
+// Pools reports every server's pool.
+func (db *DB) Pools() []Pool {
+	out := make([]Pool, len(db.servers))
+	for i, s := range db.servers {
+		out[i] = Pool{Name: s.name, Up: s.healthy(), Stat: s.pool.Stat()}
+	}
+	return out
+}

@@ -150,3 +150,9 @@ func translate(err error) error {
 	}
 	return err
 }
+
+// Pools reports the writer's and the readers' connection pools, for
+// metrics.
+func (db *DB) Pools() map[string]sql.DBStats {
+	return map[string]sql.DBStats{"write": db.write.Stats(), "read": db.read.Stats()}
+}

@@ -1,0 +1,91 @@
+package telemetry
+
+import (
+	"context"
+	"errors"
+	"slices"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/shortlinks/shortlinks/internal/link"
+)
+
+// TracedStore is a link.Store whose every call is a span named after the
+// tier it wraps ("cache.Get", "database.Insert"). It is only put in place
+// when tracing is on, so that it costs nothing otherwise.
+type TracedStore struct {
+	next   link.Store
+	find   func(ctx context.Context, c link.Code) (link.Link, link.Source, error)
+	tracer trace.Tracer
+	tier   string
+	attrs  []attribute.KeyValue
+}
+
+// TraceStore wraps next, a tier called tier; attrs go on every span.
+func TraceStore(next link.Store, tp trace.TracerProvider, tier string, attrs ...attribute.KeyValue) *TracedStore {
+	s := &TracedStore{next: next, tracer: tp.Tracer("github.com/shortlinks/shortlinks/internal/telemetry"), tier: tier, attrs: attrs}
+	if f, ok := next.(link.Finder); ok {
+		s.find = f.Find
+	}
+	return s
+}
+
+func (s *TracedStore) start(ctx context.Context, op string, c link.Code) (context.Context, trace.Span) {
+	return s.tracer.Start(ctx, s.tier+"."+op, trace.WithSpanKind(trace.SpanKindInternal),
+		trace.WithAttributes(slices.Concat(s.attrs, []attribute.KeyValue{attribute.String("shortlinks.code", string(c))})...))
+}
+
+// end ends span, marking it failed for an error other than a link that is
+// not there, which is an answer, not a failure.
+func end(span trace.Span, err error) {
+	if err != nil && !errors.Is(err, link.ErrNotFound) && !errors.Is(err, link.ErrCodeTaken) {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
+}
+
+// Insert implements link.Store.
+func (s *TracedStore) Insert(ctx context.Context, l link.Link) error {
+	ctx, span := s.start(ctx, "Insert", l.Code)
+	err := s.next.Insert(ctx, l)
+	end(span, err)
+	return err
+}
+
+// Get implements link.Store.
+func (s *TracedStore) Get(ctx context.Context, c link.Code) (link.Link, error) {
+	l, _, err := s.Find(ctx, c)
+	return l, err
+}
+
+// Find implements link.Finder, saying where the link was found when the
+// wrapped store says.
+func (s *TracedStore) Find(ctx context.Context, c link.Code) (link.Link, link.Source, error) {
+	ctx, span := s.start(ctx, "Get", c)
+	var (
+		l   link.Link
+		src = link.FromStore
+		err error
+	)
+	if s.find != nil {
+		l, src, err = s.find(ctx, c)
+		span.SetAttributes(attribute.String("shortlinks.source", sourceNames[src]))
+	} else {
+		l, err = s.next.Get(ctx, c)
+	}
+	end(span, err)
+	return l, src, err
+}
+
+var sourceNames = map[link.Source]string{link.FromStore: "database", link.FromSharedCache: "redis", link.FromLocalCache: "local"}
+
+// Delete implements link.Store.
+func (s *TracedStore) Delete(ctx context.Context, c link.Code) error {
+	ctx, span := s.start(ctx, "Delete", c)
+	err := s.next.Delete(ctx, c)
+	end(span, err)
+	return err
+}
