@@ -103,7 +103,7 @@ var Settings = []setting{
 	{Name: "log-level", Default: "info", Usage: "debug, info, warn or error"},
 	{Name: "log-format", Default: "json", Usage: "json or text"},
 	{Name: "log-requests", Default: "api", Usage: "which requests to log: all, api (every request but redirects, which are sampled), errors or none"},
-	{Name: "log-redirect-sample", Default: "0.01", Usage: "share of redirects logged when log-requests is api, from 0 (none) to 1 (all); failed redirects are always logged"},
+	{Name: "log-redirect-sample", Default: "0.001", Usage: "share of redirects logged when log-requests is api, from 0 (none) to 1 (all); failed redirects are always logged"},
 	{Name: "shutdown-timeout", Default: "15s", Usage: "how long to let requests finish after SIGTERM"},
 	{Name: "drain-delay", Default: "0s", Usage: "how long /readyz answers 503 after SIGTERM before the listener closes, so load balancers stop sending first (5s suits Kubernetes)"},
 	{Name: "metrics-listen", Default: "", Usage: "address to serve /metrics on instead of the main listener, like :9090 (empty: the main listener)"},

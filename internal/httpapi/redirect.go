@@ -17,7 +17,7 @@ func (s *Server) redirectTo(w http.ResponseWriter, r *http.Request, code link.Co
 	l, src, err := s.links.Resolve(r.Context(), code)
 	if err != nil {
 		s.metrics.redirectFailed(err)
-		s.fail(w, r, err)
+		s.fail(w, s.withRequestID(w, r), err)
 		return
 	}
 	s.metrics.redirected(src)

@@ -221,7 +221,10 @@ func (s *Server) shortcut(mux http.Handler) http.Handler {
 				}
 			}
 		}
-		mux.ServeHTTP(w, r)
+		rr := s.withRequestID(w, r)
+		mux.ServeHTTP(w, rr)
+		r.Pattern = rr.Pattern // for observe's metrics and log
+
 	})
 }
 

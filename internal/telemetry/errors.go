@@ -52,8 +52,16 @@ func (e *ErrorReporter) ReportError(r *http.Request, status int, err error) {
 // ReportPanic reports the panic v raised while serving r. Call it from the
 // deferred function that recovered v, so the stack shows where it began.
 func (e *ErrorReporter) ReportPanic(r *http.Request, v any) {
+	err, ok := v.(error)
+	if !ok {
+		err = fmt.Errorf("%v", v)
+	}
 	hub := e.hub(r, http.StatusInternalServerError)
-	hub.Recover(v)
+	hub.Scope().SetLevel(sentry.LevelFatal)
+	hub.Scope().SetTag("panic", "true")
+	// An exception rather than a message, so that the report carries the
+	// stack, which still holds the panicking frames.
+	hub.CaptureException(err)
 }
 
 // Flush waits up to timeout for reports still being sent.
