@@ -267,8 +267,8 @@ type reply struct {
 	body   []byte
 }
 
-// send makes one request; headers are name, value pairs.
-func send(c *http.Client, method, url, body string, headers ...string) (reply, error) {
+// do makes one request with c; headers are name, value pairs.
+func do(c *http.Client, method, url, body string, headers ...string) (reply, error) {
 	var r io.Reader
 	if body != "" {
 		r = strings.NewReader(body)
@@ -292,9 +292,9 @@ func send(c *http.Client, method, url, body string, headers ...string) (reply, e
 	return reply{resp.StatusCode, resp.Header, b}, err
 }
 
-func mustSend(t *testing.T, c *http.Client, method, url, body string, headers ...string) reply {
+func mustDo(t *testing.T, c *http.Client, method, url, body string, headers ...string) reply {
 	t.Helper()
-	r, err := send(c, method, url, body, headers...)
+	r, err := do(c, method, url, body, headers...)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
 	}
@@ -304,7 +304,7 @@ func mustSend(t *testing.T, c *http.Client, method, url, body string, headers ..
 // createVia creates a link to dest through base and returns its code.
 func createVia(t *testing.T, c *http.Client, base, dest string) string {
 	t.Helper()
-	r := mustSend(t, c, http.MethodPost, base+"/api/v1/links", fmt.Sprintf(`{"url":%q}`, dest))
+	r := mustDo(t, c, http.MethodPost, base+"/api/v1/links", fmt.Sprintf(`{"url":%q}`, dest))
 	var l struct {
 		Code     string `json:"code"`
 		ShortURL string `json:"short_url"`
@@ -452,7 +452,7 @@ func TestGateway(t *testing.T) {
 		var ids []string
 		for i := range 4 {
 			id := fmt.Sprintf("proxy-redirect-%d", i)
-			r := mustSend(t, c, http.MethodGet, base+"/"+code, "", "X-Request-ID", id)
+			r := mustDo(t, c, http.MethodGet, base+"/"+code, "", "X-Request-ID", id)
 			if r.status != http.StatusFound || r.header.Get("Location") != dest {
 				t.Fatalf("GET /%s through the gateway = %d %q, want 302 %q", code, r.status, r.header.Get("Location"), dest)
 			}
@@ -483,7 +483,7 @@ func TestGateway(t *testing.T) {
 		// The longest URL Shortlinks takes fits in a redirect's header.
 		longest := "https://example.com/" + strings.Repeat("a", 8192-len("https://example.com/"))
 		longCode := createVia(t, c, base, longest)
-		if r := mustSend(t, c, http.MethodGet, base+"/"+longCode, ""); r.status != http.StatusFound || r.header.Get("Location") != longest {
+		if r := mustDo(t, c, http.MethodGet, base+"/"+longCode, ""); r.status != http.StatusFound || r.header.Get("Location") != longest {
 			t.Errorf("GET /%s of an 8 KiB URL = %d with a Location of %d bytes %s, want 302 and the URL", longCode, r.status, len(r.header.Get("Location")), r.body)
 		}
 
@@ -491,7 +491,7 @@ func TestGateway(t *testing.T) {
 		// name unless told not to.
 		const lookalike = "http://shortlinks/kept"
 		lcode := createVia(t, c, base, lookalike)
-		if r := mustSend(t, c, http.MethodGet, base+"/"+lcode, ""); r.status != http.StatusFound || r.header.Get("Location") != lookalike {
+		if r := mustDo(t, c, http.MethodGet, base+"/"+lcode, ""); r.status != http.StatusFound || r.header.Get("Location") != lookalike {
 			t.Errorf("GET /%s = %d %q, want 302 %q byte for byte", lcode, r.status, r.header.Get("Location"), lookalike)
 		}
 
@@ -499,19 +499,19 @@ func TestGateway(t *testing.T) {
 		// must see the Host the browser used, port and all.
 		form := "url=" + url.QueryEscape("https://example.com/form") + "&expires_in="
 		for origin, want := range map[string]int{base: http.StatusCreated, "https://elsewhere.example": http.StatusForbidden} {
-			r := mustSend(t, c, http.MethodPost, base+"/", form, "Content-Type", "application/x-www-form-urlencoded", "Origin", origin)
+			r := mustDo(t, c, http.MethodPost, base+"/", form, "Content-Type", "application/x-www-form-urlencoded", "Origin", origin)
 			if r.status != want {
 				t.Errorf("the web form posted through the gateway from %s = %d, want %d", origin, r.status, want)
 			}
 		}
 
-		r := mustSend(t, c, http.MethodGet, base+"/gateway/healthz", "")
+		r := mustDo(t, c, http.MethodGet, base+"/gateway/healthz", "")
 		if r.status != http.StatusOK || r.header.Get("Content-Type") != "application/json" || string(r.body) != "{\"status\":\"ok\"}\n" {
 			t.Errorf("GET /gateway/healthz = %d %q %q, want 200 {\"status\":\"ok\"}", r.status, r.header.Get("Content-Type"), r.body)
 		}
 		for _, path := range []string{"/healthz", "/readyz"} {
 			id := "proxy-" + path[1:]
-			r := mustSend(t, c, http.MethodGet, base+path, "", "X-Request-ID", id)
+			r := mustDo(t, c, http.MethodGet, base+path, "", "X-Request-ID", id)
 			e := gw.logged(t, id)[id]
 			if r.status != http.StatusOK || (e.UpstreamAddr != hostA && e.UpstreamAddr != hostB) {
 				t.Errorf("GET %s = %d from upstream %q, want 200 from an instance", path, r.status, e.UpstreamAddr)
@@ -519,14 +519,14 @@ func TestGateway(t *testing.T) {
 		}
 
 		// /metrics is for scrapers on the instances, not for the public.
-		wantJSONError(t, "GET /metrics through the gateway", mustSend(t, c, http.MethodGet, base+"/metrics", ""), http.StatusNotFound, "not_found")
-		wantJSONError(t, "GET /%6detrics through the gateway", mustSend(t, c, http.MethodGet, base+"/%6detrics", ""), http.StatusNotFound, "not_found")
-		if r := mustSend(t, c, http.MethodGet, a.base+"/metrics", ""); r.status != http.StatusOK {
+		wantJSONError(t, "GET /metrics through the gateway", mustDo(t, c, http.MethodGet, base+"/metrics", ""), http.StatusNotFound, "not_found")
+		wantJSONError(t, "GET /%6detrics through the gateway", mustDo(t, c, http.MethodGet, base+"/%6detrics", ""), http.StatusNotFound, "not_found")
+		if r := mustDo(t, c, http.MethodGet, a.base+"/metrics", ""); r.status != http.StatusOK {
 			t.Errorf("GET /metrics on an instance = %d, want 200", r.status)
 		}
 
 		big := fmt.Sprintf(`{"url":"https://example.com/%s"}`, strings.Repeat("a", 100<<10))
-		r = mustSend(t, c, http.MethodPost, base+"/api/v1/links", big, "X-Request-ID", "proxy-too-large")
+		r = mustDo(t, c, http.MethodPost, base+"/api/v1/links", big, "X-Request-ID", "proxy-too-large")
 		wantJSONError(t, "POST of 100 KiB", r, http.StatusRequestEntityTooLarge, "body_too_large")
 		if e := gw.logged(t, "proxy-too-large")["proxy-too-large"]; e.UpstreamAddr != "" {
 			t.Errorf("a body over the limit reached %q, want it refused by the gateway", e.UpstreamAddr)
@@ -539,12 +539,12 @@ func TestGateway(t *testing.T) {
 
 		// The client's own id reaches the instance and comes back.
 		const own = "client/chosen.id:42"
-		if r := mustSend(t, c, http.MethodGet, base+"/"+code, "", "X-Request-ID", own); r.header.Get("X-Request-ID") != own {
+		if r := mustDo(t, c, http.MethodGet, base+"/"+code, "", "X-Request-ID", own); r.header.Get("X-Request-ID") != own {
 			t.Errorf("X-Request-ID %q came back as %q", own, r.header.Get("X-Request-ID"))
 		}
 		// Without one, nginx makes one; the instance takes it (its own look
 		// different) and echoes it.
-		r := mustSend(t, c, http.MethodGet, base+"/"+code, "")
+		r := mustDo(t, c, http.MethodGet, base+"/"+code, "")
 		made := r.header.Get("X-Request-ID")
 		if !generatedRequestID.MatchString(made) {
 			t.Fatalf("a request without X-Request-ID came back with %q, want one made by the gateway", made)
@@ -552,7 +552,7 @@ func TestGateway(t *testing.T) {
 		gw.logged(t, own, made)
 		// An id Shortlinks would not take is replaced by one nginx makes.
 		for _, bad := range []string{strings.Repeat("x", 129), `a"b`, `a\b`, "a b", "é"} {
-			r := mustSend(t, c, http.MethodGet, base+"/"+code, "", "X-Request-ID", bad)
+			r := mustDo(t, c, http.MethodGet, base+"/"+code, "", "X-Request-ID", bad)
 			if got := r.header.Get("X-Request-ID"); !generatedRequestID.MatchString(got) {
 				t.Errorf("X-Request-ID %.20q came back as %q, want it replaced", bad, got)
 			}
@@ -561,7 +561,7 @@ func TestGateway(t *testing.T) {
 		// The instance logs the create under the client's id and address,
 		// not under the gateway's, nor under the address the client claims.
 		const createID = "create-through-gateway"
-		r = mustSend(t, clientFrom("127.0.0.12"), http.MethodPost, base+"/api/v1/links", `{"url":"https://example.com/logged"}`,
+		r = mustDo(t, clientFrom("127.0.0.12"), http.MethodPost, base+"/api/v1/links", `{"url":"https://example.com/logged"}`,
 			"X-Request-ID", createID, "X-Forwarded-For", "203.0.113.9")
 		if r.status != http.StatusCreated || r.header.Get("X-Request-ID") != createID {
 			t.Fatalf("create = %d with X-Request-ID %q, want 201 with %q", r.status, r.header.Get("X-Request-ID"), createID)
@@ -596,7 +596,7 @@ func TestGateway(t *testing.T) {
 		start := time.Now()
 		for i := range creates {
 			id := fmt.Sprintf("burst-%d", i)
-			r := mustSend(t, c, http.MethodPost, base+"/api/v1/links", fmt.Sprintf(`{"url":"https://example.com/burst/%d"}`, i), "X-Request-ID", id)
+			r := mustDo(t, c, http.MethodPost, base+"/api/v1/links", fmt.Sprintf(`{"url":"https://example.com/burst/%d"}`, i), "X-Request-ID", id)
 			statuses = append(statuses, r.status)
 			if r.status == http.StatusTooManyRequests {
 				wantJSONError(t, "a create over the limit", r, http.StatusTooManyRequests, "rate_limited")
@@ -606,7 +606,7 @@ func TestGateway(t *testing.T) {
 				limitedIDs = append(limitedIDs, id)
 			}
 			for range 3 {
-				if r := mustSend(t, c, http.MethodGet, base+"/"+code, ""); r.status != http.StatusFound || r.header.Get("Location") != dest {
+				if r := mustDo(t, c, http.MethodGet, base+"/"+code, ""); r.status != http.StatusFound || r.header.Get("Location") != dest {
 					t.Fatalf("a redirect during the burst of creates = %d %q, want 302 %q", r.status, r.header.Get("Location"), dest)
 				}
 				redirects++
@@ -641,7 +641,7 @@ func TestGateway(t *testing.T) {
 		// again a moment later.
 		createVia(t, clientFrom("127.0.0.21"), base, "https://example.com/other-client")
 		testenv.Eventually(t, 2*time.Second, "the limited client may create again", func() error {
-			r, err := send(c, http.MethodPost, base+"/api/v1/links", `{"url":"https://example.com/later"}`)
+			r, err := do(c, http.MethodPost, base+"/api/v1/links", `{"url":"https://example.com/later"}`)
 			if err == nil && r.status != http.StatusCreated {
 				err = fmt.Errorf("status %d", r.status)
 			}
@@ -665,7 +665,7 @@ func TestGateway(t *testing.T) {
 				t.Fatal("no create reached the dying instance")
 			}
 			id := fmt.Sprintf("once-%d", i)
-			r := mustSend(t, c, http.MethodPost, gwBase+"/api/v1/links", `{"url":"https://example.com/once"}`, "X-Request-ID", id)
+			r := mustDo(t, c, http.MethodPost, gwBase+"/api/v1/links", `{"url":"https://example.com/once"}`, "X-Request-ID", id)
 			switch {
 			case !dying.got("POST " + id):
 				if r.status != http.StatusCreated {
@@ -705,7 +705,7 @@ func TestGateway(t *testing.T) {
 				t.Fatal("no redirect reached the dying instance")
 			}
 			id := fmt.Sprintf("again-%d", i)
-			if r := mustSend(t, c, http.MethodGet, gwBase+"/"+code, "", "X-Request-ID", id); r.status != http.StatusFound || r.header.Get("Location") != dest {
+			if r := mustDo(t, c, http.MethodGet, gwBase+"/"+code, "", "X-Request-ID", id); r.status != http.StatusFound || r.header.Get("Location") != dest {
 				t.Fatalf("GET /%s = %d %q, want 302 %q", code, r.status, r.header.Get("Location"), dest)
 			}
 			if dying.got("GET " + id) {
@@ -744,7 +744,7 @@ func TestGateway(t *testing.T) {
 				for i := range perClient {
 					code := codes[(w+i)%len(codes)]
 					t0 := time.Now()
-					r, err := send(c, http.MethodGet, base+"/"+code, "", "X-Request-ID", ids[w*perClient+i])
+					r, err := do(c, http.MethodGet, base+"/"+code, "", "X-Request-ID", ids[w*perClient+i])
 					slowest[w] = max(slowest[w], time.Since(t0))
 					switch {
 					case err != nil:
@@ -823,13 +823,13 @@ func TestGatewayStorageDown(t *testing.T) {
 
 	const failing, cached = 10, 20
 	for i := range failing {
-		r := mustSend(t, c, http.MethodPost, base+"/api/v1/links", fmt.Sprintf(`{"url":"https://example.com/down/%d"}`, i))
+		r := mustDo(t, c, http.MethodPost, base+"/api/v1/links", fmt.Sprintf(`{"url":"https://example.com/down/%d"}`, i))
 		wantJSONError(t, "a create with PostgreSQL down", r, http.StatusServiceUnavailable, "storage_unavailable")
-		r = mustSend(t, c, http.MethodGet, base+fmt.Sprintf("/uncached%d", i), "")
+		r = mustDo(t, c, http.MethodGet, base+fmt.Sprintf("/uncached%d", i), "")
 		wantJSONError(t, "a redirect the instances have not cached, with PostgreSQL down", r, http.StatusServiceUnavailable, "storage_unavailable")
 	}
 	for range cached {
-		if r := mustSend(t, c, http.MethodGet, base+"/"+code, ""); r.status != http.StatusFound || r.header.Get("Location") != dest {
+		if r := mustDo(t, c, http.MethodGet, base+"/"+code, ""); r.status != http.StatusFound || r.header.Get("Location") != dest {
 			t.Fatalf("GET /%s after %d failed creates and redirects = %d %q %s, want 302 %q from an instance's cache",
 				code, 2*failing, r.status, r.header.Get("Location"), r.body, dest)
 		}
