@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -15,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/shortlinks/shortlinks/internal/testenv"
 )
 
 var binary string
@@ -36,16 +37,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // server is a running `shortlinks serve` process.
 type server struct {
 	cmd  *exec.Cmd
@@ -57,7 +48,7 @@ type server struct {
 
 func startServer(t *testing.T, db string, args ...string) *server {
 	t.Helper()
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	s := &server{addr: addr, logs: &syncBuffer{}, done: make(chan struct{})}
 	s.cmd = exec.Command(binary, append([]string{"serve", "--listen", addr, "--database-url", "sqlite:" + db,
 		"--rate-limit-create", "0", "--log-requests", "errors"}, args...)...)

@@ -45,17 +45,6 @@ func nginxBinary(t *testing.T) string {
 	return testenv.Binary(t, "nginx")
 }
 
-// freeLoopbackAddr returns a loopback address with a port nothing listens on.
-func freeLoopbackAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // replaceOnce replaces old with new in s, failing the test unless old occurs
 // exactly once: the shipped configuration must still have the shape the test
 // rewrites.
@@ -144,37 +133,9 @@ http {
 		t.Fatalf("nginx -t: %v\n%s", err, out)
 	}
 
-	p := &process{base: "http://" + addr, exited: make(chan struct{})}
-	p.cmd = exec.Command(nginx, args...)
-	p.cmd.Stdout, p.cmd.Stderr = &p.logs, &p.logs
-	// SIGTERM, not SIGKILL: the master then stops its workers too.
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	started := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // the parent-death signal follows this thread
-		if err := p.cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		p.cmd.Wait()
-		close(p.exited)
-	}()
-	if err := <-started; err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		p.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.exited:
-		case <-time.After(20 * time.Second):
-			p.cmd.Process.Kill()
-			<-p.exited
-		}
-		if t.Failed() {
-			t.Logf("nginx at %s:\n%s", addr, p.logs.String())
-		}
-	})
+	// SIGTERM, not SIGKILL, if the test dies: the master then stops its
+	// workers too.
+	p := startProcess(t, "nginx at "+addr, "http://"+addr, exec.Command(nginx, args...), syscall.SIGTERM)
 	g.process = p
 	return g
 }
@@ -429,7 +390,7 @@ func TestGateway(t *testing.T) {
 	nginx := nginxBinary(t)
 	dsn := pgtest.Database(t)
 	bin := buildBinary(t)
-	addr := freeLoopbackAddr(t)
+	addr := testenv.FreeAddr(t)
 	base := "http://" + addr
 	// The instances' own create limit is off, so that what limits here is
 	// the gateway; they trust it for client addresses.
@@ -652,7 +613,7 @@ func TestGateway(t *testing.T) {
 	t.Run("PostNeverRetried", func(t *testing.T) {
 		// One instance here dies after reading each request, before answering.
 		dying := startDyingInstance(t)
-		gwAddr := freeLoopbackAddr(t)
+		gwAddr := testenv.FreeAddr(t)
 		gw := startGateway(t, nginx, gwAddr, dying.process, a)
 		gw.waitReady(t)
 		gwBase := "http://" + gwAddr
@@ -802,7 +763,7 @@ func TestGatewayStorageDown(t *testing.T) {
 	primary := pgtest.StartPrimary(t)
 	dsn := primary.Database(t)
 	bin := buildBinary(t)
-	addr := freeLoopbackAddr(t)
+	addr := testenv.FreeAddr(t)
 	base := "http://" + addr
 	args := []string{"--database-url", dsn, "--auto-migrate", "--database-max-conns", "4", "--base-url", base,
 		"--trusted-proxies", "127.0.0.1/32", "--rate-limit-create", "0", "--database-timeout", "1s", "--cache-ttl", "10m"}

@@ -73,36 +73,14 @@ func startApp(t *testing.T, log *slog.Logger, tel app.Telemetry, args ...string)
 	return r
 }
 
-// send makes a request and returns the response with its body read.
-func send(t *testing.T, method, url, body string, headers ...string) (*http.Response, string) {
-	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := noRedirects.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, string(b)
-}
-
 func createCode(t *testing.T, base, body string, headers ...string) string {
 	t.Helper()
-	resp, b := send(t, http.MethodPost, base+"/api/v1/links", body, headers...)
-	if resp.StatusCode != http.StatusCreated {
-		t.Fatalf("create %s = %d %s", body, resp.StatusCode, b)
+	r := mustDo(t, noRedirects, http.MethodPost, base+"/api/v1/links", body, headers...)
+	if r.status != http.StatusCreated {
+		t.Fatalf("create %s = %d %s", body, r.status, r.body)
 	}
 	var l struct{ Code string }
-	if err := json.Unmarshal([]byte(b), &l); err != nil {
+	if err := json.Unmarshal(r.body, &l); err != nil {
 		t.Fatal(err)
 	}
 	return l.Code
@@ -154,24 +132,24 @@ func TestRequestIDsInLogsAndResponses(t *testing.T) {
 	log := telemetry.NewLogger(&logs, "json", "info")
 	r := startApp(t, log, app.Telemetry{}, "--log-redirect-sample", "1", "--rate-limit-create", "0")
 
-	resp, _ := send(t, http.MethodPost, r.base+"/api/v1/links", `{"url": "https://example.com/logged"}`, "X-Request-ID", "gw-0001")
-	if got := resp.Header.Get("X-Request-Id"); got != "gw-0001" {
+	resp := mustDo(t, noRedirects, http.MethodPost, r.base+"/api/v1/links", `{"url": "https://example.com/logged"}`, "X-Request-ID", "gw-0001")
+	if got := resp.header.Get("X-Request-Id"); got != "gw-0001" {
 		t.Fatalf("create answered request id %q, want the gateway's gw-0001", got)
 	}
 	code := createCode(t, r.base, `{"url": "https://example.com/made"}`)
-	redirect, _ := send(t, http.MethodGet, r.base+"/"+code, "")
-	made := redirect.Header.Get("X-Request-Id")
-	if redirect.StatusCode != http.StatusFound || made == "" {
-		t.Fatalf("redirect = %d with request id %q, want 302 and a new id", redirect.StatusCode, made)
+	redirect := mustDo(t, noRedirects, http.MethodGet, r.base+"/"+code, "")
+	made := redirect.header.Get("X-Request-Id")
+	if redirect.status != http.StatusFound || made == "" {
+		t.Fatalf("redirect = %d with request id %q, want 302 and a new id", redirect.status, made)
 	}
 	// Ids that could not be logged or echoed as they are get replaced.
 	for _, bad := range []string{"has spaces in it", strings.Repeat("x", 200), "quote\"d"} {
-		resp, _ := send(t, http.MethodGet, r.base+"/"+code, "", "X-Request-ID", bad)
-		if got := resp.Header.Get("X-Request-Id"); got == bad || got == "" {
+		resp := mustDo(t, noRedirects, http.MethodGet, r.base+"/"+code, "", "X-Request-ID", bad)
+		if got := resp.header.Get("X-Request-Id"); got == bad || got == "" {
 			t.Errorf("request id %q answered with %q, want a new one", bad, got)
 		}
 	}
-	notFound, _ := send(t, http.MethodGet, r.base+"/api/v1/links/zzzzzzz", "", "X-Request-ID", "gw-0002")
+	notFound := mustDo(t, noRedirects, http.MethodGet, r.base+"/api/v1/links/zzzzzzz", "", "X-Request-ID", "gw-0002")
 
 	lines := requestLines(t, logs.String())
 	for id, want := range map[string]struct {
@@ -180,7 +158,7 @@ func TestRequestIDsInLogsAndResponses(t *testing.T) {
 	}{
 		"gw-0001":                           {"POST /api/v1/links", 201},
 		made:                                {"GET /{code}", 302},
-		notFound.Header.Get("X-Request-Id"): {"GET /api/v1/links/{code}", 401}, // details need a key
+		notFound.header.Get("X-Request-Id"): {"GET /api/v1/links/{code}", 401}, // details need a key
 	} {
 		m, ok := lines[id]
 		if !ok {
@@ -241,8 +219,8 @@ func TestReadyzDrainsBeforeShutdown(t *testing.T) {
 		return nil
 	})
 	// Still serving: a load balancer's last requests are answered.
-	if resp, _ := send(t, http.MethodGet, r.base+"/healthz", ""); resp.StatusCode != http.StatusOK {
-		t.Fatalf("/healthz while draining = %d", resp.StatusCode)
+	if resp := mustDo(t, noRedirects, http.MethodGet, r.base+"/healthz", ""); resp.status != http.StatusOK {
+		t.Fatalf("/healthz while draining = %d", resp.status)
 	}
 	select {
 	case err := <-stopped:
@@ -262,15 +240,7 @@ func TestReadyzDrainsBeforeShutdown(t *testing.T) {
 // TestMetricsListen checks that --metrics-listen moves /metrics off the
 // public listener.
 func TestMetricsListen(t *testing.T) {
-	port := func() string {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		return ln.Addr().String()
-	}
-	main, metrics := port(), port()
+	main, metrics := testenv.FreeAddr(t), testenv.FreeAddr(t)
 	cfg := loadConfig(t, "--listen", main, "--metrics-listen", metrics, "--database-url", "sqlite:"+filepath.Join(t.TempDir(), "links.db"))
 	a, err := app.New(t.Context(), cfg, slog.New(slog.DiscardHandler), app.Telemetry{})
 	if err != nil {
@@ -298,8 +268,8 @@ func TestMetricsListen(t *testing.T) {
 		}
 		return nil
 	})
-	if resp, _ := send(t, http.MethodGet, "http://"+main+"/metrics", ""); resp.StatusCode != http.StatusNotFound {
-		t.Fatalf("GET /metrics on the public listener = %d, want 404", resp.StatusCode)
+	if resp := mustDo(t, noRedirects, http.MethodGet, "http://"+main+"/metrics", ""); resp.status != http.StatusNotFound {
+		t.Fatalf("GET /metrics on the public listener = %d, want 404", resp.status)
 	}
 }
 
@@ -420,26 +390,8 @@ func TestMetricsCoverDashboardsAndAlerts(t *testing.T) {
 	args := []string{"--database-url", dsn, "--auto-migrate", "--redis-url", redisURL,
 		"--redis-key-prefix", redistest.Prefix(t, redisURL), "--rate-limit-create", "1", "--rate-limit-create-burst", "6"}
 	serve := func() string {
-		t.Helper()
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		base := "http://" + ln.Addr().String()
-		cfg := loadConfig(t, append([]string{"--base-url", base}, args...)...)
-		a, err := app.New(t.Context(), cfg, slog.New(slog.DiscardHandler), app.Telemetry{Registry: telemetry.NewRegistry(telemetry.ReadBuild("v1.2.3"))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- a.Serve(ctx, ln) }()
-		t.Cleanup(func() {
-			cancel()
-			<-done
-			a.Close()
-		})
-		return base
+		tel := app.Telemetry{Registry: telemetry.NewRegistry(telemetry.ReadBuild("v1.2.3"))}
+		return startApp(t, slog.New(slog.DiscardHandler), tel, args...).base
 	}
 	a, b := serve(), serve()
 
@@ -453,12 +405,12 @@ func TestMetricsCoverDashboardsAndAlerts(t *testing.T) {
 		`{"url": "https://example.com/again", "alias": "obs-alias"}`: http.StatusConflict,
 		`{"url": "ftp://example.com/"}`:                              http.StatusBadRequest,
 	} {
-		if resp, b := send(t, http.MethodPost, a+"/api/v1/links", body); resp.StatusCode != want {
-			t.Fatalf("create %s = %d %s, want %d", body, resp.StatusCode, b, want)
+		if resp := mustDo(t, noRedirects, http.MethodPost, a+"/api/v1/links", body); resp.status != want {
+			t.Fatalf("create %s = %d %s, want %d", body, resp.status, resp.body, want)
 		}
 	}
-	if resp, _ := send(t, http.MethodPost, a+"/api/v1/links", `{"url": "https://example.com/over"}`); resp.StatusCode != http.StatusTooManyRequests {
-		t.Fatalf("create past the burst = %d, want 429", resp.StatusCode)
+	if resp := mustDo(t, noRedirects, http.MethodPost, a+"/api/v1/links", `{"url": "https://example.com/over"}`); resp.status != http.StatusTooManyRequests {
+		t.Fatalf("create past the burst = %d, want 429", resp.status)
 	}
 	// Redirects: from a's memory, and on b (which never saw the links)
 	// from Redis; unknown codes from the database.

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -50,29 +49,8 @@ func loadConfig(t *testing.T, args ...string) config.Config {
 // and returns its base URL.
 func serveApp(t *testing.T, args ...string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := "http://" + ln.Addr().String()
-	cfg := loadConfig(t, append([]string{"--base-url", base, "--rate-limit-create", "0", "--log-requests", "none"}, args...)...)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	a, err := app.New(t.Context(), cfg, log, app.Telemetry{})
-	if err != nil {
-		ln.Close()
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-		a.Close()
-	})
-	return base
+	args = append([]string{"--rate-limit-create", "0", "--log-requests", "none"}, args...)
+	return startApp(t, slog.New(slog.DiscardHandler), app.Telemetry{}, args...).base
 }
 
 // noRedirects is an HTTP client that reports redirects instead of following
@@ -328,17 +306,20 @@ func (s *syncBuffer) String() string {
 // failed. Use waitReady before sending it requests.
 func startServe(t *testing.T, bin string, args ...string) *process {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	p := &process{base: "http://" + addr, exited: make(chan struct{})}
-	p.cmd = exec.Command(bin, append([]string{"serve", "--listen", addr}, args...)...)
-	p.cmd.Stdout, p.cmd.Stderr = &p.logs, &p.logs
+	addr := testenv.FreeAddr(t)
+	cmd := exec.Command(bin, append([]string{"serve", "--listen", addr}, args...)...)
 	// The server dies with the test process even if cleanup never runs.
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	return startProcess(t, "serve at "+addr, "http://"+addr, cmd, syscall.SIGKILL)
+}
+
+// startProcess starts cmd, which serves HTTP at base. It is sent deathSig
+// if the test process dies, and SIGTERM (then SIGKILL after 20 s) when the
+// test ends; its output is shown if the test failed.
+func startProcess(t *testing.T, what, base string, cmd *exec.Cmd, deathSig syscall.Signal) *process {
+	t.Helper()
+	p := &process{base: base, cmd: cmd, exited: make(chan struct{})}
+	p.cmd.Stdout, p.cmd.Stderr = &p.logs, &p.logs
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: deathSig}
 	started := make(chan error, 1)
 	go func() {
 		// The parent-death signal follows the thread that started the
@@ -364,7 +345,7 @@ func startServe(t *testing.T, bin string, args ...string) *process {
 			<-p.exited
 		}
 		if t.Failed() {
-			t.Logf("log of serve at %s:\n%s", addr, p.logs.String())
+			t.Logf("log of %s:\n%s", what, p.logs.String())
 		}
 	})
 	return p

@@ -93,9 +93,9 @@ func TestTracesReachCollector(t *testing.T) {
 
 	code := createCode(t, r.base, `{"url": "https://example.com/traced"}`)
 	const traceID, parentID = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
-	resp, _ := send(t, http.MethodGet, r.base+"/"+code, "", "traceparent", "00-"+traceID+"-"+parentID+"-01")
-	if resp.StatusCode != http.StatusFound {
-		t.Fatalf("redirect = %d", resp.StatusCode)
+	resp := mustDo(t, noRedirects, http.MethodGet, r.base+"/"+code, "", "traceparent", "00-"+traceID+"-"+parentID+"-01")
+	if resp.status != http.StatusFound {
+		t.Fatalf("redirect = %d", resp.status)
 	}
 	if status, _ := resolve(t, r.base, "unknown"); status != http.StatusNotFound {
 		t.Fatalf("unknown code = %d", status)

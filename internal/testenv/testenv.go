@@ -5,8 +5,10 @@
 package testenv
 
 import (
+	"net"
 	"os"
 	"os/exec"
+	"strconv"
 	"testing"
 )
 
@@ -65,4 +67,22 @@ func Binary(t testing.TB, name string) string {
 		t.Skipf("%s is not on PATH; install it to run this test", name)
 	}
 	return p
+}
+
+// FreePort returns a loopback TCP port that nothing listened on a moment
+// ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// FreeAddr returns a loopback address, host:port, with a free port.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(FreePort(t)))
 }

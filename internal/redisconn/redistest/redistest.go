@@ -10,7 +10,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -44,7 +43,7 @@ type Server struct {
 // (fails it in CI) when redis-server is not installed.
 func Start(t testing.TB, extra ...string) *Server {
 	t.Helper()
-	s := &Server{t: t, bin: testenv.Binary(t, "redis-server"), port: FreePort(t), dir: t.TempDir()}
+	s := &Server{t: t, bin: testenv.Binary(t, "redis-server"), port: testenv.FreePort(t), dir: t.TempDir()}
 	s.args = append([]string{
 		"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 		"--dir", s.dir, "--daemonize", "no", "--enable-debug-command", "local",
@@ -122,7 +121,7 @@ func Cluster(t testing.TB) string {
 	for range 3 {
 		dir := t.TempDir()
 		s := Start(t, "--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(dir, "nodes.conf"),
-			"--cluster-port", strconv.Itoa(FreePort(t)), "--cluster-node-timeout", "5000")
+			"--cluster-port", strconv.Itoa(testenv.FreePort(t)), "--cluster-node-timeout", "5000")
 		addrs = append(addrs, s.Addr())
 	}
 	args := append([]string{"--cluster", "create"}, addrs...)
@@ -156,7 +155,7 @@ func Sentinel(t testing.TB) string {
 	master := Start(t)
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "sentinel.conf")
-	port := FreePort(t)
+	port := testenv.FreePort(t)
 	text := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor mymaster 127.0.0.1 %d 1\nsentinel down-after-milliseconds mymaster 5000\n",
 		port, dir, master.port)
 	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
@@ -225,17 +224,6 @@ func Prefix(t testing.TB, url string) string {
 		}
 	})
 	return prefix
-}
-
-// FreePort returns a loopback TCP port that was free a moment ago.
-func FreePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 func waitPing(addr string) error {

@@ -10,7 +10,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -130,7 +129,7 @@ func (c *Cluster) StartReplica(t testing.TB) *Cluster {
 
 func newCluster(t testing.TB, name string) *Cluster {
 	t.Helper()
-	c := &Cluster{t: t, name: name, bin: binDir(t), port: freePort(t)}
+	c := &Cluster{t: t, name: name, bin: binDir(t), port: testenv.FreePort(t)}
 	dir, err := os.MkdirTemp("", "shortlinks-pg-")
 	if err != nil {
 		t.Fatal(err)
@@ -197,16 +196,6 @@ func version(binDir string) int {
 func isFile(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && fi.Mode().IsRegular()
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 func (c *Cluster) data() string { return filepath.Join(c.dir, "data") }
