@@ -73,4 +73,4 @@ check-compose:
 
 check-workflows: $(ACTIONLINT)
 	@command -v shellcheck >/dev/null || $(APT_INSTALL) shellcheck
-	cd $(DEPLOY_ROOT) && $(ACTIONLINT) -shellcheck=shellcheck
+	cd $(DEPLOY_ROOT) && $(ACTIONLINT) -shellcheck=shellcheck .github/workflows/*.yml

@@ -78,7 +78,7 @@ func TestCompose(t *testing.T) {
 		if _, ok := gw.DependsOn[app]; !ok {
 			t.Errorf("gateway does not depend on %s", app)
 		}
-		if !strings.Contains(upstreams, "server "+app+":8080;") {
+		if !regexp.MustCompile(`(?m)^\s*server\s+` + app + `:8080[\s;]`).MatchString(upstreams) {
 			t.Errorf("shortlinks-upstreams.compose.conf does not list %s:8080", app)
 		}
 	}
