@@ -14,6 +14,7 @@ help:
 	@echo "make lint       gofmt, go vet and staticcheck"
 	@echo "make fuzz       run each fuzz target for FUZZTIME (default 30s)"
 	@echo "make bench      measure Shortlinks against a minimal Go redirect server"
+	@echo "make check-deploy  lint, render and test the chart, compose stack, Dockerfile and CI workflow (pinned helm, actionlint)"
 
 run:
 	go run ./cmd/shortlinks serve
@@ -45,3 +46,4 @@ clean:
 	rm -rf bin
 
 include bench/bench.mk
+include deploy/deploy.mk
