@@ -58,11 +58,22 @@ func TestCompose(t *testing.T) {
 	}
 
 	// Healthchecks everywhere a shell or tool exists to run one.
-	noHealthcheck := []string{"app1", "app2", "migrate", "fluent-bit"} // distroless images, or one-shot
+	noHealthcheck := []string{"migrate", "fluent-bit"} // one-shot, or a distroless image without a probe command
 	for name, s := range p.Services {
 		has := s.HealthCheck != nil && !s.HealthCheck.Disable && len(s.HealthCheck.Test) > 0
 		if has == slices.Contains(noHealthcheck, name) {
 			t.Errorf("%s: healthcheck %v", name, s.HealthCheck)
+		}
+	}
+
+	// The instances probe themselves with the binary (the image has no
+	// shell), and the gateway starts once they are ready.
+	for _, app := range []string{"app1", "app2"} {
+		if hc := svc(app).HealthCheck; hc == nil || !slices.Equal([]string(hc.Test), []string{"CMD", "/shortlinks", "healthcheck", "--url", "http://127.0.0.1:8080/readyz"}) {
+			t.Errorf("%s healthcheck %+v, want the binary asking its own /readyz", app, hc)
+		}
+		if c := svc("gateway").DependsOn[app].Condition; c != "service_healthy" {
+			t.Errorf("gateway depends on %s with condition %q, want service_healthy", app, c)
 		}
 	}
 

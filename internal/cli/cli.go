@@ -71,6 +71,7 @@ talk to a running server over its API.`,
 		apikeyCmd(e),
 		versionCmd(e),
 		loadtestCmd(e), seedCmd(e),
+		healthcheckCmd(e),
 	)
 	return root.ExecuteContext(ctx)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/shortlinks/shortlinks/internal/app"
 	"github.com/shortlinks/shortlinks/internal/cli"
 	"github.com/shortlinks/shortlinks/internal/config"
+	"github.com/shortlinks/shortlinks/internal/testenv"
 )
 
 // run runs the command line and returns its stdout.
@@ -178,5 +179,20 @@ func TestHelpAndErrors(t *testing.T) {
 	_, err = run(t, []string{"SHORTLINKS_SERVER=http://127.0.0.1:1"}, "info", "abc")
 	if err == nil || errors.Is(err, context.Canceled) {
 		t.Errorf("info against a closed port: %v", err)
+	}
+}
+
+// TestHealthcheck checks the command containers use as their healthcheck.
+func TestHealthcheck(t *testing.T) {
+	server, _ := startServer(t)
+	if out := mustRun(t, nil, "healthcheck", "--url", server+"/readyz"); !strings.Contains(out, "200") {
+		t.Errorf("healthcheck of a ready server printed %q", out)
+	}
+	if _, err := run(t, nil, "healthcheck", "--url", server+"/nothere"); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Errorf("healthcheck of a 404 = %v, want an error naming the status", err)
+	}
+	closed := "http://" + testenv.FreeAddr(t) + "/readyz"
+	if _, err := run(t, nil, "healthcheck", "--url", closed, "--timeout", "1s"); err == nil {
+		t.Error("healthcheck of a closed port succeeded")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"text/tabwriter"
 	"time"
 
@@ -221,5 +222,39 @@ func apikeyCmd(e env) *cobra.Command {
 		config.AddFlags(c.Flags())
 	}
 	cmd.AddCommand(create, list, revoke)
+	return cmd
+}
+
+func healthcheckCmd(e env) *cobra.Command {
+	var url string
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "healthcheck",
+		Short: "Exit 0 when a server answers its readiness check",
+		Long: `Ask a running server whether it is ready (GET /readyz by default) and exit 0
+when it answers 200, 1 otherwise. For container healthchecks where the image
+has no shell or curl.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			defer cancel()
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+			if err != nil {
+				return err
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return err
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("%s answered %s", url, resp.Status)
+			}
+			fmt.Fprintf(e.stdout, "%s: %s\n", url, resp.Status)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&url, "url", "http://127.0.0.1:8080/readyz", "what to ask")
+	cmd.Flags().DurationVar(&timeout, "timeout", 3*time.Second, "how long to wait for the answer")
 	return cmd
 }
