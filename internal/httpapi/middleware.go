@@ -64,11 +64,17 @@ func noteError(w http.ResponseWriter, err error) {
 func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		id := requestID(r.Header)
-		if id == "" {
+		// The gateway's id is echoed in the very slice it came in, which
+		// neither side changes: no allocation on the usual path.
+		given := requestID(r.Header)
+		var id string
+		if given != nil {
+			id = given[0]
+		} else {
 			id = s.ids.Next()
+			given = []string{id}
 		}
-		w.Header()["X-Request-Id"] = []string{id}
+		w.Header()["X-Request-Id"] = given
 		var span trace.Span
 		if s.tracer != nil {
 			var ctx context.Context
@@ -126,13 +132,13 @@ func (s *Server) withRequestID(w http.ResponseWriter, r *http.Request) *http.Req
 	return r.WithContext(telemetry.WithRequestID(r.Context(), id[0]))
 }
 
-// requestID is the X-Request-ID the client or gateway sent, when it is
-// fit to be logged and echoed, else "".
-func requestID(h http.Header) string {
+// requestID is the X-Request-ID header the client or gateway sent, when
+// it is one id fit to be logged and echoed, else nil.
+func requestID(h http.Header) []string {
 	if v := h["X-Request-Id"]; len(v) == 1 && telemetry.ValidRequestID(v[0]) {
-		return v[0]
+		return v
 	}
-	return ""
+	return nil
 }
 
 func (s *Server) shouldLog(r *http.Request, status int) bool {
