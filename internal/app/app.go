@@ -100,8 +100,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, tel Telemetry
 	// With tracing on, each tier's calls are spans: the cache as the
 	// service sees it, and the database beneath it.
 	var below link.Store = db
+	var lister link.Lister = db
 	if tel.Tracer != nil {
-		below = telemetry.TraceStore(db, tel.Tracer, "database", attribute.String("db.system", dbSystem(cfg)))
+		system := attribute.String("db.system", dbSystem(cfg))
+		below = telemetry.TraceStore(db, tel.Tracer, "database", system)
+		lister = telemetry.TraceLister(db, tel.Tracer, "database", system)
 	}
 	cached, err := cache.New(below, cache.Options{
 		Size: cfg.CacheSize, TTL: cfg.CacheTTL, NegativeTTL: cfg.CacheNegativeTTL,
@@ -117,7 +120,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, tel Telemetry
 	if tel.Tracer != nil {
 		store = telemetry.TraceStore(cached, tel.Tracer, "cache")
 	}
-	a.links = link.NewService(store, db, gen, link.Options{
+	a.links = link.NewService(store, lister, gen, link.Options{
 		URLRules: link.URLRules{MaxLength: cfg.MaxURLLength, SelfHosts: selfHosts(cfg)},
 		Reserved: httpapi.ReservedPaths(),
 	})

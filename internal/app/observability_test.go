@@ -32,6 +32,7 @@ import (
 
 // running is an app serving on a loopback port.
 type running struct {
+	app  *app.App
 	base string
 	stop func() error // begins a graceful shutdown and waits for it
 	done chan error
@@ -53,7 +54,7 @@ func startApp(t *testing.T, log *slog.Logger, tel app.Telemetry, args ...string)
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{base: base, done: make(chan error, 1)}
+	r := &running{app: a, base: base, done: make(chan error, 1)}
 	go func() { r.done <- a.Serve(ctx, ln) }()
 	stopped := false
 	r.stop = func() error {

@@ -100,6 +100,13 @@ func TestTracesReachCollector(t *testing.T) {
 	if status, _ := resolve(t, r.base, "unknown"); status != http.StatusNotFound {
 		t.Fatalf("unknown code = %d", status)
 	}
+	_, token, err := r.app.Keys().Create(t.Context(), "tracing", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp := mustDo(t, noRedirects, http.MethodGet, r.base+"/api/v1/links", "", "Authorization", "Bearer "+token); resp.status != http.StatusOK {
+		t.Fatalf("list = %d %s", resp.status, resp.body)
+	}
 	if err := tp.ForceFlush(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -162,6 +169,13 @@ func TestTracesReachCollector(t *testing.T) {
 	insert := one("cache.Insert", func(*tracepb.Span) bool { return true })
 	parentIs(insert, create)
 	parentIs(one("database.Insert", func(*tracepb.Span) bool { return true }), insert)
+
+	list := one("GET /api/v1/links", func(*tracepb.Span) bool { return true })
+	page := one("database.List", func(*tracepb.Span) bool { return true })
+	parentIs(page, list)
+	if attr(page.GetAttributes(), "shortlinks.links") != "1" {
+		t.Errorf("database.List attributes %v, want the 1 link listed", page.GetAttributes())
+	}
 
 	// The redirect's access log line carries its trace.
 	found := false

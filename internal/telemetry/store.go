@@ -89,3 +89,27 @@ func (s *TracedStore) Delete(ctx context.Context, c link.Code) error {
 	end(span, err)
 	return err
 }
+
+// TracedLister is a link.Lister whose every page is a span, like
+// TracedStore's calls.
+type TracedLister struct {
+	next   link.Lister
+	tracer trace.Tracer
+	name   string
+	attrs  []attribute.KeyValue
+}
+
+// TraceLister wraps next, a tier called tier; attrs go on every span.
+func TraceLister(next link.Lister, tp trace.TracerProvider, tier string, attrs ...attribute.KeyValue) *TracedLister {
+	return &TracedLister{next: next, tracer: tp.Tracer("github.com/shortlinks/shortlinks/internal/telemetry"), name: tier + ".List", attrs: attrs}
+}
+
+// List implements link.Lister.
+func (l *TracedLister) List(ctx context.Context, q link.ListQuery) ([]link.Link, error) {
+	ctx, span := l.tracer.Start(ctx, l.name, trace.WithSpanKind(trace.SpanKindInternal),
+		trace.WithAttributes(slices.Concat(l.attrs, []attribute.KeyValue{attribute.Int("shortlinks.limit", q.Limit)})...))
+	links, err := l.next.List(ctx, q)
+	span.SetAttributes(attribute.Int("shortlinks.links", len(links)))
+	end(span, err)
+	return links, err
+}
