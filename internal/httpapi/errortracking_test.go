@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/shortlinks/shortlinks/internal/httpapi"
 	"github.com/shortlinks/shortlinks/internal/link"
 	"github.com/shortlinks/shortlinks/internal/telemetry"
+	"github.com/shortlinks/shortlinks/internal/web"
 )
 
 // sentryIngest is a Sentry-compatible ingest endpoint: what Sentry,
@@ -135,6 +137,12 @@ func TestErrorReportsReachSentry(t *testing.T) {
 	f := newHandlerFixture(t, func(s *handlerSetup) {
 		s.opts.Errors = rep
 		s.links = func(l httpapi.Links) httpapi.Links { return failingLinks{l} }
+		// The page is only sent URLs its links fail on.
+		pages, err := web.New(failingLinks{}, slog.New(slog.DiscardHandler), web.Options{BaseURL: "https://sho.rt"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.opts.Pages = pages
 	})
 	bearer := f.key("reported", false)
 	secret := strings.TrimPrefix(bearer, "Bearer ")
@@ -148,6 +156,11 @@ func TestErrorReportsReachSentry(t *testing.T) {
 	if rec.Code != http.StatusInternalServerError || rec.Header().Get("X-Request-Id") != "req-fail" {
 		t.Fatalf("failing create = %d, request id %q: %s", rec.Code, rec.Header().Get("X-Request-Id"), rec.Body)
 	}
+	rec = f.do(http.MethodPost, "/", "url=https%3A%2F%2Fexample.com%2Ffire", "Content-Type", "application/x-www-form-urlencoded",
+		"Origin", "https://example.com", "Host", "example.com", "X-Request-ID", "req-form")
+	if rec.Code != http.StatusInternalServerError {
+		t.Fatalf("failing form create = %d", rec.Code)
+	}
 	// Client errors are not reported.
 	f.do(http.MethodGet, "/nothere", "", auth...)
 	f.create(`{"url": "ftp://example.com/"}`, auth...)
@@ -156,8 +169,8 @@ func TestErrorReportsReachSentry(t *testing.T) {
 	}
 
 	events, raw, paths := ingest.received()
-	if len(events) != 2 {
-		t.Fatalf("got %d events, want 2 (one panic, one 500):\n%s", len(events), strings.Join(raw, "\n"))
+	if len(events) != 3 {
+		t.Fatalf("got %d events, want 3 (one panic, two 500s):\n%s", len(events), strings.Join(raw, "\n"))
 	}
 	for _, p := range paths {
 		if p != "/api/42/envelope/" {
@@ -199,6 +212,12 @@ func TestErrorReportsReachSentry(t *testing.T) {
 		t.Errorf("panic exception %+v: want the panic value and a stack", exc)
 	} else if !framesMention(exc.Stacktrace.Frames, "failingLinks.Resolve") {
 		t.Errorf("panic stack does not reach the panicking frame: %+v", exc.Stacktrace.Frames)
+	}
+
+	// The web form's 500 carries its cause too.
+	if form, ok := byID["req-form"]; !ok || form.Tags["route"] != "POST /{$}" ||
+		!strings.Contains(form.Exception[len(form.Exception)-1].Value, "disk on fire") {
+		t.Errorf("form 500 event: %+v", form)
 	}
 
 	e, ok := byID["req-fail"]

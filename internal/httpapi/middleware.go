@@ -45,11 +45,15 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the connection.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// noteError records err as the cause of the response w carries, for the
-// error report of a 5xx.
+// NoteError records err as the cause of the response, for the error
+// report and trace of a 5xx. Handlers outside this package (the web page)
+// reach it through the interface { NoteError(error) }.
+func (w *statusWriter) NoteError(err error) { w.err = err }
+
+// noteError records err as the cause of the response w carries.
 func noteError(w http.ResponseWriter, err error) {
-	if sw, ok := w.(*statusWriter); ok {
-		sw.err = err
+	if n, ok := w.(interface{ NoteError(error) }); ok {
+		n.NoteError(err)
 	}
 }
 

@@ -119,6 +119,9 @@ func (p *Pages) Shorten(w http.ResponseWriter, r *http.Request) {
 		if status == http.StatusServiceUnavailable {
 			w.Header().Set("Retry-After", "1")
 		}
+		if n, ok := w.(interface{ NoteError(error) }); ok && status >= 500 {
+			n.NoteError(err) // the server's error report then carries the cause
+		}
 		d.Errors = []fieldError{fe}
 		p.render(w, r, p.home, status, d)
 		return
