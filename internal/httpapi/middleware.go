@@ -102,14 +102,20 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		if span != nil {
 			endSpan(span, r, status, cause)
 		}
-		if status >= 500 && s.errors != nil && cause != errReported {
+		report := status >= 500 && s.errors != nil && cause != errReported
+		logged := s.shouldLog(r, status)
+		if !report && !logged {
+			return
+		}
+		r = s.withRequestID(w, r) // only now: most redirects end above
+		if report {
 			if cause == nil {
 				cause = fmt.Errorf("%s answered %d", r.Pattern, status)
 			}
-			s.errors.ReportError(s.withRequestID(w, r), status, cause)
+			s.errors.ReportError(r, status, cause)
 		}
-		if s.shouldLog(r, status) {
-			s.log.InfoContext(s.withRequestID(w, r).Context(), "request",
+		if logged {
+			s.log.InfoContext(r.Context(), "request",
 				"method", r.Method,
 				"route", r.Pattern,
 				"path", r.URL.Path,
