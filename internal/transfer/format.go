@@ -66,28 +66,31 @@ var Columns = []string{
 // that a file from a newer version is refused rather than read in part.
 func OpenCSV(r io.Reader, o FileOptions) (Source, error) {
 	rs, err := newCSVRows(r, true, func(header []string) (func([]string, string) ([]Record, error), error) {
-		idx := make(map[string]int, len(header))
+		var idx [numColumns]int // where each of Columns is in a row, or -1
+		for i := range idx {
+			idx[i] = -1
+		}
 		for i, h := range header {
-			name := strings.ToLower(strings.TrimSpace(h))
+			c := column(strings.ToLower(strings.TrimSpace(h)))
 			switch {
-			case !contains(Columns, name):
+			case c < 0:
 				return nil, fmt.Errorf("unknown column %q: the columns are %s", h, strings.Join(Columns, ", "))
-			case hasKey(idx, name):
+			case idx[c] >= 0:
 				return nil, fmt.Errorf("column %q appears twice", h)
 			}
-			idx[name] = i
+			idx[c] = i
 		}
-		if !hasKey(idx, "url") {
+		if idx[colURL] < 0 {
 			return nil, errors.New("the header has no url column")
 		}
 		return func(fields []string, ref string) ([]Record, error) {
-			get := func(col string) string {
-				if i, ok := idx[col]; ok {
-					return fields[i]
+			var cells [numColumns]string
+			for c, i := range idx {
+				if i >= 0 {
+					cells[c] = fields[i]
 				}
-				return ""
 			}
-			rec, err := decodeFields(get)
+			rec, err := decodeCells(&cells)
 			if err != nil {
 				return nil, &RowError{Ref: ref, Err: err}
 			}
@@ -101,48 +104,70 @@ func OpenCSV(r io.Reader, o FileOptions) (Source, error) {
 	return newFileSource(string(CSV), rs, o.Resume)
 }
 
-func hasKey(m map[string]int, k string) bool {
-	_, ok := m[k]
-	return ok
+// The index of each column in Columns.
+const (
+	colURL = iota
+	colCode
+	colDomain
+	colTitle
+	colTags
+	colCreatedAt
+	colExpiresAt
+	colValidSince
+	colMaxVisits
+	colForwardQuery
+	colDisabled
+	colClicks
+	numColumns
+)
+
+// column returns the index of name in Columns, or -1.
+func column(name string) int {
+	for i, c := range Columns {
+		if c == name {
+			return i
+		}
+	}
+	return -1
 }
 
-// decodeFields makes a record from the text of our columns, as the CSV
-// format holds them. get returns "" for an absent column.
-func decodeFields(get func(string) string) (Record, error) {
+// decodeCells makes a record from the text of our columns, as the CSV
+// format holds them; an absent column is "".
+func decodeCells(c *[numColumns]string) (Record, error) {
 	r := Record{
-		URL:    strings.TrimSpace(get("url")),
-		Code:   strings.TrimSpace(get("code")),
-		Domain: strings.TrimSpace(get("domain")),
-		Title:  get("title"),
-		Tags:   cleanTags(splitTags(get("tags"))),
+		URL:    strings.TrimSpace(c[colURL]),
+		Code:   strings.TrimSpace(c[colCode]),
+		Domain: strings.TrimSpace(c[colDomain]),
+		Title:  c[colTitle],
+		Tags:   cleanTags(splitTags(c[colTags])),
 	}
 	if r.URL == "" {
 		return Record{}, errors.New("url is empty")
 	}
 	var err error
-	times := []struct {
-		col string
-		t   *time.Time
-	}{{"created_at", &r.CreatedAt}, {"expires_at", &r.ExpiresAt}, {"valid_since", &r.ValidSince}}
-	for _, f := range times {
-		if *f.t, err = parseTime(get(f.col), zonedLayouts); err != nil {
-			return Record{}, fmt.Errorf("%s: %w", f.col, err)
-		}
+	if r.CreatedAt, err = parseTime(c[colCreatedAt], zonedLayouts); err != nil {
+		return Record{}, fmt.Errorf("created_at: %w", err)
 	}
-	if r.MaxVisits, err = count(get("max_visits")); err != nil {
+	if r.ExpiresAt, err = parseTime(c[colExpiresAt], zonedLayouts); err != nil {
+		return Record{}, fmt.Errorf("expires_at: %w", err)
+	}
+	if r.ValidSince, err = parseTime(c[colValidSince], zonedLayouts); err != nil {
+		return Record{}, fmt.Errorf("valid_since: %w", err)
+	}
+	if r.MaxVisits, err = count(c[colMaxVisits]); err != nil {
 		return Record{}, fmt.Errorf("max_visits: %w", err)
 	}
-	if r.Clicks, err = count(get("clicks")); err != nil {
+	if r.Clicks, err = count(c[colClicks]); err != nil {
 		return Record{}, fmt.Errorf("clicks: %w", err)
 	}
-	if s := strings.TrimSpace(get("forward_query")); s != "" {
+	if s := strings.TrimSpace(c[colForwardQuery]); s != "" {
 		b, err := strconv.ParseBool(s)
 		if err != nil {
 			return Record{}, fmt.Errorf("forward_query: %q is not true or false", s)
 		}
 		r.ForwardQuery = &b
 	}
-	if s := strings.TrimSpace(get("disabled")); s != "" {
+	if s := strings.TrimSpace(c[colDisabled]); s != "" {
 		if r.Disabled, err = strconv.ParseBool(s); err != nil {
 			return Record{}, fmt.Errorf("disabled: %q is not true or false", s)
 		}
@@ -172,6 +197,9 @@ func count(s string) (int64, error) {
 func splitTags(s string) []string {
 	if s == "" {
 		return nil
+	}
+	if !strings.Contains(s, `\`) {
+		return strings.Split(s, "|")
 	}
 	var tags []string
 	var b strings.Builder
@@ -316,26 +344,11 @@ func OpenJSONL(r io.Reader, o FileOptions) (Source, error) {
 		if _, err := dec.Token(); err != io.EOF {
 			return nil, rowErr(ref, "more than one JSON value on the line")
 		}
-		get := func(col string) string {
-			switch col {
-			case "url":
-				return j.URL
-			case "code":
-				return j.Code
-			case "domain":
-				return j.Domain
-			case "title":
-				return j.Title
-			case "created_at":
-				return j.CreatedAt
-			case "expires_at":
-				return j.ExpiresAt
-			case "valid_since":
-				return j.ValidSince
-			}
-			return ""
+		cells := [numColumns]string{
+			colURL: j.URL, colCode: j.Code, colDomain: j.Domain, colTitle: j.Title,
+			colCreatedAt: j.CreatedAt, colExpiresAt: j.ExpiresAt, colValidSince: j.ValidSince,
 		}
-		rec, err := decodeFields(get)
+		rec, err := decodeCells(&cells)
 		if err != nil {
 			return nil, &RowError{Ref: ref, Err: err}
 		}

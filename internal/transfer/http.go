@@ -88,6 +88,21 @@ func newAPI(peer, rawBase string, header http.Header, opt HTTP, failure func(int
 	if opt.Client == nil {
 		opt.Client = &http.Client{Timeout: time.Minute}
 	}
+	// The client follows redirects with every header, the API key
+	// included, so it must not follow one to another host.
+	c := *opt.Client
+	if c.CheckRedirect == nil {
+		c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+			if req.URL.Host != via[0].URL.Host {
+				return fmt.Errorf("%w to %s: the API key would go with it", errRedirect, req.URL.Host)
+			}
+			if len(via) >= 10 {
+				return errors.New("stopped after 10 redirects")
+			}
+			return nil
+		}
+	}
+	opt.Client = &c
 	switch {
 	case opt.Retries == 0:
 		opt.Retries = 5
@@ -151,7 +166,11 @@ func (a *api) try(ctx context.Context, u, path string, v any) (time.Duration, er
 		if ctx.Err() != nil {
 			return -1, ctx.Err()
 		}
-		return 0, fmt.Errorf("%s: GET %s: %w", a.peer, pathOnly(path), err)
+		wait := time.Duration(0)
+		if errors.Is(err, errRedirect) {
+			wait = -1
+		}
+		return wait, fmt.Errorf("%s: GET %s: %w", a.peer, pathOnly(path), err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
@@ -223,4 +242,7 @@ func jsonError(body []byte, dst any) bool {
 	return len(body) > 0 && json.Unmarshal(body, dst) == nil
 }
 
-var errNoCredentials = errors.New("the API key is missing")
+var (
+	errNoCredentials = errors.New("the API key is missing")
+	errRedirect      = errors.New("not following a redirect")
+)

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -167,5 +169,27 @@ func TestShlinkResumeRefuses(t *testing.T) {
 		if _, err := openShlink(p, "key-1", tok); !errors.Is(err, ErrResume) {
 			t.Errorf("token %q: %v, want ErrResume", tok, err)
 		}
+	}
+}
+
+// TestShlinkRedirectElsewhere checks that the API key never follows a
+// redirect to another host.
+func TestShlinkRedirectElsewhere(t *testing.T) {
+	var leaked atomic.Bool
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		leaked.Store(r.Header.Get("X-Api-Key") != "")
+	}))
+	defer other.Close()
+	peer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+r.URL.RequestURI(), http.StatusFound)
+	}))
+	defer peer.Close()
+	_, err := OpenShlink(context.Background(), ShlinkOptions{URL: peer.URL, APIKey: "key-1", HTTP: fastRetries})
+	errContains(t, err, "not following a redirect")
+	if leaked.Load() {
+		t.Error("the API key was sent to another host")
+	}
+	if strings.Contains(err.Error(), "gave up") {
+		t.Errorf("a refused redirect was retried: %v", err)
 	}
 }

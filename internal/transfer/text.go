@@ -48,13 +48,15 @@ func contains(list []string, s string) bool {
 // checkText reports the first of the record's strings that is not UTF-8,
 // so that every Record a source yields holds valid text.
 func checkText(r *Record) error {
-	fields := []struct{ name, v string }{
-		{"url", r.URL}, {"code", r.Code}, {"domain", r.Domain}, {"title", r.Title},
-	}
-	for _, f := range fields {
-		if !utf8.ValidString(f.v) {
-			return fmt.Errorf("%s is not UTF-8 text", f.name)
-		}
+	switch {
+	case !utf8.ValidString(r.URL):
+		return errors.New("url is not UTF-8 text")
+	case !utf8.ValidString(r.Code):
+		return errors.New("code is not UTF-8 text")
+	case !utf8.ValidString(r.Domain):
+		return errors.New("domain is not UTF-8 text")
+	case !utf8.ValidString(r.Title):
+		return errors.New("title is not UTF-8 text")
 	}
 	for _, t := range r.Tags {
 		if !utf8.ValidString(t) {
