@@ -82,7 +82,7 @@ func (s *fileSource) Next(ctx context.Context) (Record, error) {
 	if err := ctx.Err(); err != nil {
 		return Record{}, err
 	}
-	if len(s.pending) == 0 {
+	for len(s.pending) == 0 {
 		start, startLine := s.rows.pos()
 		recs, err := s.rows.next()
 		var re *RowError
