@@ -249,12 +249,12 @@ func parseHostsLine(line string, add func(entry)) (comment, ok bool) {
 			ok = true // the line is well-formed; the name blocks nothing
 			continue
 		}
-		if _, err := netip.ParseAddr(name); err == nil {
-			ok = true // "0.0.0.0 0.0.0.0": an address is not a name
-			continue
-		}
 		h, good := canonicalHost(name)
 		if !good {
+			continue
+		}
+		if isIP(h) {
+			ok = true // "0.0.0.0 0.0.0.0": an address is not a name
 			continue
 		}
 		add(entry{kind: Host, key: h})

@@ -105,7 +105,7 @@ func parseHost(s string) (host, error) {
 // U+FFFD, which IDNA refuses: both end in failure, as here.
 func percentDecode(s string) (string, bool) {
 	if strings.IndexByte(s, '%') < 0 {
-		return s, true
+		return s, utf8.ValidString(s)
 	}
 	b := make([]byte, 0, len(s))
 	for i := 0; i < len(s); i++ {

@@ -67,7 +67,7 @@ func TestCanonicalHost(t *testing.T) {
 		"", ".", "a..b", "-a.example", "a-.example", "a b", "a*b.example", "a%b.example", "a%2", "%FF.example",
 		"example.1", "example.0x", "1.2.3.4.5", "256.1.1.1", "1.256.1.1", "1.2.65536", "1.16777216", "4294967296",
 		"99999999999999999999999", "08", "a.0x1", "1..2", "..", "[::1", "[1.2.3.4]", "[::1%eth0]", "[::1%25eth0]",
-		"[1::2::3]", "[12345::]", "[::ffff:127.0.0.01]", "xn--", "xn--a", "%C2%AD", strings.Repeat("a", 64) + ".example",
+		"[1::2::3]", "[12345::]", "0\xbc0", "\x9c", "[::ffff:127.0.0.01]", "xn--", "xn--a", "%C2%AD", strings.Repeat("a", 64) + ".example",
 		strings.Repeat("a.", 127) + "example",
 	} {
 		if got, err := link.CanonicalHost(bad); err == nil {
