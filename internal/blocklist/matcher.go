@@ -39,9 +39,10 @@ func (m Match) String() string {
 // A Matcher is an immutable set of entries from one or more lists.
 //
 // Entries are kept as 64-bit hashes of their text with a per-process random
-// seed, not as strings: a million entries take about a third of the memory
-// (see BenchmarkMatcherMemory), and matching a URL costs one map lookup per
-// label of its host. Two different entries collide with probability 2⁻⁶⁴ per
+// seed, not as strings: a million entries take less than half the memory of
+// a map keyed by their text (38 bytes an entry against 80; see
+// BenchmarkMatcherMemory), and matching a URL costs one map lookup per label
+// of its host. Two different entries collide with probability 2⁻⁶⁴ per
 // pair; with a million entries and a few lookups per URL, a false match is
 // about as likely as a cosmic-ray bit flip, and because the seed is secret
 // and changes with each process, nobody can aim for one. A Match reports the
@@ -113,9 +114,12 @@ func splitURL(u string) (host, key string, ok bool) {
 	if j := strings.IndexByte(rest, '#'); j >= 0 {
 		rest = rest[:j]
 	}
-	end := strings.IndexAny(rest, "/?")
-	if end < 0 {
-		end = len(rest)
+	end := len(rest)
+	for k := 0; k < len(rest); k++ {
+		if rest[k] == '/' || rest[k] == '?' {
+			end = k
+			break
+		}
 	}
 	authority, tail := rest[:end], rest[end:]
 	host = authority
@@ -148,5 +152,10 @@ func isIP(host string) bool {
 		return true
 	}
 	last := host[strings.LastIndexByte(host, '.')+1:]
-	return last != "" && strings.Trim(last, "0123456789") == ""
+	for i := 0; i < len(last); i++ {
+		if last[i] < '0' || last[i] > '9' {
+			return false
+		}
+	}
+	return last != ""
 }
