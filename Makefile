@@ -35,12 +35,17 @@ lint:
 
 fuzz:
 	go test ./internal/link -run '^$$' -fuzz '^FuzzNormalizeURL$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	go test ./internal/link -run '^$$' -fuzz '^FuzzCanonicalHost$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	go test ./internal/link -run '^$$' -fuzz '^FuzzValidateAlias$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	go test ./internal/shortcode -run '^$$' -fuzz '^FuzzPermutation$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	go test ./internal/link -run '^$$' -fuzz '^FuzzParseCursor$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	go test ./internal/cache -run '^$$' -fuzz '^FuzzCodec$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	go test ./internal/httpapi -run '^$$' -fuzz '^FuzzCreate$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	go test ./internal/telemetry -run '^$$' -fuzz '^FuzzRequestID$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	go test ./internal/blocklist -run '^$$' -fuzz '^FuzzParseDomains$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	go test ./internal/blocklist -run '^$$' -fuzz '^FuzzParseHosts$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	go test ./internal/blocklist -run '^$$' -fuzz '^FuzzParseURLs$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	go test ./internal/blocklist -run '^$$' -fuzz '^FuzzParseCSV$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 
 clean:
 	rm -rf bin
