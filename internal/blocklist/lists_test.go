@@ -163,12 +163,12 @@ func TestGzip(t *testing.T) {
 
 func TestParseSource(t *testing.T) {
 	for in, want := range map[string]blocklist.Source{
-		"/etc/bl/domains.txt":             {Path: "/etc/bl/domains.txt"},
-		"csv:/data/urlhaus.csv":           {Path: "/data/urlhaus.csv", Format: blocklist.CSV},
-		"urlhaus=csv:/data/urlhaus.csv":   {Name: "urlhaus", Path: "/data/urlhaus.csv", Format: blocklist.CSV},
-		"mine=/data/x.txt":                {Name: "mine", Path: "/data/x.txt"},
-		"notaformat:/data/x.txt":          {Path: "notaformat:/data/x.txt"},
-		"/data/a=b.txt":                   {Path: "/data/a=b.txt"},
+		"/etc/bl/domains.txt":              {Path: "/etc/bl/domains.txt"},
+		"csv:/data/urlhaus.csv":            {Path: "/data/urlhaus.csv", Format: blocklist.CSV},
+		"urlhaus=csv:/data/urlhaus.csv":    {Name: "urlhaus", Path: "/data/urlhaus.csv", Format: blocklist.CSV},
+		"mine=/data/x.txt":                 {Name: "mine", Path: "/data/x.txt"},
+		"notaformat:/data/x.txt":           {Path: "notaformat:/data/x.txt"},
+		"/data/a=b.txt":                    {Path: "/data/a=b.txt"},
 		"hosts=hosts:/etc/blocklist.hosts": {Name: "hosts", Path: "/etc/blocklist.hosts", Format: blocklist.Hosts},
 	} {
 		got, err := blocklist.ParseSource(in)
