@@ -35,6 +35,7 @@ lint:
 
 fuzz:
 	go test ./internal/link -run '^$$' -fuzz '^FuzzNormalizeURL$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	go test ./internal/link -run '^$$' -fuzz '^FuzzCanonicalHost$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	go test ./internal/link -run '^$$' -fuzz '^FuzzValidateAlias$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	go test ./internal/shortcode -run '^$$' -fuzz '^FuzzPermutation$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	go test ./internal/link -run '^$$' -fuzz '^FuzzParseCursor$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
@@ -45,6 +46,10 @@ fuzz:
 	go test ./internal/transfer -run '^$$' -fuzz '^FuzzJSONL$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	go test ./internal/transfer -run '^$$' -fuzz '^FuzzShlinkCSV$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	go test ./internal/transfer -run '^$$' -fuzz '^FuzzBitlyCSV$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	go test ./internal/blocklist -run '^$$' -fuzz '^FuzzParseDomains$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	go test ./internal/blocklist -run '^$$' -fuzz '^FuzzParseHosts$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	go test ./internal/blocklist -run '^$$' -fuzz '^FuzzParseURLs$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	go test ./internal/blocklist -run '^$$' -fuzz '^FuzzParseCSV$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 
 clean:
 	rm -rf bin
