@@ -224,7 +224,9 @@ func (s *Sink) apply(ctx context.Context, tx pgx.Tx, d *analytics.Delta, visits 
 }
 
 // validUTF8 keeps a header value PostgreSQL's text will accept.
-func validUTF8(s string) string { return strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "\uFFFD") }
+func validUTF8(s string) string {
+	return strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "\uFFFD")
+}
 
 // markApplied records the batches, or returns an *AppliedError naming those
 // recorded before. A batch another transaction is recording at this moment
