@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/shortlinks/shortlinks/internal/analytics"
@@ -61,21 +62,64 @@ func New(db *sql.DB, opts Options) *Sink {
 	return s
 }
 
+// Each write is one statement per table with many rows in its VALUES
+// list: SQLite's cost per statement executed (through database/sql) is
+// several times its cost per row, and a batch writes thousands of rows.
 const (
-	upsertHourly = `INSERT INTO clicks_hourly (link_id, hour, humans, bots) VALUES (?, ?, ?, ?)
+	upsertHourly = `INSERT INTO clicks_hourly (link_id, hour, humans, bots) VALUES %s
 		ON CONFLICT (link_id, hour) DO UPDATE SET humans = humans + excluded.humans, bots = bots + excluded.bots`
-	upsertDaily = `INSERT INTO clicks_daily (link_id, day, dim, value, humans, bots) VALUES (?, ?, ?, ?, ?, ?)
+	upsertDaily = `INSERT INTO clicks_daily (link_id, day, dim, value, humans, bots) VALUES %s
 		ON CONFLICT (link_id, day, dim, value) DO UPDATE SET humans = humans + excluded.humans, bots = bots + excluded.bots`
-	upsertTotal = `INSERT INTO clicks_total (link_id, humans, bots, last_click) VALUES (?, ?, ?, ?)
+	upsertTotal = `INSERT INTO clicks_total (link_id, humans, bots, last_click) VALUES %s
 		ON CONFLICT (link_id) DO UPDATE SET humans = humans + excluded.humans, bots = bots + excluded.bots,
 		last_click = max(last_click, excluded.last_click)`
-	upsertOrphan = `INSERT INTO orphan_visits_hourly (domain_id, kind, hour, visits) VALUES (?, ?, ?, ?)
+	upsertOrphan = `INSERT INTO orphan_visits_hourly (domain_id, kind, hour, visits) VALUES %s
 		ON CONFLICT (domain_id, kind, hour) DO UPDATE SET visits = visits + excluded.visits`
-	insertAgent = `INSERT INTO user_agents (hash, bot, browser, os, device, value) VALUES (?, ?, ?, ?, ?, ?)
+	insertAgent = `INSERT INTO user_agents (hash, bot, browser, os, device, value) VALUES %s
 		ON CONFLICT (hash) DO NOTHING`
-	insertVisit = `INSERT INTO visits (at, link_id, ua, bot, addr, country, language, referrer) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+	insertVisit = `INSERT INTO visits (at, link_id, ua, bot, addr, country, language, referrer) VALUES %s`
 	insertBatch = `INSERT INTO analytics_batches (producer, seq, applied_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`
 )
+
+// rowsPerStatement is how many rows one statement writes.
+const rowsPerStatement = 100
+
+// execRows runs query, whose VALUES list is %s, for n rows of width
+// columns each, args(i) giving row i's values, rowsPerStatement rows a
+// statement.
+func execRows(ctx context.Context, tx *sql.Tx, query string, width, n int, args func(i int) []any) error {
+	if n == 0 {
+		return nil
+	}
+	row := "(?" + strings.Repeat(", ?", width-1) + ")"
+	stmts := map[int]*sql.Stmt{}
+	defer func() {
+		for _, st := range stmts {
+			st.Close()
+		}
+	}()
+	vals := make([]any, 0, rowsPerStatement*width)
+	for i := 0; i < n; i += rowsPerStatement {
+		k := min(rowsPerStatement, n-i)
+		st := stmts[k]
+		if st == nil {
+			var err error
+			st, err = tx.PrepareContext(ctx, fmt.Sprintf(query, row+strings.Repeat(", "+row, k-1)))
+			if err != nil {
+				return err
+			}
+			stmts[k] = st
+		}
+		vals = vals[:0]
+		for j := i; j < i+k; j++ {
+			vals = append(vals, args(j)...)
+		}
+		if _, err := st.ExecContext(ctx, vals...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // Apply commits d in one transaction. See analytics.Sink.
 func (s *Sink) Apply(ctx context.Context, d *analytics.Delta) error {
@@ -112,21 +156,8 @@ func (s *Sink) apply(ctx context.Context, tx *sql.Tx, d *analytics.Delta) error 
 	if len(seen) > 0 {
 		return &analytics.AppliedError{Batches: seen}
 	}
-	exec := func(query string, n int, args func(i int) []any) error {
-		if n == 0 {
-			return nil
-		}
-		st, err := tx.PrepareContext(ctx, query)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		for i := range n {
-			if _, err := st.ExecContext(ctx, args(i)...); err != nil {
-				return err
-			}
-		}
-		return nil
+	exec := func(query string, width, n int, args func(i int) []any) error {
+		return execRows(ctx, tx, query, width, n, args)
 	}
 	// A visit older than the retention would be written and expired at
 	// once: leave it out.
@@ -137,28 +168,28 @@ func (s *Sink) apply(ctx context.Context, tx *sql.Tx, d *analytics.Delta) error 
 			visits = append(visits, v)
 		}
 	}
-	return errors.Join(
-		exec(upsertHourly, len(d.Hourly), func(i int) []any {
+	for _, err := range []error{
+		exec(upsertHourly, 4, len(d.Hourly), func(i int) []any {
 			c := d.Hourly[i]
 			return []any{c.LinkID, c.Hour, c.Humans, c.Bots}
 		}),
-		exec(upsertDaily, len(d.Daily), func(i int) []any {
+		exec(upsertDaily, 6, len(d.Daily), func(i int) []any {
 			c := d.Daily[i]
 			return []any{c.LinkID, c.Day, int(c.Dim), c.Value, c.Humans, c.Bots}
 		}),
-		exec(upsertTotal, len(d.Totals), func(i int) []any {
+		exec(upsertTotal, 4, len(d.Totals), func(i int) []any {
 			c := d.Totals[i]
 			return []any{c.LinkID, c.Humans, c.Bots, c.Last / 1000}
 		}),
-		exec(upsertOrphan, len(d.Orphans), func(i int) []any {
+		exec(upsertOrphan, 4, len(d.Orphans), func(i int) []any {
 			c := d.Orphans[i]
 			return []any{int64(c.Domain), int(c.Kind), c.Hour, c.Visits}
 		}),
-		exec(insertAgent, len(d.Agents), func(i int) []any {
+		exec(insertAgent, 6, len(d.Agents), func(i int) []any {
 			a := d.Agents[i]
 			return []any{a.Hash, a.Bot, a.Browser, a.OS, a.Device, a.Value}
 		}),
-		exec(insertVisit, len(visits), func(i int) []any {
+		exec(insertVisit, 8, len(visits), func(i int) []any {
 			v := visits[i]
 			var ua, addr any
 			if v.UA != 0 {
@@ -169,7 +200,12 @@ func (s *Sink) apply(ctx context.Context, tx *sql.Tx, d *analytics.Delta) error 
 			}
 			return []any{v.At / 1000, v.LinkID, ua, v.Bot, addr, v.Country, v.Language, v.Referrer}
 		}),
-	)
+	} {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Expire deletes visits older than VisitRetention and forgets applied
