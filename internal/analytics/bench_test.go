@@ -33,6 +33,10 @@ type stringEvent struct {
 
 func (e *stringEvent) fill(c *Click, at int64) {
 	e.at, e.link, e.domain, e.kind = at, c.LinkID, c.Domain, c.Kind
+	e.flags = 0
+	if c.NoTrack {
+		e.flags = FlagNoTrack
+	}
 	e.addr = c.Addr.As16()
 	e.ua, e.ref, e.lang = c.UserAgent, c.Referer, c.AcceptLanguage
 }
