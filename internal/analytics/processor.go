@@ -93,7 +93,9 @@ func NewProcessor(sink Sink, opts ProcessorOptions) (*Processor, error) {
 func (p *Processor) Process(ctx context.Context, batches []*Batch) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	todo := batches
+	// A producer that retried a publish whose reply was lost puts the same
+	// batch on the stream twice, and one read may return both.
+	todo := unique(batches)
 	// Each round that meets an AppliedError drops at least one batch, so
 	// this ends; in practice it takes one round, or two after a redelivery.
 	for len(todo) > 0 {
@@ -130,6 +132,18 @@ func (p *Processor) Process(ctx context.Context, batches []*Batch) error {
 		return nil
 	}
 	return nil
+}
+
+func unique(bs []*Batch) []*Batch {
+	seen := make(map[BatchID]bool, len(bs))
+	out := bs[:0:0]
+	for _, b := range bs {
+		if !seen[b.ID] {
+			seen[b.ID] = true
+			out = append(out, b)
+		}
+	}
+	return out
 }
 
 func without(bs []*Batch, ids []BatchID) []*Batch {

@@ -26,5 +26,8 @@ type AppliedError struct {
 }
 
 func (e *AppliedError) Error() string {
+	if len(e.Batches) == 0 {
+		return "analytics: batches already applied"
+	}
 	return fmt.Sprintf("analytics: %d batches already applied (first %v)", len(e.Batches), e.Batches[0])
 }

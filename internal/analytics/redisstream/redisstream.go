@@ -238,6 +238,9 @@ func (c *Consumer) Run(ctx context.Context) error {
 	backoff := newBackoff()
 	lastClaim, lastInfo := time.Time{}, time.Time{}
 	grouped := false
+	// After a failed apply, the entries stay in this consumer's pending
+	// list; read them again ("0") before new ones (">").
+	retry := false
 	for ctx.Err() == nil {
 		if !grouped {
 			if err := c.ensureGroup(ctx); err != nil {
@@ -260,7 +263,11 @@ func (c *Consumer) Run(ctx context.Context) error {
 			}
 			lastClaim = time.Now()
 		}
-		msgs, err := c.read(ctx)
+		from := ">"
+		if retry {
+			from = "0"
+		}
+		msgs, err := c.read(ctx, from)
 		if err != nil {
 			if ctx.Err() != nil {
 				break
@@ -274,10 +281,12 @@ func (c *Consumer) Run(ctx context.Context) error {
 			continue
 		}
 		if len(msgs) == 0 {
+			retry = false
 			continue
 		}
 		if err := c.handle(ctx, msgs); err != nil {
 			c.log.Warn("analytics stream: entries left for a retry", "entries", len(msgs), "err", err)
+			retry = true
 			backoff.wait(ctx)
 			continue
 		}
@@ -286,11 +295,18 @@ func (c *Consumer) Run(ctx context.Context) error {
 	return nil
 }
 
-func (c *Consumer) read(ctx context.Context) ([]redis.XMessage, error) {
-	res, err := c.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
-		Group: c.opts.Group, Consumer: c.opts.Name, Streams: []string{c.key, ">"},
-		Count: c.opts.Count, Block: c.opts.Block,
-	}).Result()
+// read returns new entries (from ">"), waiting up to Block for some, or
+// this consumer's own pending ones (from "0").
+func (c *Consumer) read(ctx context.Context, from string) ([]redis.XMessage, error) {
+	args := &redis.XReadGroupArgs{
+		Group: c.opts.Group, Consumer: c.opts.Name, Streams: []string{c.key, from}, Count: c.opts.Count,
+	}
+	if from == ">" {
+		args.Block = c.opts.Block
+	} else {
+		args.Block = -1 // no BLOCK: pending entries are there or not
+	}
+	res, err := c.rdb.XReadGroup(ctx, args).Result()
 	if errors.Is(err, redis.Nil) {
 		return nil, nil
 	}

@@ -212,6 +212,40 @@ func TestDeadConsumerEntriesAreClaimed(t *testing.T) {
 	}
 }
 
+// failFirst fails its first call, as a database that is briefly away
+// would, and passes the rest to a real processor.
+type failFirst struct {
+	mu     sync.Mutex
+	failed bool
+	next   redisstream.Processor
+}
+
+func (f *failFirst) Process(ctx context.Context, bs []*analytics.Batch) error {
+	f.mu.Lock()
+	first := !f.failed
+	f.failed = true
+	f.mu.Unlock()
+	if first {
+		return fmt.Errorf("database away")
+	}
+	return f.next.Process(ctx, bs)
+}
+
+// TestFailedApplyIsRetried checks that entries whose apply failed are
+// retried by the same consumer at once, not left for a claim.
+func TestFailedApplyIsRetried(t *testing.T) {
+	rdb, prefix := client(t)
+	sink := sqliteSink(t)
+	runConsumer(t, rdb, &failFirst{next: processor(t, sink)}, redisstream.ConsumerOptions{
+		Prefix: prefix, Block: 100 * time.Millisecond, ClaimIdle: time.Hour,
+	})
+	pub := redisstream.NewPublisher(rdb, redisstream.PublisherOptions{Prefix: prefix})
+	if _, err := pub.Publish(t.Context(), []*analytics.Batch{sinktest.Batch(1, 5, 9)}); err != nil {
+		t.Fatal(err)
+	}
+	waitTotal(t, sink, 5, sinktest.Humans(9), sinktest.Bots(9))
+}
+
 // TestTwoWorkers runs two workers on one group against PostgreSQL while
 // three instances publish: every click is counted once.
 func TestTwoWorkers(t *testing.T) {

@@ -187,6 +187,11 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 			t.Fatal(err)
 		}
 		CheckTotal(t, s, 30, 3*Humans(6), 3*Bots(6))
+		// A batch published twice (a retried publish) and read in one go.
+		if err := p.Process(ctx, []*analytics.Batch{Batch(4, 30, 6), Batch(4, 30, 6)}); err != nil {
+			t.Fatal(err)
+		}
+		CheckTotal(t, s, 30, 4*Humans(6), 4*Bots(6))
 	})
 
 	t.Run("ConcurrentWriters", func(t *testing.T) {
