@@ -199,6 +199,7 @@ func NewAggregator(opts AggregatorOptions) *Aggregator {
 }
 
 // Reset forgets what was added since the last Reset, keeping the caches.
+// The Delta returned before is reused and must no longer be used.
 func (a *Aggregator) Reset() {
 	clear(a.hourly)
 	clear(a.daily)
@@ -206,7 +207,14 @@ func (a *Aggregator) Reset() {
 	clear(a.totals)
 	clear(a.orphans)
 	clear(a.agents)
-	a.d = Delta{}
+	// Keep the slices' storage: a worker's batches are alike in size, and
+	// reusing it spares the collector most of what aggregation would
+	// otherwise allocate.
+	d := &a.d
+	*d = Delta{
+		Batches: d.Batches[:0], Hourly: d.Hourly[:0], Daily: d.Daily[:0], Totals: d.Totals[:0],
+		Orphans: d.Orphans[:0], Visits: d.Visits[:0], Agents: d.Agents[:0],
+	}
 }
 
 const unset = "\x00"
