@@ -50,6 +50,7 @@ fuzz:
 	go test ./internal/blocklist -run '^$$' -fuzz '^FuzzParseHosts$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	go test ./internal/blocklist -run '^$$' -fuzz '^FuzzParseURLs$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	go test ./internal/blocklist -run '^$$' -fuzz '^FuzzParseCSV$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	go test ./internal/analytics -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 
 clean:
 	rm -rf bin

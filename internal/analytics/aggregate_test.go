@@ -1,0 +1,142 @@
+package analytics
+
+import (
+	"fmt"
+	"net/netip"
+	"reflect"
+	"testing"
+	"time"
+)
+
+const (
+	chromeUA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
+	iphoneUA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4.1 Mobile/15E148 Safari/604.1"
+	slackUA  = "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)"
+)
+
+var t0 = time.Date(2026, 12, 1, 10, 15, 0, 0, time.UTC)
+
+func addr16(s string) [16]byte { return netip.MustParseAddr(s).As16() }
+
+func testBatch() *Batch {
+	at := func(d time.Duration) int64 { return t0.Add(d).UnixNano() }
+	return &Batch{
+		ID:      BatchID{1, 1},
+		Strings: []string{"", chromeUA, iphoneUA, slackUA, "https://news.example.com/x", "en-US,en", "de", "not a url"},
+		Events: []Event{
+			// Two people on link 1 in the 10:00 hour, from Germany and France.
+			{At: at(0), LinkID: 1, Addr: addr16("81.2.69.142"), UA: 1, Referer: 4, Language: 5},
+			{At: at(time.Minute), LinkID: 1, Addr: addr16("2a02:2e0:3fe:1001::1"), UA: 2, Language: 6},
+			// Slack's preview of link 1: a bot.
+			{At: at(2 * time.Minute), LinkID: 1, Addr: addr16("216.160.83.57"), UA: 3},
+			// A Chrome User-Agent with no Accept-Language: a bot too.
+			{At: at(3 * time.Minute), LinkID: 1, Addr: addr16("216.160.83.58"), UA: 1, Referer: 7},
+			// Link 2 in the 11:00 hour, visitor asked not to be tracked.
+			{At: at(time.Hour), LinkID: 2, Addr: addr16("81.2.69.1"), UA: 1, Language: 5, Flags: FlagNoTrack},
+			// Orphans.
+			{At: at(0), Kind: OrphanUnknown},
+			{At: at(time.Second), Kind: OrphanUnknown},
+			{At: at(time.Second), Kind: OrphanExpired, LinkID: 9, Domain: 2},
+		},
+	}
+}
+
+func TestAggregate(t *testing.T) {
+	g, err := OpenGeoIP(writeGeoDB(t, t.TempDir(), "GeoLite2-Country"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	a := NewAggregator(AggregatorOptions{GeoIP: g, HonourDNT: true, Visits: true})
+	a.Add(testBatch())
+	d := a.Delta()
+
+	h10, h11 := t0.Truncate(time.Hour).Unix(), t0.Truncate(time.Hour).Add(time.Hour).Unix()
+	day := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC).Unix()
+	if want := []HourlyCount{{1, h10, 2, 2}, {2, h11, 1, 0}}; !reflect.DeepEqual(d.Hourly, want) {
+		t.Errorf("Hourly = %+v, want %+v", d.Hourly, want)
+	}
+	if want := []TotalCount{{1, 2, 2, t0.Add(3 * time.Minute).UnixNano()}, {2, 1, 0, t0.Add(time.Hour).UnixNano()}}; !reflect.DeepEqual(d.Totals, want) {
+		t.Errorf("Totals = %+v, want %+v", d.Totals, want)
+	}
+	if want := []OrphanCount{{0, OrphanUnknown, h10, 2}, {2, OrphanExpired, h10, 1}}; !reflect.DeepEqual(d.Orphans, want) {
+		t.Errorf("Orphans = %+v, want %+v", d.Orphans, want)
+	}
+	// Link 2's visitor sent DNT: counted above, but in no breakdown.
+	want := []DailyCount{
+		{1, day, DimReferrer, "", 1, 1},
+		{1, day, DimReferrer, InvalidReferer, 0, 1},
+		{1, day, DimReferrer, "news.example.com", 1, 0},
+		{1, day, DimCountry, "DE", 1, 0},
+		{1, day, DimCountry, "FR", 1, 0},
+		{1, day, DimCountry, "US", 0, 2},
+		{1, day, DimBrowser, "Chrome", 1, 1},
+		{1, day, DimBrowser, "Safari", 1, 0},
+		{1, day, DimBrowser, "Slack", 0, 1},
+		{1, day, DimOS, "", 0, 1},
+		{1, day, DimOS, "Windows", 1, 1},
+		{1, day, DimOS, "iOS", 1, 0},
+		{1, day, DimDevice, DeviceBot, 0, 2},
+		{1, day, DimDevice, DeviceDesktop, 1, 0},
+		{1, day, DimDevice, DeviceMobile, 1, 0},
+	}
+	if !reflect.DeepEqual(d.Daily, want) {
+		t.Errorf("Daily:\n got %+v\nwant %+v", d.Daily, want)
+	}
+	if len(d.Visits) != 4 {
+		t.Fatalf("%d visits, want 4 (none for the DNT visitor or orphans)", len(d.Visits))
+	}
+	v := d.Visits[0]
+	if v.At != t0.UnixNano() || v.LinkID != 1 || v.Referrer != "news.example.com" || v.Country != "DE" ||
+		v.Language != "en-us" || v.Addr != netip.MustParseAddr("81.2.69.0") || v.Bot || v.UA != HashUserAgent(chromeUA) {
+		t.Errorf("first visit = %+v", v)
+	}
+	if v := d.Visits[1]; v.Addr != netip.MustParseAddr("2a02:2e0:3fe::") {
+		t.Errorf("IPv6 visitor stored as %s, want its /48", v.Addr)
+	}
+	if len(d.Agents) != 3 {
+		t.Errorf("%d user agents, want 3", len(d.Agents))
+	}
+	if d.Clicks != 3 || d.BotClicks != 2 || d.OrphanVisits != 3 {
+		t.Errorf("Clicks, BotClicks, OrphanVisits = %d, %d, %d; want 3, 2, 3", d.Clicks, d.BotClicks, d.OrphanVisits)
+	}
+	if !reflect.DeepEqual(d.Batches, []BatchID{{1, 1}}) {
+		t.Errorf("Batches = %v", d.Batches)
+	}
+
+	// Without DNT honoured, the same visitor appears in the breakdowns.
+	a = NewAggregator(AggregatorOptions{GeoIP: g, Visits: false})
+	a.Add(testBatch())
+	d = a.Delta()
+	n := 0
+	for _, c := range d.Daily {
+		if c.LinkID == 2 {
+			n++
+		}
+	}
+	if n != 5 || len(d.Visits) != 0 {
+		t.Errorf("DNT not honoured: %d breakdown rows for link 2 (want 5), %d visits (want 0 with Visits off)", n, len(d.Visits))
+	}
+}
+
+func TestAggregateCapsDimensionValues(t *testing.T) {
+	a := NewAggregator(AggregatorOptions{})
+	b := &Batch{ID: BatchID{1, 2}, Strings: []string{"", chromeUA, "en"}}
+	for i := range MaxDimValues + 50 {
+		b.Strings = append(b.Strings, fmt.Sprintf("https://spam%d.example/", i))
+		b.Events = append(b.Events, Event{At: t0.UnixNano(), LinkID: 1, UA: 1, Language: 2, Referer: uint32(len(b.Strings) - 1)})
+	}
+	a.Add(b)
+	var values, other int64
+	for _, c := range a.Delta().Daily {
+		if c.Dim == DimReferrer {
+			values++
+			if c.Value == OtherValue {
+				other = c.Humans
+			}
+		}
+	}
+	if values != MaxDimValues+1 || other != 50 {
+		t.Errorf("%d referrer rows, %d clicks in %q; want %d and 50", values, other, OtherValue, MaxDimValues+1)
+	}
+}

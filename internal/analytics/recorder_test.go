@@ -1,0 +1,293 @@
+package analytics
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// publishFunc adapts a function to Publisher, for tests of the Recorder's
+// own contract.
+type publishFunc func(ctx context.Context, bs []*Batch) (int, error)
+
+func (f publishFunc) Publish(ctx context.Context, bs []*Batch) (int, error) { return f(ctx, bs) }
+
+// collect is a publisher that keeps what it is given.
+type collect struct {
+	mu      sync.Mutex
+	batches []*Batch
+	fail    error
+}
+
+func (c *collect) Publish(_ context.Context, bs []*Batch) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.fail != nil {
+		return 0, c.fail
+	}
+	c.batches = append(c.batches, bs...)
+	return len(bs), nil
+}
+
+func (c *collect) events() []Event {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []Event
+	for _, b := range c.batches {
+		out = append(out, b.Events...)
+	}
+	return out
+}
+
+var testClick = Click{
+	Kind:           Redirect,
+	LinkID:         42,
+	Domain:         3,
+	At:             time.Date(2026, 12, 1, 10, 30, 0, 123456789, time.UTC),
+	Addr:           netip.MustParseAddr("203.0.113.77"),
+	UserAgent:      "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36",
+	Referer:        "https://news.example.com/item?id=1",
+	AcceptLanguage: "en-US,en;q=0.9",
+}
+
+func newTestRecorder(t testing.TB, pub Publisher, opts RecorderOptions) *Recorder {
+	t.Helper()
+	r, err := NewRecorder(pub, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestRecordAllocatesNothing(t *testing.T) {
+	r := newTestRecorder(t, &collect{}, RecorderOptions{Capacity: 4096}) // room for every call
+	c := testClick
+	if n := testing.AllocsPerRun(1000, func() { r.Record(c) }); n != 0 {
+		t.Errorf("Record allocates %v times per call, want 0", n)
+	}
+	c.At = time.Time{} // the recorder reads the clock itself
+	if n := testing.AllocsPerRun(1000, func() { r.Record(c) }); n != 0 {
+		t.Errorf("Record without a time allocates %v times per call, want 0", n)
+	}
+}
+
+func TestRecordFlushKeepsEveryField(t *testing.T) {
+	pub := &collect{}
+	r := newTestRecorder(t, pub, RecorderOptions{})
+	long := make([]byte, 400)
+	for i := range long {
+		long[i] = 'a'
+	}
+	r.Record(testClick)
+	c := testClick
+	c.Kind, c.LinkID, c.NoTrack, c.UserAgent, c.Referer, c.AcceptLanguage = OrphanExpired, 7, true, string(long), "https://x.example/"+string(long), ""
+	c.Addr = netip.MustParseAddr("2001:db8::1")
+	r.Record(c)
+	if err := r.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if len(pub.batches) != 1 {
+		t.Fatalf("got %d batches, want 1", len(pub.batches))
+	}
+	b := pub.batches[0]
+	if len(b.Events) != 2 {
+		t.Fatalf("got %d events, want 2", len(b.Events))
+	}
+	// Shards are drained in turn, so clicks from different shards may come
+	// out in another order than they went in.
+	if b.Events[0].LinkID != 42 {
+		b.Events[0], b.Events[1] = b.Events[1], b.Events[0]
+	}
+	e := b.Events[0]
+	if e.Kind != Redirect || e.LinkID != 42 || e.Domain != 3 || e.At != testClick.At.UnixNano() ||
+		e.Address() != testClick.Addr || e.Flags != 0 ||
+		b.Strings[e.UA] != testClick.UserAgent || b.Strings[e.Referer] != testClick.Referer || b.Strings[e.Language] != "en-US,en;q=0.9" {
+		t.Errorf("first event %+v does not match the click", e)
+	}
+	e = b.Events[1]
+	if e.Kind != OrphanExpired || e.LinkID != 7 || e.Address() != c.Addr ||
+		e.Flags != FlagNoTrack|FlagUATruncated|FlagRefererTruncated ||
+		len(b.Strings[e.UA]) != MaxUserAgent || len(b.Strings[e.Referer]) != MaxReferer || e.Language != 0 {
+		t.Errorf("second event %+v: flags %b, ua %d bytes", e, e.Flags, len(b.Strings[e.UA]))
+	}
+	if b.Events[0].UA == b.Events[1].UA {
+		t.Error("different User-Agents share a string")
+	}
+}
+
+func TestRecorderDropsWhenFullAndCounts(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	pub := &collect{}
+	r := newTestRecorder(t, pub, RecorderOptions{Capacity: 64, Registerer: reg})
+	capacity := 0
+	for i := range r.ring.shards {
+		capacity += len(r.ring.shards[i].slots)
+	}
+	for range capacity + 100 {
+		r.Record(testClick)
+	}
+	// A full shard sends the producer to one neighbour and no further, so
+	// some drops may come before the whole ring is full.
+	if d := r.Dropped(); d < 100 {
+		t.Errorf("Dropped = %d, want at least 100", d)
+	}
+	if got := testutil.ToFloat64(mustCollector(t, reg, "shortlinks_clicks_dropped_total")); got != float64(r.Dropped()) {
+		t.Errorf("shortlinks_clicks_dropped_total = %v, want %d", got, r.Dropped())
+	}
+	buffered := r.Buffered()
+	if err := r.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := uint64(len(pub.events())); got != buffered || got+r.Dropped() != uint64(capacity+100) {
+		t.Errorf("published %d, buffered before %d, dropped %d; want published = buffered and published+dropped = %d",
+			got, buffered, r.Dropped(), capacity+100)
+	}
+	if r.Buffered() != 0 {
+		t.Errorf("Buffered = %d after a flush, want 0", r.Buffered())
+	}
+}
+
+func TestRecorderKeepsBatchesWhilePublishFails(t *testing.T) {
+	pub := &collect{fail: errors.New("stream down")}
+	r := newTestRecorder(t, pub, RecorderOptions{Capacity: 1024, MaxBatch: 10, MaxPending: 30})
+	for range 25 {
+		r.Record(testClick)
+	}
+	if err := r.Flush(t.Context()); err == nil {
+		t.Fatal("Flush succeeded while the publisher fails")
+	}
+	for range 25 {
+		r.Record(testClick)
+	}
+	r.Flush(t.Context())
+	// 30 held in batches of 10, 10, 5 and 5; the other 20 wait in the buffer.
+	if len(r.pending) != 4 || r.Buffered() != 50 || r.Dropped() != 0 {
+		t.Fatalf("pending batches %d, buffered %d, dropped %d; want 4, 50, 0", len(r.pending), r.Buffered(), r.Dropped())
+	}
+	pub.mu.Lock()
+	pub.fail = nil
+	pub.mu.Unlock()
+	if err := r.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	r.Flush(t.Context())
+	if n := len(pub.events()); n != 50 {
+		t.Errorf("published %d events once the publisher recovered, want 50", n)
+	}
+	seqs := map[uint64]bool{}
+	for _, b := range pub.batches {
+		if seqs[b.ID.Seq] {
+			t.Errorf("batch sequence %d used twice", b.ID.Seq)
+		}
+		seqs[b.ID.Seq] = true
+	}
+}
+
+func TestRecorderPublishesPartly(t *testing.T) {
+	var got []*Batch
+	pub := publishFunc(func(_ context.Context, bs []*Batch) (int, error) {
+		got = append(got, bs[0])
+		return 1, errors.New("took only one")
+	})
+	r := newTestRecorder(t, pub, RecorderOptions{MaxBatch: 1})
+	for range 3 {
+		r.Record(testClick)
+	}
+	for range 3 {
+		r.Flush(t.Context())
+	}
+	if len(got) != 3 || got[0].ID.Seq != 1 || got[1].ID.Seq != 2 || got[2].ID.Seq != 3 {
+		t.Errorf("published %d batches, want sequences 1, 2, 3 in order", len(got))
+	}
+}
+
+func TestRecorderRunFlushesOnTickAndAtShutdown(t *testing.T) {
+	pub := &collect{}
+	r := newTestRecorder(t, pub, RecorderOptions{FlushInterval: 20 * time.Millisecond})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error)
+	go func() { done <- r.Run(ctx) }()
+	r.Record(testClick)
+	deadline := time.Now().Add(5 * time.Second)
+	for len(pub.events()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if len(pub.events()) != 1 {
+		t.Fatal("the click was not published on a tick")
+	}
+	cancel()
+	r.Record(testClick) // may land before or after Run's last drain
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := uint64(len(pub.events())) + r.Buffered(); n != 2 {
+		t.Errorf("published + buffered = %d, want 2", n)
+	}
+}
+
+func TestRingConcurrentProducers(t *testing.T) {
+	r := newRing[slotEvent](256, 4)
+	const producers, each = 4, 5000
+	var wg sync.WaitGroup
+	for p := range producers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				sl, pos := r.reserve()
+				if sl == nil {
+					continue
+				}
+				sl.v.link = int64(p*each + i)
+				commit(sl, pos)
+			}
+		}()
+	}
+	seen := make(map[int64]bool)
+	stop := make(chan struct{})
+	go func() { wg.Wait(); close(stop) }()
+	drain := func() {
+		r.drain(func(e *slotEvent) bool {
+			if seen[e.link] {
+				t.Errorf("event %d drained twice", e.link)
+			}
+			seen[e.link] = true
+			return true
+		})
+	}
+	for running := true; running; {
+		select {
+		case <-stop:
+			running = false
+		default:
+		}
+		drain()
+	}
+	drain()
+	put, waiting, dropped := r.stats()
+	if uint64(len(seen))+dropped != producers*each || waiting != 0 || put != uint64(len(seen)) {
+		t.Errorf("drained %d + dropped %d != %d (put %d, waiting %d)", len(seen), dropped, producers*each, put, waiting)
+	}
+}
+
+func mustCollector(t *testing.T, reg *prometheus.Registry, name string) prometheus.Collector {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			v := mf.GetMetric()[0].GetCounter().GetValue()
+			return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: "copy"}, func() float64 { return v })
+		}
+	}
+	t.Fatalf("metric %s not registered", name)
+	return nil
+}

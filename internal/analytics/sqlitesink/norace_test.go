@@ -1,0 +1,5 @@
+//go:build !race
+
+package sqlitesink_test
+
+const raceEnabled = false

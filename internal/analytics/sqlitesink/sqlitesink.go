@@ -1,0 +1,335 @@
+// Package sqlitesink stores click analytics in SQLite, for the embedded
+// single-process deployment. The schema is analytics/schema/sqlite.
+package sqlitesink
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/shortlinks/shortlinks/internal/analytics"
+)
+
+// Defaults for Options.
+const (
+	DefaultVisitRetention = 30 * 24 * time.Hour
+	DefaultBatchRetention = 7 * 24 * time.Hour
+)
+
+// Options configure a Sink.
+type Options struct {
+	// VisitRetention is how long visit rows are kept; visits older than it
+	// are not written, and Expire deletes them. Zero means
+	// DefaultVisitRetention.
+	VisitRetention time.Duration
+	// BatchRetention is how long the record of an applied batch is kept;
+	// zero means DefaultBatchRetention.
+	BatchRetention time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Sink writes analytics to SQLite. Writes go through db, which should be
+// the store's single writing connection (SetMaxOpenConns(1)), so that they
+// queue behind each other instead of failing with SQLITE_BUSY.
+type Sink struct {
+	db   *sql.DB
+	opts Options
+	now  func() time.Time
+}
+
+var (
+	_ analytics.Sink  = (*Sink)(nil)
+	_ analytics.Stats = (*Sink)(nil)
+)
+
+// New returns a Sink on db, a database migrated with analytics/schema/sqlite.
+func New(db *sql.DB, opts Options) *Sink {
+	if opts.VisitRetention <= 0 {
+		opts.VisitRetention = DefaultVisitRetention
+	}
+	if opts.BatchRetention <= 0 {
+		opts.BatchRetention = DefaultBatchRetention
+	}
+	s := &Sink{db: db, opts: opts, now: opts.Now}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s
+}
+
+// Each write is one statement per table with many rows in its VALUES
+// list: SQLite's cost per statement executed (through database/sql) is
+// several times its cost per row, and a batch writes thousands of rows.
+const (
+	upsertHourly = `INSERT INTO clicks_hourly (link_id, hour, humans, bots) VALUES %s
+		ON CONFLICT (link_id, hour) DO UPDATE SET humans = humans + excluded.humans, bots = bots + excluded.bots`
+	upsertDaily = `INSERT INTO clicks_daily (link_id, day, dim, value, humans, bots) VALUES %s
+		ON CONFLICT (link_id, day, dim, value) DO UPDATE SET humans = humans + excluded.humans, bots = bots + excluded.bots`
+	upsertTotal = `INSERT INTO clicks_total (link_id, humans, bots, last_click) VALUES %s
+		ON CONFLICT (link_id) DO UPDATE SET humans = humans + excluded.humans, bots = bots + excluded.bots,
+		last_click = max(last_click, excluded.last_click)`
+	upsertOrphan = `INSERT INTO orphan_visits_hourly (domain_id, kind, hour, visits) VALUES %s
+		ON CONFLICT (domain_id, kind, hour) DO UPDATE SET visits = visits + excluded.visits`
+	insertAgent = `INSERT INTO user_agents (hash, bot, browser, os, device, value) VALUES %s
+		ON CONFLICT (hash) DO NOTHING`
+	insertVisit = `INSERT INTO visits (at, link_id, ua, bot, addr, country, language, referrer) VALUES %s`
+	insertBatch = `INSERT INTO analytics_batches (producer, seq, applied_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`
+)
+
+// rowsPerStatement is how many rows one statement writes.
+const rowsPerStatement = 100
+
+// execRows runs query, whose VALUES list is %s, for n rows of width
+// columns each, args(i) giving row i's values, rowsPerStatement rows a
+// statement.
+func execRows(ctx context.Context, tx *sql.Tx, query string, width, n int, args func(i int) []any) error {
+	if n == 0 {
+		return nil
+	}
+	row := "(?" + strings.Repeat(", ?", width-1) + ")"
+	stmts := map[int]*sql.Stmt{}
+	defer func() {
+		for _, st := range stmts {
+			st.Close()
+		}
+	}()
+	vals := make([]any, 0, rowsPerStatement*width)
+	for i := 0; i < n; i += rowsPerStatement {
+		k := min(rowsPerStatement, n-i)
+		st := stmts[k]
+		if st == nil {
+			var err error
+			st, err = tx.PrepareContext(ctx, fmt.Sprintf(query, row+strings.Repeat(", "+row, k-1)))
+			if err != nil {
+				return err
+			}
+			stmts[k] = st
+		}
+		vals = vals[:0]
+		for j := i; j < i+k; j++ {
+			vals = append(vals, args(j)...)
+		}
+		if _, err := st.ExecContext(ctx, vals...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Apply commits d in one transaction. See analytics.Sink.
+func (s *Sink) Apply(ctx context.Context, d *analytics.Delta) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlitesink: apply: %w", err)
+	}
+	defer tx.Rollback()
+	if err := s.apply(ctx, tx, d); err != nil {
+		var ae *analytics.AppliedError
+		if errors.As(err, &ae) {
+			return err
+		}
+		return fmt.Errorf("sqlitesink: apply: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlitesink: apply: commit: %w", err)
+	}
+	return nil
+}
+
+func (s *Sink) apply(ctx context.Context, tx *sql.Tx, d *analytics.Delta) error {
+	now := s.now()
+	var seen []analytics.BatchID
+	for _, id := range d.Batches {
+		res, err := tx.ExecContext(ctx, insertBatch, int64(id.Producer), int64(id.Seq), now.Unix())
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			seen = append(seen, id)
+		}
+	}
+	if len(seen) > 0 {
+		return &analytics.AppliedError{Batches: seen}
+	}
+	exec := func(query string, width, n int, args func(i int) []any) error {
+		return execRows(ctx, tx, query, width, n, args)
+	}
+	// A visit older than the retention would be written and expired at
+	// once: leave it out.
+	cutoff := now.Add(-s.opts.VisitRetention).UnixNano()
+	visits := d.Visits[:0:0]
+	for _, v := range d.Visits {
+		if v.At >= cutoff {
+			visits = append(visits, v)
+		}
+	}
+	for _, err := range []error{
+		exec(upsertHourly, 4, len(d.Hourly), func(i int) []any {
+			c := d.Hourly[i]
+			return []any{c.LinkID, c.Hour, c.Humans, c.Bots}
+		}),
+		exec(upsertDaily, 6, len(d.Daily), func(i int) []any {
+			c := d.Daily[i]
+			return []any{c.LinkID, c.Day, int(c.Dim), c.Value, c.Humans, c.Bots}
+		}),
+		exec(upsertTotal, 4, len(d.Totals), func(i int) []any {
+			c := d.Totals[i]
+			return []any{c.LinkID, c.Humans, c.Bots, c.Last / 1000}
+		}),
+		exec(upsertOrphan, 4, len(d.Orphans), func(i int) []any {
+			c := d.Orphans[i]
+			return []any{int64(c.Domain), int(c.Kind), c.Hour, c.Visits}
+		}),
+		exec(insertAgent, 6, len(d.Agents), func(i int) []any {
+			a := d.Agents[i]
+			return []any{a.Hash, a.Bot, a.Browser, a.OS, a.Device, a.Value}
+		}),
+		exec(insertVisit, 8, len(visits), func(i int) []any {
+			v := visits[i]
+			var ua, addr any
+			if v.UA != 0 {
+				ua = v.UA
+			}
+			if v.Addr.IsValid() {
+				addr = v.Addr.String()
+			}
+			return []any{v.At / 1000, v.LinkID, ua, v.Bot, addr, v.Country, v.Language, v.Referrer}
+		}),
+	} {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Expire deletes visits older than VisitRetention and forgets applied
+// batches older than BatchRetention, in chunks so that other writes get
+// the connection in between.
+func (s *Sink) Expire(ctx context.Context) error {
+	now := s.now()
+	for _, q := range []struct {
+		sql    string
+		cutoff int64
+	}{
+		{`DELETE FROM visits WHERE rowid IN (SELECT rowid FROM visits WHERE at < ? LIMIT 10000)`, now.Add(-s.opts.VisitRetention).UnixMicro()},
+		{`DELETE FROM analytics_batches WHERE (producer, seq) IN (SELECT producer, seq FROM analytics_batches WHERE applied_at < ? LIMIT 10000)`, now.Add(-s.opts.BatchRetention).Unix()},
+	} {
+		for {
+			res, err := s.db.ExecContext(ctx, q.sql, q.cutoff)
+			if err != nil {
+				return fmt.Errorf("sqlitesink: expire: %w", err)
+			}
+			if n, _ := res.RowsAffected(); n < 10000 {
+				break
+			}
+		}
+	}
+	return nil
+}
+
+// Total implements analytics.Stats.
+func (s *Sink) Total(ctx context.Context, linkID int64) (analytics.TotalCount, error) {
+	t := analytics.TotalCount{LinkID: linkID}
+	var last int64
+	err := s.db.QueryRowContext(ctx, `SELECT humans, bots, last_click FROM clicks_total WHERE link_id = ?`, linkID).Scan(&t.Humans, &t.Bots, &last)
+	if errors.Is(err, sql.ErrNoRows) {
+		return t, nil
+	}
+	if err != nil {
+		return t, fmt.Errorf("sqlitesink: total of %d: %w", linkID, err)
+	}
+	t.Last = last * 1000
+	return t, nil
+}
+
+func collect[T any](rows *sql.Rows, err error, scan func(*sql.Rows) (T, error)) ([]T, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// Hourly implements analytics.Stats.
+func (s *Sink) Hourly(ctx context.Context, linkID int64, from, to time.Time) ([]analytics.HourlyCount, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT hour, humans, bots FROM clicks_hourly
+		WHERE link_id = ? AND hour >= ? AND hour < ? ORDER BY hour`, linkID, from.Unix(), to.Unix())
+	out, err := collect(rows, err, func(r *sql.Rows) (analytics.HourlyCount, error) {
+		c := analytics.HourlyCount{LinkID: linkID}
+		return c, r.Scan(&c.Hour, &c.Humans, &c.Bots)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlitesink: hourly clicks of %d: %w", linkID, err)
+	}
+	return out, nil
+}
+
+// Breakdown implements analytics.Stats.
+func (s *Sink) Breakdown(ctx context.Context, linkID int64, dim analytics.Dimension, from, to time.Time) ([]analytics.DailyCount, error) {
+	const day = 24 * time.Hour
+	rows, err := s.db.QueryContext(ctx, `SELECT value, sum(humans), sum(bots) FROM clicks_daily
+		WHERE link_id = ? AND dim = ? AND day BETWEEN ? AND ?
+		GROUP BY value ORDER BY sum(humans) DESC, value`,
+		linkID, int(dim), from.UTC().Truncate(day).Unix(), to.UTC().Truncate(day).Unix())
+	out, err := collect(rows, err, func(r *sql.Rows) (analytics.DailyCount, error) {
+		c := analytics.DailyCount{LinkID: linkID, Dim: dim}
+		return c, r.Scan(&c.Value, &c.Humans, &c.Bots)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlitesink: %s of %d: %w", dim, linkID, err)
+	}
+	return out, nil
+}
+
+// Orphans implements analytics.Stats.
+func (s *Sink) Orphans(ctx context.Context, from, to time.Time) ([]analytics.OrphanCount, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT domain_id, kind, hour, visits FROM orphan_visits_hourly
+		WHERE hour >= ? AND hour < ? ORDER BY domain_id, kind, hour`, from.Unix(), to.Unix())
+	out, err := collect(rows, err, func(r *sql.Rows) (analytics.OrphanCount, error) {
+		var c analytics.OrphanCount
+		return c, r.Scan(&c.Domain, &c.Kind, &c.Hour, &c.Visits)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlitesink: orphan visits: %w", err)
+	}
+	return out, nil
+}
+
+// Visits implements analytics.Stats.
+func (s *Sink) Visits(ctx context.Context, linkID int64, limit int) ([]analytics.StoredVisit, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT v.at, v.bot, coalesce(v.addr, ''), v.country, v.language, v.referrer,
+			coalesce(u.hash, 0), coalesce(u.bot, 0), coalesce(u.browser, ''), coalesce(u.os, ''), coalesce(u.device, ''), coalesce(u.value, '')
+		FROM visits v LEFT JOIN user_agents u ON u.hash = v.ua
+		WHERE v.link_id = ? ORDER BY v.at DESC LIMIT ?`, linkID, limit)
+	out, err := collect(rows, err, func(r *sql.Rows) (analytics.StoredVisit, error) {
+		v := analytics.StoredVisit{}
+		v.LinkID = linkID
+		u := &v.UserAgent
+		var addr string
+		if err := r.Scan(&v.At, &v.Bot, &addr, &v.Country, &v.Language, &v.Referrer, &u.Hash, &u.Bot, &u.Browser, &u.OS, &u.Device, &u.Value); err != nil {
+			return v, err
+		}
+		v.At *= 1000
+		v.UA = u.Hash
+		v.Addr, _ = netip.ParseAddr(addr)
+		return v, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlitesink: visits of %d: %w", linkID, err)
+	}
+	return out, nil
+}
