@@ -11,6 +11,8 @@ const (
 	Gone                            // the link has expired: 410
 	Unauthenticated                 // a key is missing or wrong: 401
 	Unavailable                     // storage cannot take the request now: 503
+	Forbidden                       // known, but not allowed to do that: 403
+	TooManyRequests                 // too many attempts, retry later: 429
 )
 
 // Error is a failure the client caused, or can act on. Code is stable

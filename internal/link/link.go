@@ -110,14 +110,22 @@ type Generator interface {
 	Next(ctx context.Context) (Code, error)
 }
 
-// Principal is who makes a request: an API key, or nobody (KeyID zero).
+// Principal is who makes a request: an API key, a signed-in user, a user's
+// API key, or nobody. Admin is the power the request acts with, never more
+// than the user's role: an admin service key, an admin user signed in, or an
+// admin user's key that carries the admin scope.
 type Principal struct {
-	KeyID int64
-	Admin bool
+	KeyID  int64  // the API key presented; 0: none
+	UserID int64  // the user behind the key or the session; 0: none, or an ownerless service key
+	Admin  bool   // sees and manages everything
+	Scopes Scopes // what the request may do; see Can
 }
 
-// Anonymous reports whether no API key was presented.
-func (p Principal) Anonymous() bool { return p.KeyID == 0 }
+// Anonymous reports whether nobody is identified: no API key and no user.
+func (p Principal) Anonymous() bool { return p.KeyID == 0 && p.UserID == 0 }
+
+// Can reports whether p holds every scope in s.
+func (p Principal) Can(s Scopes) bool { return p.Scopes.Has(s) }
 
 // CreateParams is what a client asks for when it creates a link.
 type CreateParams struct {

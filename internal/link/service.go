@@ -216,8 +216,13 @@ func (s *Service) List(ctx context.Context, p Principal, after *Cursor, limit in
 		return Page{}, invalid("limit", "invalid_limit", fmt.Sprintf("limit must be between 1 and %d.", MaxPageSize))
 	}
 	q := ListQuery{Owner: p.KeyID, After: after, Limit: limit + 1}
-	if p.Admin {
+	switch {
+	case p.Admin:
 		q.Owner = 0
+	case p.KeyID == 0:
+		// Owner zero would list everyone's links. A user's own links are
+		// listed by user once links record their user.
+		return Page{}, nil
 	}
 	links, err := s.lister.List(ctx, q)
 	if err != nil {
@@ -234,5 +239,7 @@ func (s *Service) List(ctx context.Context, p Principal, after *Cursor, limit in
 }
 
 func visible(l Link, p Principal) bool {
-	return p.Admin || (!p.Anonymous() && l.Owner == p.KeyID)
+	// A user's own links are matched by user once links record their user;
+	// until then only the key that made a link sees it.
+	return p.Admin || (p.KeyID != 0 && l.Owner == p.KeyID)
 }
