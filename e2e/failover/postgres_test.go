@@ -103,13 +103,16 @@ func pgScenario(t *testing.T, name string, fault fault) figures {
 		t.Fatal(err)
 	}
 	t0 := time.Now()
+	writable := make(chan time.Duration, 1)
+	go func() { writable <- c.writableAgain(t0, 90*time.Second) }()
 	heal := fault(t, c, before)
 
-	// Creates succeed again once one that started after the fault has.
-	if err := waitFor(90*time.Second, func() error { return tr.createdSince(t0) }); err != nil {
-		t.Fatalf("creates did not come back: %v", err)
+	// The primary comes back, by Patroni's account; then creates must.
+	back := <-writable
+	if err := waitFor(30*time.Second, func() error { return tr.createdSince(t0.Add(back)) }); err != nil {
+		t.Fatalf("creates did not come back after the primary did: %v", err)
 	}
-	back := time.Since(t0)
+	lag := tr.firstCreatedSince(t0.Add(back))
 	if heal != nil {
 		time.Sleep(3 * time.Second)
 		heal()
@@ -125,7 +128,8 @@ func pgScenario(t *testing.T, name string, fault fault) figures {
 		t.Fatal(err)
 	}
 	f := tr.measure(t, name, http.StatusFound)
-	f.Note = fmt.Sprintf("leader %s → %s; first create after the fault back in %.1fs", before.name, after.name, back.Seconds())
+	f.Note = fmt.Sprintf("leader %s → %s; primary writable again after %.1fs; the instances' first create %.2fs after that",
+		before.name, after.name, back.Seconds(), lag.Seconds())
 
 	acked := tr.acknowledged()
 	f.Lost = lost(t, after, acked)
@@ -135,6 +139,43 @@ func pgScenario(t *testing.T, name string, fault fault) figures {
 	checkRedirects(t, tr, acked)
 	checkBlocks(t, after, key, acked)
 	return f
+}
+
+// writableAgain watches the cluster from t0, as a client of its own
+// would: it returns how long after t0 a leader, by Patroni's account,
+// committed a write again (synchronously replicated), after first having
+// failed to. The difference
+// between that and the instances' first successful create is what the
+// instances' way of finding the primary costs.
+func (c *pgCluster) writableAgain(t0 time.Time, limit time.Duration) time.Duration {
+	failed := false
+	for time.Since(t0) < limit {
+		ok := func() bool {
+			l, err := c.leader()
+			if err != nil {
+				return false
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+			defer cancel()
+			conn, err := pgx.Connect(ctx, l.url("postgres"))
+			if err != nil {
+				return false
+			}
+			defer conn.Close(ctx)
+			// A transaction id makes the commit wait for the synchronous
+			// standby: this is a write acknowledged as a create would be.
+			var xid string
+			return conn.QueryRow(ctx, `SELECT pg_current_xact_id()::text`).Scan(&xid) == nil
+		}()
+		switch {
+		case !ok:
+			failed = true
+		case failed:
+			return time.Since(t0)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return limit
 }
 
 // createdSince reports whether a create that started at or after t0 has
@@ -148,6 +189,19 @@ func (tr *traffic) createdSince(t0 time.Time) error {
 		}
 	}
 	return errNotYet
+}
+
+// firstCreatedSince returns how long after t a create that started then
+// or later first succeeded.
+func (tr *traffic) firstCreatedSince(t time.Time) time.Duration {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	for _, c := range tr.creates {
+		if !c.start.Before(t) && c.status == http.StatusCreated {
+			return c.end.Sub(t)
+		}
+	}
+	return -1
 }
 
 // lost counts the acknowledged codes that the leader does not hold.

@@ -172,6 +172,7 @@ type figures struct {
 	CreatesOK       int
 	CreatesFailed   int
 	Gap             time.Duration // longest wait between two successful creates
+	Failing         time.Duration // from the first failed create to the end of the last
 	SlowestCreate   time.Duration
 	RedirectsOK     int
 	RedirectsFailed int
@@ -187,7 +188,7 @@ func (tr *traffic) measure(t *testing.T, scenario string, okStatus int) figures 
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
 	f := figures{Scenario: scenario}
-	var last time.Time
+	var last, firstFail, lastFail time.Time
 	for i, c := range tr.creates {
 		d := c.end.Sub(c.start)
 		f.SlowestCreate = max(f.SlowestCreate, d)
@@ -203,9 +204,18 @@ func (tr *traffic) measure(t *testing.T, scenario string, okStatus int) figures 
 			continue
 		}
 		f.CreatesFailed++
+		if firstFail.IsZero() || c.start.Before(firstFail) {
+			firstFail = c.start
+		}
+		if c.end.After(lastFail) {
+			lastFail = c.end
+		}
 		if c.status != http.StatusServiceUnavailable || c.code != "storage_unavailable" {
 			t.Errorf("create %d failed with %d %q (%v); want 503 storage_unavailable", i, c.status, c.code, c.err)
 		}
+	}
+	if !firstFail.IsZero() {
+		f.Failing = lastFail.Sub(firstFail)
 	}
 	for _, r := range tr.redirects {
 		if r.status == okStatus {
@@ -225,10 +235,10 @@ func (tr *traffic) measure(t *testing.T, scenario string, okStatus int) figures 
 func report(t *testing.T, fs ...figures) {
 	t.Helper()
 	var b bytes.Buffer
-	header := "| scenario | creates ok | creates failed | longest without a create (s) | slowest create (s) | redirects ok | redirects failed | acknowledged lost | notes |\n|---|---|---|---|---|---|---|---|---|\n"
+	header := "| scenario | creates ok | creates failed | creates failing for (s) | longest without a create (s) | slowest create (s) | redirects ok | redirects failed | acknowledged lost | notes |\n|---|---|---|---|---|---|---|---|---|---|\n"
 	for _, f := range fs {
-		fmt.Fprintf(&b, "| %s | %d | %d | %.1f | %.1f | %d | %d | %d | %s |\n", f.Scenario, f.CreatesOK, f.CreatesFailed,
-			f.Gap.Seconds(), f.SlowestCreate.Seconds(), f.RedirectsOK, f.RedirectsFailed, f.Lost, f.Note)
+		fmt.Fprintf(&b, "| %s | %d | %d | %.1f | %.1f | %.1f | %d | %d | %d | %s |\n", f.Scenario, f.CreatesOK, f.CreatesFailed,
+			f.Failing.Seconds(), f.Gap.Seconds(), f.SlowestCreate.Seconds(), f.RedirectsOK, f.RedirectsFailed, f.Lost, f.Note)
 	}
 	t.Logf("\n%s%s", header, b.String())
 	path := os.Getenv("SHORTLINKS_HA_REPORT")
