@@ -2,6 +2,7 @@ package failover
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"syscall"
@@ -207,23 +208,12 @@ func (tr *traffic) firstCreatedSince(t time.Time) time.Duration {
 // lost counts the acknowledged codes that the leader does not hold.
 func lost(t *testing.T, leader *pgNode, acked map[string]int) int {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, leader.url("shortlinks"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	codes := make([]string, 0, len(acked))
-	for c := range acked {
-		codes = append(codes, c)
-	}
-	var found int
-	if err := conn.QueryRow(ctx, `SELECT count(*) FROM links WHERE code = ANY($1) AND url IS NOT NULL`, codes).Scan(&found); err != nil {
-		t.Fatal(err)
-	}
-	return len(codes) - found
+	return lostIn(t, leader.url("shortlinks"), acked)
 }
+
+func pgxConnect(ctx context.Context, dsn string) (*pgx.Conn, error) { return pgx.Connect(ctx, dsn) }
+
+func jsonDecode(resp *http.Response, v any) error { return json.NewDecoder(resp.Body).Decode(v) }
 
 // checkRedirects asks the instances, in turn, to redirect every
 // acknowledged code.
