@@ -2,7 +2,6 @@ package failover
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"syscall"
@@ -210,10 +209,6 @@ func lost(t *testing.T, leader *pgNode, acked map[string]int) int {
 	t.Helper()
 	return lostIn(t, leader.url("shortlinks"), acked)
 }
-
-func pgxConnect(ctx context.Context, dsn string) (*pgx.Conn, error) { return pgx.Connect(ctx, dsn) }
-
-func jsonDecode(resp *http.Response, v any) error { return json.NewDecoder(resp.Body).Decode(v) }
 
 // checkRedirects asks the instances, in turn, to redirect every
 // acknowledged code.

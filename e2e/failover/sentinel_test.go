@@ -3,6 +3,7 @@ package failover
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/shortlinks/shortlinks/internal/store/postgres/pgtest"
@@ -300,7 +302,7 @@ func (tr *traffic) createWith(t *testing.T, in *instance, key string) string {
 	var out struct {
 		Code string `json:"code"`
 	}
-	if err := jsonDecode(resp, &out); err != nil || resp.StatusCode != http.StatusCreated {
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusCreated {
 		t.Fatalf("create with a key: %s %v", resp.Status, err)
 	}
 	return out.Code
@@ -311,7 +313,7 @@ func lostIn(t *testing.T, dsn string, acked map[string]int) int {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := pgxConnect(ctx, dsn)
+	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
