@@ -251,7 +251,7 @@ func report(t *testing.T, fs ...figures) {
 		return
 	}
 	defer file.Close()
-	fmt.Fprintf(file, "%s %s\n", time.Now().UTC().Format(time.RFC3339), t.Name())
+	fmt.Fprintf(file, "%s, `%s`:\n\n", time.Now().UTC().Format(time.RFC3339), t.Name())
 	file.WriteString(header)
 	file.Write(b.Bytes())
 	file.WriteString("\n")
