@@ -5,12 +5,13 @@ VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 
 LDFLAGS     := -s -w -X github.com/shortlinks/shortlinks/internal/cli.version=$(VERSION)
 FUZZTIME    ?= 30s
 
-.PHONY: help run build test test-short lint fuzz clean
+.PHONY: help run build test test-short test-ha lint fuzz clean
 
 help:
 	@echo "make run        start the server on the embedded SQLite default (http://localhost:8080)"
 	@echo "make build      build bin/shortlinks"
 	@echo "make test       run every test (set SHORTLINKS_TEST_* to include PostgreSQL, Redis, Chromium, MariaDB)"
+	@echo "make test-ha    the failover suites alone: Patroni + etcd + PostgreSQL, Redis Sentinel (a few minutes; HA_REPORT=FILE appends the figures)"
 	@echo "make lint       gofmt, go vet and staticcheck"
 	@echo "make fuzz       run each fuzz target for FUZZTIME (default 30s)"
 	@echo "make bench      measure Shortlinks against a minimal Go redirect server"
@@ -24,6 +25,14 @@ build:
 
 test:
 	go test -race -count=1 -timeout 20m ./...
+
+# The failover suites start etcd, Patroni, PostgreSQL 15 and Redis Sentinel
+# (Debian: patroni etcd-server etcd-client redis-sentinel) and need
+# SHORTLINKS_TEST_POSTGRES and SHORTLINKS_TEST_REDIS like make test; make
+# test skips them.
+HA_REPORT ?=
+test-ha:
+	SHORTLINKS_TEST_HA=1 SHORTLINKS_HA_REPORT=$(HA_REPORT) go test -count=1 -v -timeout 20m -run 'Failover' ./e2e/failover/
 
 test-short:
 	go test -short -count=1 ./...

@@ -2,7 +2,8 @@
 # pinned tools. Include this file from the Makefile, or run it alone from the
 # repository root: make -f deploy/deploy.mk check-deploy
 #
-#   helm lint --strict and helm template  the chart, with default, production and chart-made-Secret values
+#   helm lint --strict and helm template  the chart, with default, production and chart-made-Secret values,
+#                                         and with its own CloudNativePG database and Redis Sentinel
 #   deploy/chartcheck (go vet, staticcheck, go test)
 #                                         every rendered manifest decoded strictly into the Kubernetes
 #                                         API types and checked; the Argo CD Application; the Dockerfile
@@ -54,6 +55,8 @@ check-chart: $(HELM)
 	$(HELM) lint --strict $(CHART) --set secret.create=true,secret.databaseURL=postgres://shortlinks@db/shortlinks
 	$(HELM) template shortlinks $(CHART) --namespace shortlinks >/dev/null
 	$(HELM) template shortlinks $(CHART) --namespace shortlinks -f $(CHART)/values-production.yaml >/dev/null
+	$(HELM) lint --strict $(CHART) --set secret.create=true,postgresql.cloudnativepg.enabled=true,redis.sentinel.enabled=true
+	$(HELM) template shortlinks $(CHART) --namespace shortlinks --set secret.create=true,postgresql.cloudnativepg.enabled=true,redis.sentinel.enabled=true >/dev/null
 
 check-chartcheck:
 	cd $(DEPLOY_ROOT)/deploy/chartcheck && go vet ./...

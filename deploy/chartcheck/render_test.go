@@ -173,6 +173,14 @@ func decode(template, doc string) (object, error) {
 	case "monitoring.coreos.com/v1 PrometheusRule":
 		obj = &PrometheusRule{}
 	default:
+		if avk := tm.APIVersion + " " + tm.Kind; hasCRD(avk) {
+			cr, err := decodeCustom(avk, doc)
+			if err != nil {
+				return object{}, fmt.Errorf("%s: %s: %w\n%s", template, avk, err, doc)
+			}
+			o.Obj, o.Name = cr, cr.Name
+			return o, nil
+		}
 		typed, _, err := decoder.Decode([]byte(doc), nil, nil)
 		if err != nil {
 			return object{}, fmt.Errorf("%s: %s %s: %w\n%s", template, tm.APIVersion, tm.Kind, err, doc)

@@ -146,11 +146,12 @@ func (db *DB) newServer(name, url string, opts Options) (*server, error) {
 	if _, ok := cc.RuntimeParams["statement_timeout"]; !ok {
 		cc.RuntimeParams["statement_timeout"] = strconv.FormatInt(opts.Timeout.Milliseconds(), 10)
 	}
+	follows := followPrimary(cfg, opts.Timeout)
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %s: %w", name, err)
 	}
-	return &server{name: name, pool: pool, log: db.log}, nil
+	return &server{name: name, pool: pool, log: db.log, follows: follows}, nil
 }
 
 func (db *DB) closePools() {
@@ -288,6 +289,9 @@ func (db *DB) run(ctx context.Context, s *server, fn func(context.Context, *pgxp
 	default:
 		// An error answer still shows that the server is there.
 		s.up()
+		if s == db.primary && demoted(err) {
+			s.drop(err)
+		}
 	}
 	return err
 }

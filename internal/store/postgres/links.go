@@ -175,15 +175,17 @@ func (db *DB) List(ctx context.Context, q link.ListQuery) ([]link.Link, error) {
 }
 
 // ReserveIDs reserves n consecutive ids from the link_ids sequence on the
-// primary and returns the first. A reservation of up to one block (1000,
-// the usual size) costs one nextval; see reserve_link_ids in the schema.
+// primary and returns the first, durably: see reserveSQL. A reservation of
+// up to one block (1000, the usual size) costs one nextval; see
+// reserve_link_ids in the schema.
 func (db *DB) ReserveIDs(ctx context.Context, n uint64) (uint64, error) {
 	if n == 0 || n > 1<<62 {
 		return 0, fmt.Errorf("postgres: reserve ids: cannot reserve %d ids", n)
 	}
 	var first int64
 	err := db.run(ctx, db.primary, func(ctx context.Context, p *pgxpool.Pool) error {
-		return p.QueryRow(ctx, `SELECT reserve_link_ids($1)`, int64(n)).Scan(&first)
+		var xid string
+		return p.QueryRow(ctx, reserveSQL, int64(n)).Scan(&first, &xid)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("postgres: reserve ids: %w", translate(err))

@@ -20,6 +20,9 @@ type server struct {
 	pool   *pgxpool.Pool
 	log    *slog.Logger
 	isDown atomic.Bool // read on every request; changed under mu
+	// follows is set when the URL names several hosts: the server may
+	// move, so a pool that hangs is dropped rather than waited out.
+	follows bool
 
 	mu    sync.Mutex
 	since time.Time // when it last went down
@@ -48,11 +51,18 @@ func (s *server) down(err error) {
 	s.isDown.Store(true)
 	s.since = time.Now()
 	s.log.Warn("database server is down", "server", s.name, "err", err)
-	if cut(err) {
+	if cut(err) || s.follows {
 		// The pooled connections went with the server: drop them all now,
 		// rather than fail one request on each when it comes back.
 		s.pool.Reset()
 	}
+}
+
+// drop closes every pooled connection because err showed that they lead
+// to a server that no longer has the role asked for.
+func (s *server) drop(err error) {
+	s.log.Warn("database server changed role; reconnecting", "server", s.name, "err", err)
+	s.pool.Reset()
 }
 
 // replica returns the next healthy replica in turn, or nil when there is

@@ -83,13 +83,15 @@ keys for the Job, created just before it and deleted once the hooks are done.
 
 {{/* The Secret's data, shared by the release's Secret and the migration hook's. */}}
 {{- define "shortlinks.secretData" -}}
-{{- if not .Values.secret.databaseURL }}
+{{- if and (not .Values.secret.databaseURL) (not .Values.postgresql.cloudnativepg.enabled) }}
 {{- fail "secret.databaseURL is required when secret.create is true (or set secret.create=false and create the Secret yourself)" }}
 {{- end }}
 {{- if and .Values.secret.codeKey (not (regexMatch "^[0-9a-fA-F]{64}$" .Values.secret.codeKey)) }}
 {{- fail "secret.codeKey must be 64 hex digits (openssl rand -hex 32)" }}
 {{- end -}}
-SHORTLINKS_DATABASE_URL: {{ .Values.secret.databaseURL | b64enc | quote }}
+{{- with .Values.secret.databaseURL }}
+SHORTLINKS_DATABASE_URL: {{ . | b64enc | quote }}
+{{- end }}
 {{- with .Values.secret.databaseReplicaURLs }}
 SHORTLINKS_DATABASE_REPLICA_URLS: {{ . | b64enc | quote }}
 {{- end }}
@@ -159,4 +161,70 @@ OTEL_SERVICE_NAME: {{ $c.otelServiceName | quote }}
 {{- else }}
 {{- $set }}
 {{- end }}
+{{- end }}
+
+{{/* The CloudNativePG Cluster's name; the operator names its Services and Secrets after it. */}}
+{{- define "shortlinks.pgCluster" -}}
+{{- printf "%s-pg" (include "shortlinks.fullname" .) | trunc 50 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "shortlinks.redisName" -}}
+{{- printf "%s-redis" (include "shortlinks.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Environment that the chart's own database and Redis give the server pods and
+the migration Job, as list items. It comes after envFrom, so it wins over
+keys of the same name in the Secret.
+*/}}
+{{- define "shortlinks.dependencyEnv" -}}
+{{- $pg := .Values.postgresql.cloudnativepg -}}
+{{- if $pg.enabled }}
+{{- $cluster := include "shortlinks.pgCluster" . }}
+- name: SHORTLINKS_DATABASE_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ printf "%s-app" $cluster }}
+      key: uri
+{{- if $pg.readFromStandbys }}
+- name: SHORTLINKS_PG_USER
+  valueFrom:
+    secretKeyRef:
+      name: {{ printf "%s-app" $cluster }}
+      key: username
+- name: SHORTLINKS_PG_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ printf "%s-app" $cluster }}
+      key: password
+- name: SHORTLINKS_DATABASE_REPLICA_URLS
+  value: {{ printf "postgresql://$(SHORTLINKS_PG_USER):$(SHORTLINKS_PG_PASSWORD)@%s-ro.%s:5432/%s" $cluster .Release.Namespace $pg.database | quote }}
+{{- end }}
+- name: SHORTLINKS_AUTO_MIGRATE
+  value: "true"
+{{- end }}
+{{- if .Values.redis.sentinel.enabled }}
+{{- $name := include "shortlinks.redisName" . }}
+{{- $hosts := list }}
+{{- range $i := until 3 }}
+{{- $hosts = append $hosts (printf "%s-%d.%s.%s.svc:26379" $name $i $name $.Release.Namespace) }}
+{{- end }}
+- name: SHORTLINKS_REDIS_URL
+  value: {{ printf "redis-sentinel://%s/%s" (join "," $hosts) .Values.redis.sentinel.masterName | quote }}
+{{- end }}
+{{- end }}
+
+{{- define "shortlinks.redisSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "shortlinks.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: redis
+{{- end }}
+
+{{/* The Redis containers meet the restricted Pod Security Standard; the sentinel rewrites its config, so /conf is a writable emptyDir. */}}
+{{- define "shortlinks.redisContainerSecurity" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+runAsNonRoot: true
+capabilities:
+  drop: ["ALL"]
 {{- end }}
