@@ -3,13 +3,13 @@ package link_test
 import (
 	"bytes"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/shortlinks/shortlinks/internal/link"
 	"github.com/shortlinks/shortlinks/internal/shortcode"
 	"github.com/shortlinks/shortlinks/internal/store/sqlite"
+	"github.com/shortlinks/shortlinks/internal/store/sqlite/sqlitetest"
 	"github.com/shortlinks/shortlinks/internal/testenv"
 )
 
@@ -34,14 +34,7 @@ var testKey = bytes.Repeat([]byte{7}, shortcode.KeyLength)
 // newService returns a Service over a real SQLite database in a temp dir.
 func newService(t *testing.T) fixture {
 	t.Helper()
-	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "links.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	db := sqlitetest.Open(t)
 	perm, err := shortcode.NewPermutation(testKey)
 	if err != nil {
 		t.Fatal(err)
