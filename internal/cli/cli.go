@@ -64,7 +64,7 @@ talk to a running server over its API.`,
 		listCmd(e),
 		apikeyCmd(e),
 		versionCmd(e),
-		loadtestCmd(e), seedCmd(e),
+		loadtestCmd(e), bulkLoadCmd(e),
 		healthcheckCmd(e),
 	)
 	return root.ExecuteContext(ctx)
