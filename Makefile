@@ -10,7 +10,7 @@ FUZZTIME    ?= 30s
 help:
 	@echo "make run        start the server on the embedded SQLite default (http://localhost:8080)"
 	@echo "make build      build bin/shortlinks"
-	@echo "make test       run every test (set SHORTLINKS_TEST_* to include PostgreSQL, Redis, Chromium)"
+	@echo "make test       run every test (set SHORTLINKS_TEST_* to include PostgreSQL, Redis, Chromium, MariaDB)"
 	@echo "make lint       gofmt, go vet and staticcheck"
 	@echo "make fuzz       run each fuzz target for FUZZTIME (default 30s)"
 	@echo "make bench      measure Shortlinks against a minimal Go redirect server"
@@ -35,12 +35,21 @@ lint:
 
 fuzz:
 	go test ./internal/link -run '^$$' -fuzz '^FuzzNormalizeURL$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	go test ./internal/link -run '^$$' -fuzz '^FuzzCanonicalHost$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	go test ./internal/link -run '^$$' -fuzz '^FuzzValidateAlias$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	go test ./internal/shortcode -run '^$$' -fuzz '^FuzzPermutation$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	go test ./internal/link -run '^$$' -fuzz '^FuzzParseCursor$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	go test ./internal/cache -run '^$$' -fuzz '^FuzzCodec$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	go test ./internal/httpapi -run '^$$' -fuzz '^FuzzCreate$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	go test ./internal/telemetry -run '^$$' -fuzz '^FuzzRequestID$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	go test ./internal/transfer -run '^$$' -fuzz '^FuzzCSV$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	go test ./internal/transfer -run '^$$' -fuzz '^FuzzJSONL$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	go test ./internal/transfer -run '^$$' -fuzz '^FuzzShlinkCSV$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	go test ./internal/transfer -run '^$$' -fuzz '^FuzzBitlyCSV$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	go test ./internal/blocklist -run '^$$' -fuzz '^FuzzParseDomains$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	go test ./internal/blocklist -run '^$$' -fuzz '^FuzzParseHosts$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	go test ./internal/blocklist -run '^$$' -fuzz '^FuzzParseURLs$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	go test ./internal/blocklist -run '^$$' -fuzz '^FuzzParseCSV$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 
 clean:
 	rm -rf bin

@@ -3,6 +3,7 @@ package link_test
 import (
 	"net/url"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/shortlinks/shortlinks/internal/link"
@@ -11,23 +12,53 @@ import (
 var benchURLs = []struct{ name, url string }{
 	{"Typical", "https://www.example.com/articles/2024/05/how-to-build-fast-home-garden-123456?utm_source=newsletter"},
 	{"IDN", "https://bücher.example/katalog/übersicht?seite=2"},
+	{"NumericHost", "http://0xc0.0.02.1:08080/x?y=1"},
 	{"Long", "https://example.com/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q/r/s/t/u/v/w/x/y/z/0/1/2/3/4/5/6/7/8/9?q=" +
 		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"},
 }
 
-// BenchmarkNormalizeURL is the validation every create pays.
+// benchRules are the rules of a service on a loopback base URL with the
+// default list of other shorteners: the most entries to compare with.
+var benchRules = link.URLRules{
+	SelfHosts:      []string{"localhost:8080", "127.0.0.1:8080", "[::1]:8080"},
+	ShortenerHosts: link.DefaultShortenerHosts(),
+}
+
+// BenchmarkNormalizeURL is the validation every create pays: the Service
+// keeps a Normalizer.
 func BenchmarkNormalizeURL(b *testing.B) {
-	rules := link.URLRules{SelfHosts: []string{"sho.rt"}}
+	n := link.NewNormalizer(benchRules)
 	for _, u := range benchURLs {
 		b.Run(u.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := link.NormalizeURL(u.url, rules); err != nil {
+				if _, err := n.Normalize(u.url); err != nil {
 					b.Fatal(err)
 				}
 			}
 		})
 	}
+}
+
+// BenchmarkCanonicalHost is the host parser alone, beside a baseline of
+// lower-casing the host, which is all a comparison of strings does.
+func BenchmarkCanonicalHost(b *testing.B) {
+	for _, h := range []string{"www.example.com", "bücher.example", "0x7f.1", "[0:0:0:0:0:0:0:1]"} {
+		b.Run(h, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := link.CanonicalHost(h); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	b.Run("baseline ToLower", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = strings.ToLower("WWW.example.com")
+		}
+	})
 }
 
 // BenchmarkURLParse is the baseline for BenchmarkNormalizeURL: net/url's

@@ -2,9 +2,10 @@ package link_test
 
 import (
 	"errors"
+	"net/netip"
+	"net/url"
 	"strings"
 	"testing"
-	"unicode/utf8"
 
 	"github.com/shortlinks/shortlinks/internal/link"
 )
@@ -18,9 +19,25 @@ func TestNormalizeURL(t *testing.T) {
 		{"path, query and fragment kept", "https://example.com/a/B?x=1&y=%2F#Frag", "https://example.com/a/B?x=1&y=%2F#Frag", ""},
 		{"scheme and host lower-cased, path kept", "HTTPS://ExAmPle.COM/Path/UPPER", "https://example.com/Path/UPPER", ""},
 		{"port kept", "http://example.com:8080/x", "http://example.com:8080/x", ""},
-		{"IDN host to punycode", "https://bücher.example/straße", "https://xn--bcher-kva.example/straße", ""},
+		{"IDN host to punycode, non-ASCII path percent-encoded", "https://bücher.example/straße", "https://xn--bcher-kva.example/stra%C3%9Fe", ""},
+		{"non-ASCII query and fragment percent-encoded", "https://example.com/?q=日本#ü", "https://example.com/?q=%E6%97%A5%E6%9C%AC#%C3%BC", ""},
+		{"existing escapes kept as written", "https://example.com/%e6%97%a5?q=%41", "https://example.com/%e6%97%a5?q=%41", ""},
 		{"IPv4 literal", "http://192.0.2.1/x", "http://192.0.2.1/x", ""},
-		{"IPv6 literal", "http://[2001:DB8::1]:80/", "http://[2001:db8::1]:80/", ""},
+		{"IPv6 literal, default port left out", "http://[2001:DB8::1]:80/", "http://[2001:db8::1]/", ""},
+		{"https default port left out", "https://example.com:443/x", "https://example.com/x", ""},
+		{"port 80 kept on https", "https://example.com:80/x", "https://example.com:80/x", ""},
+		{"port with leading zeros", "http://example.com:0008080/x", "http://example.com:8080/x", ""},
+		{"empty port", "http://example.com:/x", "http://example.com/x", ""},
+		{"decimal IPv4 spelled as one number", "http://3221225985/x", "http://192.0.2.1/x", ""},
+		{"hex and octal IPv4", "http://0xC0.00.02.01/", "http://192.0.2.1/", ""},
+		{"short IPv4", "http://192.0x201/", "http://192.0.2.1/", ""},
+		{"IPv4 with trailing dot", "http://192.0.2.1./", "http://192.0.2.1/", ""},
+		{"full-width IPv4", "http://１９２.０.２.１/", "http://192.0.2.1/", ""},
+		{"IPv6 uncompressed", "http://[2001:0db8:0:0:0:0:0:0001]/", "http://[2001:db8::1]/", ""},
+		{"IPv4-mapped IPv6 without dotted quad", "http://[::ffff:192.0.2.1]/", "http://[::ffff:c000:201]/", ""},
+		{"percent-encoded host decoded", "https://exa%41mple.com/", "https://exaample.com/", ""},
+		{"percent-encoded IDN host", "https://b%C3%BCcher.example/", "https://xn--bcher-kva.example/", ""},
+		{"full-width host folded", "https://ＥＸＡＭＰＬＥ.com/", "https://example.com/", ""},
 		{"query without path", "https://example.com?q=1", "https://example.com?q=1", ""},
 		{"odd but legal path kept byte for byte", "https://example.com/a/../b/./c//d", "https://example.com/a/../b/./c//d", ""},
 		{"trailing dot host", "https://example.com./", "https://example.com./", ""},
@@ -44,11 +61,30 @@ func TestNormalizeURL(t *testing.T) {
 		{"NUL", "https://example.com/\x00", "", "invalid_url"},
 		{"DEL", "https://example.com/\x7f", "", "invalid_url"},
 		{"non-breaking space", "https://example.com/\u00a0", "", "invalid_url"},
+		{"literal replacement character", "https://example.com/\ufffd", "", "invalid_url"},
 		{"invalid UTF-8", "https://example.com/\xff", "", "invalid_url"},
 		{"bad port", "https://example.com:99999/", "", "invalid_url"},
 		{"non-numeric port", "https://example.com:http/", "", "invalid_url"},
 		{"bad percent-encoding", "https://example.com/%zz", "", "invalid_url"},
-		{"host with percent", "https://exa%41mple.com/", "", "invalid_url"},
+		{"host with a stray percent", "https://exa%4mple.com/", "", "invalid_url"},
+		{"host decoding to bad UTF-8", "https://exa%FFmple.com/", "", "invalid_url"},
+		{"host decoding to a slash", "https://evil.example%2F@good.example/", "", "url_has_credentials"},
+		{"host decoding to a colon", "http://example.com%3A80/", "", "invalid_url"},
+		{"host decoding to nothing", "http://%C2%AD/", "", "invalid_url"},
+		{"domain ending in a number", "http://example.123/", "", "invalid_url"},
+		{"IPv4 part too large", "http://256.0.0.1/", "", "invalid_url"},
+		{"IPv4 last part too large", "http://1.2.65536/", "", "invalid_url"},
+		{"IPv4 too many parts", "http://1.2.3.4.5/", "", "invalid_url"},
+		{"bad octal", "http://09.0.0.1/", "", "invalid_url"},
+		{"IPv4 number over 32 bits", "http://4294967296/", "", "invalid_url"},
+		{"IPv6 zone", "http://[fe80::1%25eth0]/", "", "invalid_url"},
+		{"IPv6 with garbage after the bracket", "http://[::1]x/", "", "invalid_url"},
+		{"port zero", "http://example.com:0/", "", "invalid_url"},
+		{"signed port", "http://example.com:+80/", "", "invalid_url"},
+		{"port after a colon in the host", "http://example.com:80:80/", "", "invalid_url"},
+		{"backslash in the host", `https://evil.example\.good.example/`, "", "invalid_url"},
+		{"IDN label that is not valid punycode", "https://xn--a.example/", "", "invalid_url"},
+		{"empty punycode label", "https://xn--/", "", "invalid_url"},
 		{"host with comma", "https://a,b.example/", "", "invalid_url"},
 		{"label over 63 bytes", "https://" + strings.Repeat("a", 64) + ".example/", "", "invalid_url"},
 		{"unclosed IPv6", "http://[::1/", "", "invalid_url"},
@@ -61,6 +97,23 @@ func TestNormalizeURL(t *testing.T) {
 		{"shared host, another port", "http://localhost:3000/abc", "http://localhost:3000/abc", ""},
 		{"self IPv6 on the implied port", "http://[::1]/abc", "", "url_self_reference"},
 		{"self IPv6, another port", "http://[::1]:81/abc", "http://[::1]:81/abc", ""},
+		{"self host percent-encoded", "https://sho%2Ert/abc", "", "url_self_reference"},
+		{"self host full-width", "https://ｓｈｏ.ｒｔ/abc", "", "url_self_reference"},
+		{"self host with default port spelled out", "https://sho.rt:443/abc", "", "url_self_reference"},
+
+		{"invisible: right-to-left override", "https://example.com/\u202etxt.exe", "", "url_invisible_character"},
+		{"invisible: zero-width space in host", "https://exa\u200bmple.com/", "", "url_invisible_character"},
+		{"invisible: byte order mark", "https://example.com/\ufeff", "", "url_invisible_character"},
+		{"invisible: soft hyphen", "https://pay\u00adpal.example/", "", "url_invisible_character"},
+		{"invisible: isolate", "https://example.com/?a=\u2067b", "", "url_invisible_character"},
+		{"invisible: left-to-right mark", "https://example.com/#\u200e", "", "url_invisible_character"},
+		{"invisible: Hangul filler", "https://example.com/\u3164", "", "url_invisible_character"},
+		{"invisible: tag character", "https://example.com/\U000E0041", "", "url_invisible_character"},
+		{"invisible: Arabic letter mark", "https://example.com/\u061c", "", "url_invisible_character"},
+		{"line separator", "https://example.com/\u2028", "", "invalid_url"},
+		{"paragraph separator", "https://example.com/\u2029", "", "invalid_url"},
+		{"invisible character percent-encoded is visible", "https://example.com/%E2%80%AE", "https://example.com/%E2%80%AE", ""},
+		{"visible format character kept", "https://example.com/\u0600", "https://example.com/%D8%80", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -140,15 +193,26 @@ func TestCursorRoundTrip(t *testing.T) {
 }
 
 // FuzzNormalizeURL checks that whatever NormalizeURL accepts is safe to put
-// in a Location header and keeps its promises.
+// in a Location header, keeps its promises, and is never one of the
+// service's own hosts or another shortener, however it was spelled.
 func FuzzNormalizeURL(f *testing.F) {
 	for _, s := range []string{
 		"https://example.com/a?b#c", "HTTP://EXAMPLE.com:8080", "https://bücher.example/", "http://[::1]:1/",
 		"javascript:alert(1)", "https://u:p@h/", "https://h/%zz", "https://h/\x00", "https://sho.rt/x", "http://a\\@b/",
+		// Spellings of a loopback self host on its port.
+		"http://2130706433:18482/x", "http://0x7f000001:18482/x", "http://0177.0.0.1:18482/x", "http://127.1:18482/x",
+		"http://[::ffff:127.0.0.1]:18482/x", "http://[0:0:0:0:0:0:0:1]:18482/x", "http://0.0.0.0:18482/x",
+		"http://foo.localhost:18482/x", "http://localhost:018482/x", "http://LOCALHOST.:18482/", "http://0x7f.1:18482/",
+		"http://%6c%6f%63%61%6c%68%6f%73%74:18482/", "http://ｌｏｃａｌｈｏｓｔ:18482/", "http://[::]:18482/",
+		"https://SHO.RT./x", "https://sho%2ert/x", "https://b%69t.ly/x", "https://www.bit.ly./x",
+		"https://example.com/\u202etxt.exe", "https://example.com/ü?ä#ö",
 	} {
 		f.Add(s)
 	}
-	rules := link.URLRules{SelfHosts: []string{"sho.rt"}}
+	rules := link.URLRules{
+		SelfHosts:      []string{"sho.rt", "localhost:18482", "127.0.0.1:18482", "[::1]:18482"},
+		ShortenerHosts: link.DefaultShortenerHosts(),
+	}
 	f.Fuzz(func(t *testing.T, in string) {
 		out, err := link.NormalizeURL(in, rules)
 		if err != nil {
@@ -161,20 +225,38 @@ func FuzzNormalizeURL(f *testing.F) {
 		if !strings.HasPrefix(out, "http://") && !strings.HasPrefix(out, "https://") {
 			t.Fatalf("NormalizeURL(%q) = %q: not http(s)", in, out)
 		}
-		if !utf8.ValidString(out) {
-			t.Fatalf("NormalizeURL(%q) = %q: invalid UTF-8", in, out)
-		}
-		for _, r := range out {
-			if r < 0x21 || r == 0x7f {
-				t.Fatalf("NormalizeURL(%q) = %q: control or space character", in, out)
+		for i := 0; i < len(out); i++ {
+			if c := out[i]; c <= ' ' || c >= 0x7f {
+				t.Fatalf("NormalizeURL(%q) = %q: byte %#x is not printable ASCII", in, out, c)
 			}
 		}
-		host := out[strings.Index(out, "//")+2:]
-		if i := strings.IndexAny(host, "/?#"); i >= 0 {
-			host = host[:i]
+		u, err := url.Parse(out)
+		if err != nil || u.User != nil || u.Host == "" {
+			t.Fatalf("NormalizeURL(%q) = %q, which net/url reads as %+v, %v", in, out, u, err)
 		}
-		if strings.Contains(host, "@") || host == "" {
-			t.Fatalf("NormalizeURL(%q) = %q: host %q", in, out, host)
+		hostText := u.Hostname()
+		if strings.Contains(hostText, ":") {
+			hostText = "[" + hostText + "]"
+		}
+		if c, err := link.CanonicalHost(hostText); err != nil || c != hostText {
+			t.Fatalf("NormalizeURL(%q) = %q: host not canonical (%q, %v)", in, out, c, err)
+		}
+		host := strings.TrimSuffix(u.Hostname(), ".")
+		port := u.Port()
+		if port == "" {
+			port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+		}
+		loopback := host == "localhost" || strings.HasSuffix(host, ".localhost")
+		if a, err := netip.ParseAddr(host); err == nil {
+			loopback = a.Unmap().IsLoopback() || a.Unmap().IsUnspecified()
+		}
+		if host == "sho.rt" || loopback && port == "18482" {
+			t.Fatalf("NormalizeURL(%q) = %q: a link to this service", in, out)
+		}
+		for _, d := range rules.ShortenerHosts {
+			if host == d || strings.HasSuffix(host, "."+d) {
+				t.Fatalf("NormalizeURL(%q) = %q: a link to the shortener %s", in, out, d)
+			}
 		}
 		again, err := link.NormalizeURL(out, rules)
 		if err != nil || again != out {

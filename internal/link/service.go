@@ -22,6 +22,21 @@ type Options struct {
 	URLRules URLRules
 	Reserved []string         // aliases that would shadow the server's own paths
 	Now      func() time.Time // time.Now when nil
+	// Screen, when set, is asked about every destination before it is
+	// stored; a blocked one is refused as url_blocked.
+	Screen Screen
+	// AfterCreate, when set, is called with each link once it is stored,
+	// for checks that take time, such as a Safe Browsing lookup. It runs on
+	// the create path, so it must return at once: hand the link to a queue.
+	AfterCreate func(Link)
+}
+
+// A Screen refuses destinations by policy, such as blocklists. Blocked gets
+// the URL as NormalizeURL returns it, runs on every create and must answer
+// from memory. reason says why, in words a person can act on; it is shown to
+// the client ("evil.example is on the blocklist \"urlhaus\"").
+type Screen interface {
+	Blocked(url string) (reason string, blocked bool)
 }
 
 // Service applies the link rules on top of a Store.
@@ -30,7 +45,9 @@ type Service struct {
 	find     func(ctx context.Context, c Code) (Link, Source, error)
 	lister   Lister
 	codes    Generator
-	urlRules URLRules
+	urls     *Normalizer
+	screen   Screen
+	created  func(Link)
 	reserved []string
 	now      func() time.Time
 }
@@ -42,7 +59,11 @@ func NewService(store Store, lister Lister, codes Generator, opts Options) *Serv
 	if now == nil {
 		now = time.Now
 	}
-	s := &Service{store: store, lister: lister, codes: codes, urlRules: opts.URLRules, reserved: opts.Reserved, now: now}
+	s := &Service{
+		store: store, lister: lister, codes: codes,
+		urls: NewNormalizer(opts.URLRules), screen: opts.Screen, created: opts.AfterCreate,
+		reserved: opts.Reserved, now: now,
+	}
 	s.find = func(ctx context.Context, c Code) (Link, Source, error) {
 		l, err := store.Get(ctx, c)
 		return l, FromStore, err
@@ -54,11 +75,25 @@ func NewService(store Store, lister Lister, codes Generator, opts Options) *Serv
 }
 
 // Create validates p and stores a new link. Rule violations are *Error values
-// of Kind Invalid; an alias in use is ErrCodeTaken.
+// of Kind Invalid (a destination the Screen blocks is url_blocked); an alias
+// in use is ErrCodeTaken.
 func (s *Service) Create(ctx context.Context, p CreateParams) (Link, error) {
-	u, err := NormalizeURL(p.URL, s.urlRules)
+	l, err := s.create(ctx, p)
+	if err == nil && s.created != nil {
+		s.created(l)
+	}
+	return l, err
+}
+
+func (s *Service) create(ctx context.Context, p CreateParams) (Link, error) {
+	u, err := s.urls.Normalize(p.URL)
 	if err != nil {
 		return Link{}, err
+	}
+	if s.screen != nil {
+		if reason, blocked := s.screen.Blocked(u); blocked {
+			return Link{}, invalid("url", "url_blocked", "This URL cannot be shortened: "+reason+".")
+		}
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
 	exp, err := expiry(p, now)

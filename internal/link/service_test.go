@@ -3,6 +3,7 @@ package link_test
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,8 +32,9 @@ type fixture struct {
 
 var testKey = bytes.Repeat([]byte{7}, shortcode.KeyLength)
 
-// newService returns a Service over a real SQLite database in a temp dir.
-func newService(t *testing.T) fixture {
+// newService returns a Service over a real SQLite database in a temp dir,
+// with the options changed by each of edits.
+func newService(t *testing.T, edits ...func(*link.Options)) fixture {
 	t.Helper()
 	db := sqlitetest.Open(t)
 	perm, err := shortcode.NewPermutation(testKey)
@@ -40,11 +42,15 @@ func newService(t *testing.T) fixture {
 		t.Fatal(err)
 	}
 	c := testenv.NewClock(mustTime(t, "2030-06-01T12:00:00Z"))
-	svc := link.NewService(db, db, shortcode.NewGenerator(perm, db, 10), link.Options{
+	opts := link.Options{
 		URLRules: link.URLRules{SelfHosts: []string{"sho.rt"}},
 		Reserved: []string{"api", "healthz"},
 		Now:      c.Now,
-	})
+	}
+	for _, edit := range edits {
+		edit(&opts)
+	}
+	svc := link.NewService(db, db, shortcode.NewGenerator(perm, db, 10), opts)
 	return fixture{svc: svc, db: db, perm: perm, clock: c}
 }
 
@@ -275,4 +281,59 @@ func TestListPages(t *testing.T) {
 	}
 	_, err := f.svc.List(t.Context(), owner, nil, link.MaxPageSize+1)
 	wantCode(t, err, "invalid_limit")
+}
+
+// screenFunc is a link.Screen made of a function.
+type screenFunc func(u string) (string, bool)
+
+func (f screenFunc) Blocked(u string) (string, bool) { return f(u) }
+
+func TestCreateScreenAndAfterCreate(t *testing.T) {
+	var screened []string
+	var created []link.Link
+	f := newService(t, func(o *link.Options) {
+		o.URLRules.ShortenerHosts = link.DefaultShortenerHosts()
+		o.Screen = screenFunc(func(u string) (string, bool) {
+			screened = append(screened, u)
+			return `evil.example is on the blocklist "test"`, strings.Contains(u, "://evil.example/")
+		})
+		o.AfterCreate = func(l link.Link) { created = append(created, l) }
+	})
+
+	// The screen sees the URL as it will be stored.
+	l, err := f.svc.Create(t.Context(), link.CreateParams{URL: "HTTPS://Good.Example:443/ü"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "https://good.example/%C3%BC"; l.URL != want || len(screened) != 1 || screened[0] != want {
+		t.Fatalf("stored %q, screened %q; want %q for both", l.URL, screened, want)
+	}
+	if len(created) != 1 || created[0] != l {
+		t.Fatalf("AfterCreate saw %+v, want [%+v]", created, l)
+	}
+
+	// A blocked destination, in any spelling, is refused with the reason,
+	// and nothing is stored or handed on.
+	_, err = f.svc.Create(t.Context(), link.CreateParams{URL: "https://EVIL.%65xample/x", Alias: "blocked"})
+	wantCode(t, err, "url_blocked")
+	var le *link.Error
+	if !errors.As(err, &le) || le.Field != "url" || le.Kind != link.Invalid || !strings.Contains(le.Message, `blocklist "test"`) {
+		t.Fatalf("blocked create: %#v", err)
+	}
+	if _, err := f.svc.Get(t.Context(), "blocked", link.Principal{Admin: true}); !errors.Is(err, link.ErrNotFound) {
+		t.Fatalf("a blocked link was stored: %v", err)
+	}
+	// Rules run before the screen: a short link never reaches it.
+	_, err = f.svc.Create(t.Context(), link.CreateParams{URL: "https://bit.ly/x"})
+	wantCode(t, err, "url_is_short_link")
+	if len(screened) != 2 || len(created) != 1 {
+		t.Fatalf("screened %q, created %d links; want 2 screened and 1 created", screened, len(created))
+	}
+	// A failed insert is not reported as created.
+	if _, err := f.svc.Create(t.Context(), link.CreateParams{URL: "https://good.example/", Alias: l.Code}); !errors.Is(err, link.ErrCodeTaken) {
+		t.Fatalf("duplicate alias: %v", err)
+	}
+	if len(created) != 1 {
+		t.Fatalf("AfterCreate called for a failed create: %+v", created)
+	}
 }

@@ -17,6 +17,7 @@ const (
 	PostgresVar = "SHORTLINKS_TEST_POSTGRES" // e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 	RedisVar    = "SHORTLINKS_TEST_REDIS"    // e.g. redis://127.0.0.1:6379/0
 	ChromiumVar = "SHORTLINKS_TEST_CHROMIUM" // e.g. /usr/bin/chromium
+	MySQLVar    = "SHORTLINKS_TEST_MYSQL"    // e.g. root@tcp(127.0.0.1:3306)/
 )
 
 // CI reports whether the tests run in CI, where nothing may be skipped.
@@ -47,6 +48,14 @@ func Postgres(t testing.TB) string {
 func Redis(t testing.TB) string {
 	t.Helper()
 	return need(t, RedisVar, "redis://127.0.0.1:6379/0", "a real Redis")
+}
+
+// MySQL returns the DSN (github.com/go-sql-driver/mysql syntax) of a MySQL
+// or MariaDB server whose user may create databases. Tests make their own
+// database on it and drop it afterwards.
+func MySQL(t testing.TB) string {
+	t.Helper()
+	return need(t, MySQLVar, "'root@tcp(127.0.0.1:3306)/'", "a real MySQL or MariaDB")
 }
 
 // Chromium returns the path of a Chromium binary for browser tests.
