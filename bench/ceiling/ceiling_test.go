@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/shortlinks/shortlinks/bench/ceiling"
+	"github.com/shortlinks/shortlinks/internal/config"
 	"github.com/shortlinks/shortlinks/internal/httpapi"
 )
 
@@ -34,8 +35,8 @@ func TestHandlerAnswersAsShortlinks(t *testing.T) {
 		if got := rec.Header().Get("Location"); got != "https://example.com/a?b=c" {
 			t.Errorf("%s %s: Location %q", tt.method, tt.path, got)
 		}
-		if got := rec.Header().Get("Cache-Control"); got != httpapi.DefaultCacheControl {
-			t.Errorf("%s %s: Cache-Control %q, Shortlinks sends %q", tt.method, tt.path, got, httpapi.DefaultCacheControl)
+		if got, want := rec.Header().Get("Cache-Control"), config.Default().CacheControl; got != want {
+			t.Errorf("%s %s: Cache-Control %q, Shortlinks sends %q", tt.method, tt.path, got, want)
 		}
 	}
 }

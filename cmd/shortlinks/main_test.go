@@ -1,7 +1,6 @@
 package main_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -41,7 +40,7 @@ func TestMain(m *testing.M) {
 type server struct {
 	cmd  *exec.Cmd
 	addr string
-	logs *syncBuffer
+	logs *testenv.Buffer
 	done chan struct{} // closed when the process has exited
 	err  error         // the exit status, once done is closed
 }
@@ -49,7 +48,7 @@ type server struct {
 func startServer(t *testing.T, db string, args ...string) *server {
 	t.Helper()
 	addr := testenv.FreeAddr(t)
-	s := &server{addr: addr, logs: &syncBuffer{}, done: make(chan struct{})}
+	s := &server{addr: addr, logs: &testenv.Buffer{}, done: make(chan struct{})}
 	s.cmd = exec.Command(binary, append([]string{"serve", "--listen", addr, "--database-url", "sqlite:" + db,
 		"--rate-limit-create", "0", "--log-requests", "errors"}, args...)...)
 	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
@@ -78,24 +77,6 @@ func startServer(t *testing.T, db string, args ...string) *server {
 	}
 	t.Fatalf("server did not become healthy:\n%s", s.logs)
 	return nil
-}
-
-// syncBuffer collects a process's output while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 var noRedirect = &http.Client{

@@ -4,8 +4,6 @@ package app
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -30,8 +28,6 @@ import (
 	"github.com/shortlinks/shortlinks/internal/ratelimit"
 	"github.com/shortlinks/shortlinks/internal/redisconn"
 	"github.com/shortlinks/shortlinks/internal/shortcode"
-	"github.com/shortlinks/shortlinks/internal/store/postgres"
-	"github.com/shortlinks/shortlinks/internal/store/sqlite"
 	"github.com/shortlinks/shortlinks/internal/telemetry"
 	"github.com/shortlinks/shortlinks/internal/web"
 )
@@ -40,7 +36,6 @@ import (
 type App struct {
 	cfg     config.Config
 	log     *slog.Logger
-	db      Engine
 	links   *link.Service
 	keys    *apikey.Service
 	srv     *httpapi.Server
@@ -52,39 +47,48 @@ type App struct {
 // Telemetry is where the service reports, beyond its log. The zero value
 // gives a registry of its own, no traces and no error reports.
 type Telemetry struct {
+	// Environ is the process environment, as KEY=VALUE pairs: its OTEL_*
+	// variables turn traces on and SENTRY_DSN error reports. New starts
+	// them and Close flushes them.
+	Environ []string
+	// Build identifies the binary in metrics, traces and error reports;
+	// zero: telemetry.ReadBuild("").
+	Build telemetry.Build
+
+	// Set, these are used instead of what Environ asks for.
 	Registry *prometheus.Registry
-	Tracer   trace.TracerProvider     // nil: no traces
-	Errors   *telemetry.ErrorReporter // nil: errors are only logged
+	Tracer   trace.TracerProvider
+	Errors   *telemetry.ErrorReporter
 }
 
 // New builds the service from cfg. It opens and prepares storage but does
 // not listen yet.
 func New(ctx context.Context, cfg config.Config, log *slog.Logger, tel Telemetry) (_ *App, err error) {
-	reg := tel.Registry
-	if reg == nil {
-		reg = telemetry.NewRegistry(telemetry.ReadBuild(""))
-	}
 	a := &App{cfg: cfg, log: log}
 	defer func() {
 		if err != nil {
 			a.Close()
 		}
 	}()
+	if tel, err = a.startTelemetry(ctx, tel); err != nil {
+		return nil, err
+	}
+	reg := tel.Registry
 
-	db, err := openStore(ctx, cfg, log)
+	st, err := OpenStorage(ctx, cfg, log)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	a.db = db
-	a.closers = append(a.closers, db.Close)
-	if err := reg.Register(telemetry.NewDBCollector(poolStats(db))); err != nil {
+	a.closers = append(a.closers, st.Close)
+	if err := reg.Register(telemetry.NewDBCollector(st.pools)); err != nil {
 		return nil, fmt.Errorf("database metrics: %w", err)
 	}
-	if err := PrepareSchema(ctx, cfg, db); err != nil {
+	if err := st.Prepare(ctx); err != nil {
 		return nil, fmt.Errorf("schema: %w", err)
 	}
+	db := st.Engine
 
-	perm, err := CodeKey(ctx, cfg, db)
+	perm, err := st.CodeKey(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +106,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, tel Telemetry
 	var below link.Store = db
 	var lister link.Lister = db
 	if tel.Tracer != nil {
-		system := attribute.String("db.system", dbSystem(cfg))
+		system := attribute.String("db.system", st.kind.system)
 		below = telemetry.TraceStore(db, tel.Tracer, "database", system)
 		lister = telemetry.TraceLister(db, tel.Tracer, "database", system)
 	}
@@ -147,7 +151,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, tel Telemetry
 		TrustedProxies: cfg.TrustedProxies,
 		LogRequests:    cfg.LogRequests,
 		RedirectSample: cfg.LogRedirectSample,
-		Checks: append(storeChecks(db),
+		Checks: append(st.checks(),
 			redisChecks(rdb, cached)...),
 		Pages:      pages,
 		QR:         qr.New(),
@@ -164,77 +168,6 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, tel Telemetry
 	a.srv = httpapi.New(a.links, a.keys, limiter, log, opts)
 	a.handler = a.srv.Handler()
 	return a, nil
-}
-
-// poolStats reports db's connection pools for metrics.
-func poolStats(db Engine) func() []telemetry.DBPool {
-	switch db := db.(type) {
-	case *postgres.DB:
-		return func() []telemetry.DBPool {
-			var out []telemetry.DBPool
-			for _, p := range db.Pools() {
-				out = append(out, telemetry.DBPool{
-					Name: p.Name, Up: p.Up,
-					InUse: int(p.Stat.AcquiredConns()), Idle: int(p.Stat.IdleConns()), Max: int(p.Stat.MaxConns()),
-					Waits: p.Stat.EmptyAcquireCount(), WaitTime: p.Stat.EmptyAcquireWaitTime(),
-				})
-			}
-			return out
-		}
-	case *sqlite.DB:
-		return func() []telemetry.DBPool {
-			var out []telemetry.DBPool
-			for name, s := range db.Pools() {
-				out = append(out, telemetry.DBPool{
-					Name: name, Up: true, InUse: s.InUse, Idle: s.Idle, Max: s.MaxOpenConnections,
-					Waits: s.WaitCount, WaitTime: s.WaitDuration,
-				})
-			}
-			return out
-		}
-	}
-	return func() []telemetry.DBPool { return nil }
-}
-
-func dbSystem(cfg config.Config) string {
-	if isEmbedded(cfg) {
-		return "sqlite"
-	}
-	return "postgresql"
-}
-
-// CodeKey returns the permutation for generated codes, for the server and
-// for 'shortlinks seed' alike. A configured key must match the one the
-// database was first used with, since changing it would reshuffle which
-// codes future ids get.
-func CodeKey(ctx context.Context, cfg config.Config, db Engine) (*shortcode.Permutation, error) {
-	var key []byte
-	if cfg.CodeKey != "" {
-		k, err := shortcode.ParseKey(cfg.CodeKey)
-		if err != nil {
-			return nil, err
-		}
-		key = k
-	} else {
-		fresh := make([]byte, shortcode.KeyLength)
-		rand.Read(fresh)
-		stored, err := db.Setting(ctx, "code_key", hex.EncodeToString(fresh))
-		if err != nil {
-			return nil, fmt.Errorf("code key: %w", err)
-		}
-		if key, err = shortcode.ParseKey(stored); err != nil {
-			return nil, fmt.Errorf("stored code key: %w", err)
-		}
-	}
-	fp := shortcode.Fingerprint(key)
-	stored, err := db.Setting(ctx, "code_key_fingerprint", fp)
-	if err != nil {
-		return nil, fmt.Errorf("code key: %w", err)
-	}
-	if stored != fp {
-		return nil, errors.New("code-key differs from the key this database was first used with; give that key again")
-	}
-	return shortcode.NewPermutation(key)
 }
 
 // selfHosts are the hosts whose links would point back at this service. A
@@ -297,7 +230,7 @@ func redisChecks(rdb redis.UniversalClient, cached *cache.Store) []httpapi.Check
 // Handler is the service's HTTP handler.
 func (a *App) Handler() http.Handler { return a.handler }
 
-// Keys is the API key service, for the CLI's key commands.
+// Keys is the API key service.
 func (a *App) Keys() *apikey.Service { return a.keys }
 
 // Serve serves HTTP on ln until ctx ends, then shuts down gracefully:

@@ -12,13 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spf13/pflag"
-
 	"github.com/shortlinks/shortlinks/bench/ceiling"
 	"github.com/shortlinks/shortlinks/internal/app"
 	"github.com/shortlinks/shortlinks/internal/config"
 	"github.com/shortlinks/shortlinks/internal/link"
-	"github.com/shortlinks/shortlinks/internal/shortcode"
 	"github.com/shortlinks/shortlinks/internal/telemetry"
 )
 
@@ -28,18 +25,10 @@ const benchLinks = 10_000
 // the production defaults (metrics, rate limits, access logs at their
 // default level, to io.Discard) and benchLinks links made by the real code
 // generator. It returns the handler and the links.
-func benchServer(b *testing.B, flags ...string) (http.Handler, []link.Link) {
+func benchServer(b *testing.B) (http.Handler, []link.Link) {
 	b.Helper()
-	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
-	config.AddFlags(fs)
-	args := append([]string{"--database-url", "sqlite:" + filepath.Join(b.TempDir(), "links.db")}, flags...)
-	if err := fs.Parse(args); err != nil {
-		b.Fatal(err)
-	}
-	cfg, err := config.Load(fs, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
+	cfg := config.Default()
+	cfg.DatabaseURL = "sqlite:" + filepath.Join(b.TempDir(), "links.db")
 	ctx := context.Background()
 	links := seedLinks(b, ctx, cfg, benchLinks)
 	log := telemetry.NewLogger(io.Discard, cfg.LogFormat, cfg.LogLevel)
@@ -53,35 +42,24 @@ func benchServer(b *testing.B, flags ...string) (http.Handler, []link.Link) {
 
 // seedLinks stores n links as 'shortlinks seed' does.
 func seedLinks(b *testing.B, ctx context.Context, cfg config.Config, n int) []link.Link {
-	db, err := app.OpenStore(ctx, cfg)
+	db, err := app.OpenStorage(ctx, cfg, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	if err := app.PrepareSchema(ctx, cfg, db); err != nil {
+	if err := db.Prepare(ctx); err != nil {
 		b.Fatal(err)
 	}
-	perm, err := app.CodeKey(ctx, cfg, db)
+	loader, err := db.Loader(ctx)
 	if err != nil {
 		b.Fatal(err)
 	}
-	gen := shortcode.NewGenerator(perm, db, uint64(n))
 	links := make([]link.Link, n)
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	for i := range links {
-		c, err := gen.Next(ctx)
-		if err != nil {
-			b.Fatal(err)
-		}
-		links[i] = link.Link{Code: c, URL: fmt.Sprintf("https://www.example.com/articles/2024/05/how-to-build-a-fast-garden-%012d", i), CreatedAt: now}
+		links[i] = link.Link{URL: fmt.Sprintf("https://www.example.com/articles/2024/05/how-to-build-a-fast-garden-%012d", i), CreatedAt: now}
 	}
-	bulk, ok := db.(interface {
-		InsertBatch(context.Context, []link.Link) error
-	})
-	if !ok {
-		b.Fatal("the engine cannot bulk-load")
-	}
-	if err := bulk.InsertBatch(ctx, links); err != nil {
+	if err := loader.Load(ctx, links); err != nil {
 		b.Fatal(err)
 	}
 	return links

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -24,6 +23,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/shortlinks/shortlinks/internal/app"
+	"github.com/shortlinks/shortlinks/internal/config"
 	"github.com/shortlinks/shortlinks/internal/redisconn/redistest"
 	"github.com/shortlinks/shortlinks/internal/store/postgres/pgtest"
 	"github.com/shortlinks/shortlinks/internal/telemetry"
@@ -38,16 +38,16 @@ type running struct {
 	done chan error
 }
 
-// startApp serves the service built from args on a loopback port, with
-// log and tel, until the test ends or stop is called.
-func startApp(t *testing.T, log *slog.Logger, tel app.Telemetry, args ...string) *running {
+// startApp serves the service built from testConfig(t, set...) on a
+// loopback port, with log and tel, until the test ends or stop is called.
+func startApp(t *testing.T, log *slog.Logger, tel app.Telemetry, set ...func(*config.Config)) *running {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	base := "http://" + ln.Addr().String()
-	cfg := loadConfig(t, append([]string{"--base-url", base, "--database-url", "sqlite:" + filepath.Join(t.TempDir(), "links.db")}, args...)...)
+	cfg := testConfig(t, append([]func(*config.Config){func(c *config.Config) { c.BaseURL = base }}, set...)...)
 	a, err := app.New(t.Context(), cfg, log, tel)
 	if err != nil {
 		ln.Close()
@@ -129,9 +129,9 @@ func requestLines(t *testing.T, logs string) map[string]map[string]any {
 // request id, the gateway's when it sent a usable one, and that the JSON
 // access log line of the request carries the same id.
 func TestRequestIDsInLogsAndResponses(t *testing.T) {
-	var logs syncBuffer
+	var logs testenv.Buffer
 	log := telemetry.NewLogger(&logs, "json", "info")
-	r := startApp(t, log, app.Telemetry{}, "--log-redirect-sample", "1", "--rate-limit-create", "0")
+	r := startApp(t, log, app.Telemetry{}, func(c *config.Config) { c.LogRedirectSample, c.CreateRate = 1, 0 })
 
 	resp := mustDo(t, noRedirects, http.MethodPost, r.base+"/api/v1/links", `{"url": "https://example.com/logged"}`, "X-Request-ID", "gw-0001")
 	if got := resp.header.Get("X-Request-Id"); got != "gw-0001" {
@@ -175,9 +175,9 @@ func TestRequestIDsInLogsAndResponses(t *testing.T) {
 // TestRedirectLogSample checks that redirects are logged at the sample
 // rate asked for, while API requests are all logged.
 func TestRedirectLogSample(t *testing.T) {
-	var logs syncBuffer
+	var logs testenv.Buffer
 	log := telemetry.NewLogger(&logs, "json", "info")
-	r := startApp(t, log, app.Telemetry{}, "--log-redirect-sample", "0.25", "--rate-limit-create", "0")
+	r := startApp(t, log, app.Telemetry{}, func(c *config.Config) { c.LogRedirectSample, c.CreateRate = 0.25, 0 })
 	code := createCode(t, r.base, `{"url": "https://example.com/sampled"}`)
 	const n = 800
 	for range n {
@@ -206,7 +206,7 @@ func TestRedirectLogSample(t *testing.T) {
 // of Serve's context) /readyz answers 503 while the server still serves,
 // for the drain delay, and that Serve then stops cleanly.
 func TestReadyzDrainsBeforeShutdown(t *testing.T) {
-	r := startApp(t, slog.New(slog.DiscardHandler), app.Telemetry{}, "--drain-delay", "1500ms")
+	r := startApp(t, slog.New(slog.DiscardHandler), app.Telemetry{}, func(c *config.Config) { c.DrainDelay = 1500 * time.Millisecond })
 	if status, _ := ready(t, r.base); status != http.StatusOK {
 		t.Fatalf("/readyz before shutdown = %d", status)
 	}
@@ -242,7 +242,7 @@ func TestReadyzDrainsBeforeShutdown(t *testing.T) {
 // public listener.
 func TestMetricsListen(t *testing.T) {
 	main, metrics := testenv.FreeAddr(t), testenv.FreeAddr(t)
-	cfg := loadConfig(t, "--listen", main, "--metrics-listen", metrics, "--database-url", "sqlite:"+filepath.Join(t.TempDir(), "links.db"))
+	cfg := testConfig(t, func(c *config.Config) { c.Listen, c.BaseURL, c.MetricsListen = main, "http://"+main, metrics })
 	a, err := app.New(t.Context(), cfg, slog.New(slog.DiscardHandler), app.Telemetry{})
 	if err != nil {
 		t.Fatal(err)
@@ -388,11 +388,14 @@ var (
 func TestMetricsCoverDashboardsAndAlerts(t *testing.T) {
 	dsn := pgtest.Database(t)
 	redisURL := testenv.Redis(t)
-	args := []string{"--database-url", dsn, "--auto-migrate", "--redis-url", redisURL,
-		"--redis-key-prefix", redistest.Prefix(t, redisURL), "--rate-limit-create", "1", "--rate-limit-create-burst", "6"}
+	prefix := redistest.Prefix(t, redisURL) // one for both instances
+	set := func(c *config.Config) {
+		c.DatabaseURL, c.AutoMigrate, c.RedisURL, c.RedisKeyPrefix = dsn, true, redisURL, prefix
+		c.CreateRate, c.CreateBurst = 1, 6
+	}
 	serve := func() string {
 		tel := app.Telemetry{Registry: telemetry.NewRegistry(telemetry.ReadBuild("v1.2.3"))}
-		return startApp(t, slog.New(slog.DiscardHandler), tel, args...).base
+		return startApp(t, slog.New(slog.DiscardHandler), tel, set).base
 	}
 	a, b := serve(), serve()
 

@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -19,7 +18,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/spf13/pflag"
 
 	"github.com/shortlinks/shortlinks/internal/app"
 	"github.com/shortlinks/shortlinks/internal/config"
@@ -30,27 +28,24 @@ import (
 	"github.com/shortlinks/shortlinks/internal/testenv"
 )
 
-// loadConfig reads settings from flags, as `shortlinks serve` does.
-func loadConfig(t *testing.T, args ...string) config.Config {
+// testConfig is the default configuration on a new SQLite database in a
+// temporary directory, as set changes it.
+func testConfig(t *testing.T, set ...func(*config.Config)) config.Config {
 	t.Helper()
-	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
-	config.AddFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(fs, nil)
-	if err != nil {
-		t.Fatal(err)
+	cfg := config.Default()
+	cfg.DatabaseURL = "sqlite:" + filepath.Join(t.TempDir(), "links.db")
+	for _, f := range set {
+		f(&cfg)
 	}
 	return cfg
 }
 
-// serveApp runs the real service on a loopback port until the test ends
-// and returns its base URL.
-func serveApp(t *testing.T, args ...string) string {
+// serveApp runs the real service, without rate limits or access logs, on a
+// loopback port until the test ends and returns its base URL.
+func serveApp(t *testing.T, set ...func(*config.Config)) string {
 	t.Helper()
-	args = append([]string{"--rate-limit-create", "0", "--log-requests", "none"}, args...)
-	return startApp(t, slog.New(slog.DiscardHandler), app.Telemetry{}, args...).base
+	quiet := func(c *config.Config) { c.CreateRate, c.LogRequests = 0, "none" }
+	return startApp(t, slog.New(slog.DiscardHandler), app.Telemetry{}, append([]func(*config.Config){quiet}, set...)...).base
 }
 
 // noRedirects is an HTTP client that reports redirects instead of following
@@ -115,12 +110,12 @@ func checkStates(r readiness, names ...string) string {
 // that is behind, saying what to run, and migrates it when asked to.
 func TestPostgresSchemaBehind(t *testing.T) {
 	dsn := pgtest.Database(t)
-	cfg := loadConfig(t, "--database-url", dsn, "--database-max-conns", "4")
-	_, err := app.New(t.Context(), cfg, slog.New(slog.DiscardHandler), app.Telemetry{})
+	onPostgres := func(c *config.Config) { c.DatabaseURL, c.DatabaseMaxConns = dsn, 4 }
+	_, err := app.New(t.Context(), testConfig(t, onPostgres), slog.New(slog.DiscardHandler), app.Telemetry{})
 	if err == nil || !strings.Contains(err.Error(), "shortlinks migrate") {
 		t.Fatalf("New on an empty PostgreSQL database = %v, want an error that says to run 'shortlinks migrate'", err)
 	}
-	base := serveApp(t, "--database-url", dsn, "--database-max-conns", "4", "--auto-migrate")
+	base := serveApp(t, onPostgres, func(c *config.Config) { c.AutoMigrate = true })
 	l, err := httpapi.NewClient(base, "", nil).Create(t.Context(), httpapi.CreateRequest{URL: "https://example.com/migrated"})
 	if err != nil {
 		t.Fatal(err)
@@ -140,8 +135,10 @@ func TestPostgresFailover(t *testing.T) {
 	replicaDSN := replica.URL(pgtest.DBName(dsn))
 	// A long cache TTL: links cached at the start must still be cached at
 	// the end, however slow the machine.
-	base := serveApp(t, "--database-url", dsn, "--database-replica-urls", replicaDSN,
-		"--auto-migrate", "--database-timeout", "1s", "--database-max-conns", "8", "--cache-ttl", "10m")
+	base := serveApp(t, func(c *config.Config) {
+		c.DatabaseURL, c.DatabaseReplicaURLs, c.AutoMigrate = dsn, []string{replicaDSN}, true
+		c.DatabaseTimeout, c.DatabaseMaxConns, c.CacheTTL = time.Second, 8, 10*time.Minute
+	})
 	client := httpapi.NewClient(base, "", noRedirects)
 
 	// other stands for another instance: links it makes are not in this
@@ -279,26 +276,9 @@ func buildBinary(t *testing.T) string {
 // process is a running `shortlinks serve`.
 type process struct {
 	base   string
-	logs   syncBuffer
+	logs   testenv.Buffer
 	cmd    *exec.Cmd
 	exited chan struct{}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // startServe starts `shortlinks serve` with args on a free loopback port.

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shortlinks/shortlinks/internal/apikey"
 	"github.com/shortlinks/shortlinks/internal/app"
+	"github.com/shortlinks/shortlinks/internal/config"
 	"github.com/shortlinks/shortlinks/internal/httpapi"
 	"github.com/shortlinks/shortlinks/internal/redisconn/redistest"
 	"github.com/shortlinks/shortlinks/internal/store/postgres/pgtest"
@@ -165,12 +165,12 @@ func (tr *traffic) run(d time.Duration) *outcome {
 // adminKey makes an admin API key directly in the database at dsn.
 func adminKey(t *testing.T, dsn string) string {
 	t.Helper()
-	db, err := app.OpenStore(t.Context(), loadConfig(t, "--database-url", dsn))
+	db, err := app.OpenStorage(t.Context(), testConfig(t, func(c *config.Config) { c.DatabaseURL = dsn }), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	_, token, err := apikey.NewService(db).Create(t.Context(), "fault-test", true)
+	_, token, err := db.Keys().Create(t.Context(), "fault-test", true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,13 +186,14 @@ func TestProductionFaults(t *testing.T) {
 	dsn := primary.Database(t)
 	replica := primary.StartReplica(t)
 	rdb := redistest.Start(t)
-	args := []string{
-		"--database-url", dsn, "--database-replica-urls", replica.URL(pgtest.DBName(dsn)), "--auto-migrate",
-		"--database-timeout", "1s", "--database-max-conns", "8", "--redis-url", rdb.URL(),
-		"--redis-key-prefix", redistest.Prefix(t, rdb.URL()), "--cache-ttl", "10m",
+	replicaDSN, prefix := replica.URL(pgtest.DBName(dsn)), redistest.Prefix(t, rdb.URL()) // one for both instances
+	set := func(c *config.Config) {
+		c.DatabaseURL, c.DatabaseReplicaURLs, c.AutoMigrate = dsn, []string{replicaDSN}, true
+		c.DatabaseTimeout, c.DatabaseMaxConns = time.Second, 8
+		c.RedisURL, c.RedisKeyPrefix, c.CacheTTL = rdb.URL(), prefix, 10*time.Minute
 	}
-	a := serveApp(t, args...)
-	b := serveApp(t, args...)
+	a := serveApp(t, set)
+	b := serveApp(t, set)
 
 	codes := map[string]string{}
 	for i := range 20 {

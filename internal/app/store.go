@@ -2,6 +2,9 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -10,63 +13,81 @@ import (
 	"github.com/shortlinks/shortlinks/internal/config"
 	"github.com/shortlinks/shortlinks/internal/httpapi"
 	"github.com/shortlinks/shortlinks/internal/link"
+	"github.com/shortlinks/shortlinks/internal/shortcode"
+	"github.com/shortlinks/shortlinks/internal/store"
 	"github.com/shortlinks/shortlinks/internal/store/postgres"
 	"github.com/shortlinks/shortlinks/internal/store/sqlite"
+	"github.com/shortlinks/shortlinks/internal/telemetry"
 )
 
-// Engine is what the service needs from a storage engine.
-type Engine interface {
-	link.Store
-	link.Lister
-	apikey.Store
-	ReserveIDs(ctx context.Context, n uint64) (first uint64, err error)
-	Setting(ctx context.Context, name, init string) (string, error)
-	Ping(ctx context.Context) error
-	Migrate(ctx context.Context) error
-	SchemaVersion(ctx context.Context) (current, latest int64, err error)
-	Close() error
+// Storage is the database that a configuration names, open: what the
+// server keeps its data in, and all that the commands working on the
+// database directly (migrate, apikey, seed) open.
+type Storage struct {
+	store.Engine
+	kind engine
+	cfg  config.Config
 }
 
-// OpenStore opens the engine cfg.DatabaseURL names, without migrating.
-func OpenStore(ctx context.Context, cfg config.Config) (Engine, error) {
-	return openStore(ctx, cfg, slog.New(slog.DiscardHandler))
+// engine is a kind of storage engine.
+type engine struct {
+	system   string // as OpenTelemetry names it (db.system)
+	embedded bool   // it lives in this process, so the service may migrate it by itself
+	open     func(ctx context.Context, cfg config.Config, log *slog.Logger) (store.Engine, error)
 }
 
-// openStore is OpenStore for the server, which logs when a PostgreSQL
-// server goes down or comes back.
-func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (Engine, error) {
+// engineFor picks the engine that a database URL names.
+func engineFor(url string) (engine, error) {
 	switch {
-	case strings.HasPrefix(cfg.DatabaseURL, "sqlite:"):
-		path := strings.TrimPrefix(strings.TrimPrefix(cfg.DatabaseURL, "sqlite:"), "//")
-		return sqlite.Open(ctx, path)
-	case strings.HasPrefix(cfg.DatabaseURL, "postgres://"), strings.HasPrefix(cfg.DatabaseURL, "postgresql://"):
-		db, err := postgres.Open(ctx, postgres.Options{
-			URL:         cfg.DatabaseURL,
-			ReplicaURLs: cfg.DatabaseReplicaURLs,
-			MaxConns:    cfg.DatabaseMaxConns,
-			Timeout:     cfg.DatabaseTimeout,
-			Log:         log,
-		})
-		if err != nil {
-			return nil, err
-		}
-		return db, nil
-	default:
-		return nil, fmt.Errorf("database-url %s: unsupported engine", config.Mask(cfg.DatabaseURL))
+	case strings.HasPrefix(url, "sqlite:"):
+		return engine{system: "sqlite", embedded: true, open: openSQLite}, nil
+	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
+		return engine{system: "postgresql", open: openPostgres}, nil
 	}
+	return engine{}, fmt.Errorf("database-url %s: unsupported engine", config.Mask(url))
 }
 
-// isEmbedded reports whether the engine lives in this process, so that the
-// service may migrate it by itself.
-func isEmbedded(cfg config.Config) bool { return strings.HasPrefix(cfg.DatabaseURL, "sqlite:") }
+func openSQLite(ctx context.Context, cfg config.Config, _ *slog.Logger) (store.Engine, error) {
+	path := strings.TrimPrefix(strings.TrimPrefix(cfg.DatabaseURL, "sqlite:"), "//")
+	return sqlite.Open(ctx, path)
+}
 
-// PrepareSchema migrates an embedded database, or an external one when
-// asked to, and otherwise refuses to run on a schema that is behind.
-func PrepareSchema(ctx context.Context, cfg config.Config, db Engine) error {
-	if isEmbedded(cfg) || cfg.AutoMigrate {
-		return db.Migrate(ctx)
+func openPostgres(ctx context.Context, cfg config.Config, log *slog.Logger) (store.Engine, error) {
+	return postgres.Open(ctx, postgres.Options{
+		URL:         cfg.DatabaseURL,
+		ReplicaURLs: cfg.DatabaseReplicaURLs,
+		MaxConns:    cfg.DatabaseMaxConns,
+		Timeout:     cfg.DatabaseTimeout,
+		Log:         log,
+	})
+}
+
+// OpenStorage opens the database that cfg names, without migrating it. log
+// receives a line whenever a database server goes down or comes back; nil
+// discards them.
+func OpenStorage(ctx context.Context, cfg config.Config, log *slog.Logger) (*Storage, error) {
+	kind, err := engineFor(cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
 	}
-	cur, latest, err := db.SchemaVersion(ctx)
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	e, err := kind.open(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	return &Storage{Engine: e, kind: kind, cfg: cfg}, nil
+}
+
+// Prepare readies the schema as the server does at start: it migrates an
+// embedded database, or an external one when the configuration asks to
+// (--auto-migrate), and otherwise refuses a schema that is behind.
+func (s *Storage) Prepare(ctx context.Context) error {
+	if s.kind.embedded || s.cfg.AutoMigrate {
+		return s.Migrate(ctx)
+	}
+	cur, latest, err := s.SchemaVersion(ctx)
 	if err != nil {
 		return err
 	}
@@ -76,19 +97,91 @@ func PrepareSchema(ctx context.Context, cfg config.Config, db Engine) error {
 	return nil
 }
 
-// storeChecks reports storage on /readyz. An instance is ready while it can
+// Keys is the API key service over this storage.
+func (s *Storage) Keys() *apikey.Service { return apikey.NewService(s.Engine) }
+
+// CodeKey returns the permutation that turns ids into codes, for the server
+// and the bulk loader alike. A configured key must match the one the
+// database was first used with, since changing it would reshuffle which
+// codes future ids get; without one, the key the database keeps is used,
+// made on first use.
+func (s *Storage) CodeKey(ctx context.Context) (*shortcode.Permutation, error) {
+	var key []byte
+	if s.cfg.CodeKey != "" {
+		k, err := shortcode.ParseKey(s.cfg.CodeKey)
+		if err != nil {
+			return nil, err
+		}
+		key = k
+	} else {
+		fresh := make([]byte, shortcode.KeyLength)
+		rand.Read(fresh)
+		stored, err := s.Setting(ctx, "code_key", hex.EncodeToString(fresh))
+		if err != nil {
+			return nil, fmt.Errorf("code key: %w", err)
+		}
+		if key, err = shortcode.ParseKey(stored); err != nil {
+			return nil, fmt.Errorf("stored code key: %w", err)
+		}
+	}
+	fp := shortcode.Fingerprint(key)
+	stored, err := s.Setting(ctx, "code_key_fingerprint", fp)
+	if err != nil {
+		return nil, fmt.Errorf("code key: %w", err)
+	}
+	if stored != fp {
+		return nil, errors.New("code-key differs from the key this database was first used with; give that key again")
+	}
+	return shortcode.NewPermutation(key)
+}
+
+// Loader returns a bulk loader into this storage whose codes come from the
+// same counter and key as the server's, so that loaded links cannot be told
+// from created ones.
+func (s *Storage) Loader(ctx context.Context) (*link.Loader, error) {
+	perm, err := s.CodeKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return link.NewLoader(s.Engine, shortcode.NewGenerator(perm, s.Engine, 0)), nil
+}
+
+// servers is an engine of several servers that serve reads (PostgreSQL with
+// replicas), each checked on its own.
+type servers interface {
+	Probes() []store.Probe                    // each server, the primary first
+	ReadsAvailable(ctx context.Context) error // some server that serves reads answers
+}
+
+// checks reports storage on /readyz. An instance is ready while it can
 // serve redirects. With replicas any one server will do, since a primary
 // that is down stops creates but not redirects: each server is reported on
 // its own, not critically, and the critical check passes while any of them
-// answers. Without replicas the primary is critical.
-func storeChecks(db Engine) []httpapi.Check {
-	pg, ok := db.(*postgres.DB)
-	if !ok || !pg.HasReplicas() {
-		return []httpapi.Check{{Name: "database", Critical: true, Run: db.Ping}}
+// answers. With one server, it is critical.
+func (s *Storage) checks() []httpapi.Check {
+	sv, ok := s.Engine.(servers)
+	if !ok || len(sv.Probes()) < 2 {
+		return []httpapi.Check{{Name: "database", Critical: true, Run: s.Ping}}
 	}
-	checks := []httpapi.Check{{Name: "database", Critical: true, Run: pg.ReadsAvailable}}
-	for _, p := range pg.Probes() {
+	checks := []httpapi.Check{{Name: "database", Critical: true, Run: sv.ReadsAvailable}}
+	for _, p := range sv.Probes() {
 		checks = append(checks, httpapi.Check{Name: "database-" + p.Name, Run: p.Ping})
 	}
 	return checks
+}
+
+// pooled is an engine that reports its connection pools.
+type pooled interface{ Pools() []store.Pool }
+
+// pools reports the engine's connection pools for metrics, if it has any.
+func (s *Storage) pools() []telemetry.DBPool {
+	p, ok := s.Engine.(pooled)
+	if !ok {
+		return nil
+	}
+	var out []telemetry.DBPool
+	for _, pool := range p.Pools() {
+		out = append(out, telemetry.DBPool(pool))
+	}
+	return out
 }

@@ -15,7 +15,9 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/shortlinks/shortlinks/internal/app"
+	"github.com/shortlinks/shortlinks/internal/config"
 	"github.com/shortlinks/shortlinks/internal/telemetry"
+	"github.com/shortlinks/shortlinks/internal/testenv"
 )
 
 // otlpCollector is an OTLP/HTTP trace receiver that keeps what it gets.
@@ -88,8 +90,8 @@ func TestTracesReachCollector(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tp.Shutdown(t.Context())
-	var logs syncBuffer
-	r := startApp(t, telemetry.NewLogger(&logs, "json", "info"), app.Telemetry{Tracer: tp}, "--rate-limit-create", "0", "--log-redirect-sample", "1")
+	var logs testenv.Buffer
+	r := startApp(t, telemetry.NewLogger(&logs, "json", "info"), app.Telemetry{Tracer: tp}, func(c *config.Config) { c.CreateRate, c.LogRedirectSample = 0, 1 })
 
 	code := createCode(t, r.base, `{"url": "https://example.com/traced"}`)
 	const traceID, parentID = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"

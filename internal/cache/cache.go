@@ -31,6 +31,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/shortlinks/shortlinks/internal/link"
+	"github.com/shortlinks/shortlinks/internal/redisconn"
 )
 
 // Defaults for Options.
@@ -39,8 +40,6 @@ const (
 	DefaultTTL         = time.Minute
 	DefaultNegativeTTL = 10 * time.Second
 	DefaultRedisTTL    = 10 * time.Minute
-	DefaultPrefix      = "shortlinks:"
-	DefaultTimeout     = 50 * time.Millisecond
 )
 
 // Options configure a Store.
@@ -62,9 +61,11 @@ type Options struct {
 	// RedisTTL bounds how long a link stays in Redis.
 	RedisTTL time.Duration
 	// Prefix starts every key and the channel name this Store uses in
-	// Redis, so that deployments (or tests) can share one Redis.
+	// Redis, so that deployments (or tests) can share one Redis; empty:
+	// none.
 	Prefix string
-	// Timeout bounds the time one call spends waiting on Redis.
+	// Timeout bounds the time one call spends waiting on Redis; zero:
+	// redisconn.DefaultTimeout, the bound of redisconn's clients.
 	Timeout time.Duration
 
 	// Registerer receives the cache's metrics; nil registers none.
@@ -126,11 +127,8 @@ func New(next link.Store, opts Options) (*Store, error) {
 	if opts.RedisTTL <= 0 {
 		opts.RedisTTL = DefaultRedisTTL
 	}
-	if opts.Prefix == "" {
-		opts.Prefix = DefaultPrefix
-	}
 	if opts.Timeout <= 0 {
-		opts.Timeout = DefaultTimeout
+		opts.Timeout = redisconn.DefaultTimeout
 	}
 	log := opts.Log
 	if log == nil {

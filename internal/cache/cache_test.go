@@ -15,6 +15,7 @@ import (
 	"github.com/shortlinks/shortlinks/internal/link"
 	"github.com/shortlinks/shortlinks/internal/redisconn"
 	"github.com/shortlinks/shortlinks/internal/redisconn/redistest"
+	"github.com/shortlinks/shortlinks/internal/store"
 	"github.com/shortlinks/shortlinks/internal/store/sqlite"
 	"github.com/shortlinks/shortlinks/internal/store/storetest"
 	"github.com/shortlinks/shortlinks/internal/testenv"
@@ -224,7 +225,7 @@ func TestRedisSentinel(t *testing.T)   { suite(t, redistest.Sentinel(t)) }
 // suite checks the Redis tier against the Redis that url names.
 func suite(t *testing.T, url string) {
 	t.Run("Conformance", func(t *testing.T) {
-		storetest.Run(t, func(t *testing.T) storetest.Store {
+		storetest.Run(t, func(t *testing.T) store.Engine {
 			e := newEnv(t, url)
 			return cachedEngine{DB: e.sql, cache: e.store(cache.Options{})}
 		})

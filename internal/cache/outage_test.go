@@ -270,7 +270,7 @@ func written(t *testing.T, rdb redis.UniversalClient, o *outcome) {
 	start := time.Now()
 	for c, tag := range want {
 		for {
-			b, err := rdb.Get(context.Background(), cache.DefaultPrefix+"link:"+string(c)).Bytes()
+			b, err := rdb.Get(context.Background(), "link:"+string(c)).Bytes()
 			if err == nil && b[0] == tag {
 				break
 			}

@@ -10,6 +10,8 @@ import (
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
+
+	"github.com/shortlinks/shortlinks/internal/environ"
 )
 
 // version is set at build time with -ldflags "-X .../internal/cli.version=v1.2.3".
@@ -33,15 +35,7 @@ type env struct {
 	environ        []string
 }
 
-func (e env) get(name string) string {
-	for i := len(e.environ) - 1; i >= 0; i-- {
-		kv := e.environ[i]
-		if len(kv) > len(name) && kv[:len(name)] == name && kv[len(name)] == '=' {
-			return kv[len(name)+1:]
-		}
-	}
-	return ""
-}
+func (e env) get(name string) string { return environ.Get(e.environ, name) }
 
 // Run runs the command line args (without the program name) and returns
 // the error to report, if any.
@@ -70,7 +64,7 @@ talk to a running server over its API.`,
 		listCmd(e),
 		apikeyCmd(e),
 		versionCmd(e),
-		loadtestCmd(e), seedCmd(e),
+		loadtestCmd(e), bulkLoadCmd(e),
 		healthcheckCmd(e),
 	)
 	return root.ExecuteContext(ctx)

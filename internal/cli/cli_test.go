@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spf13/pflag"
-
 	"github.com/shortlinks/shortlinks/internal/app"
 	"github.com/shortlinks/shortlinks/internal/cli"
 	"github.com/shortlinks/shortlinks/internal/config"
@@ -47,13 +45,8 @@ func startServer(t *testing.T) (server, dbURL string) {
 		t.Fatal(err)
 	}
 	server = "http://" + ln.Addr().String()
-	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
-	config.AddFlags(fs)
-	fs.Parse([]string{"--database-url", dbURL, "--base-url", server, "--rate-limit-create", "0"})
-	cfg, err := config.Load(fs, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := config.Default()
+	cfg.DatabaseURL, cfg.BaseURL, cfg.CreateRate = dbURL, server, 0
 	a, err := app.New(t.Context(), cfg, slog.New(slog.DiscardHandler), app.Telemetry{})
 	if err != nil {
 		t.Fatal(err)

@@ -68,7 +68,7 @@ Progress goes to stderr once a second; the report to stdout.`,
 			if seed > 0 {
 				start := time.Now()
 				fmt.Fprintf(e.stderr, "seeding %d links through %s\n", seed, o.Server)
-				codes, err := loadtest.Seed(cmd.Context(), loadtest.SeedOptions{
+				codes, err := loadtest.CreateLinks(cmd.Context(), loadtest.CreateOptions{
 					Server: o.Server, APIKey: o.APIKey, Count: seed, Concurrency: seedConcurrency,
 					ClientAddrs: o.ClientAddrs, RandSeed: o.RandSeed, Timeout: o.Timeout,
 				})

@@ -3,13 +3,13 @@ package cli
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/shortlinks/shortlinks/internal/apikey"
 	"github.com/shortlinks/shortlinks/internal/app"
 	"github.com/shortlinks/shortlinks/internal/config"
 	"github.com/shortlinks/shortlinks/internal/redisconn"
@@ -38,12 +38,7 @@ YAML file named by --config, then defaults, in that order of precedence.`,
 		redisconn.SetLogger(log)
 		build := telemetry.ReadBuild(Version())
 		log.Info("starting", "version", build.Version, "commit", build.Commit, "config", cfg.Redacted())
-		tel, stop, err := startTelemetry(cmd.Context(), e.environ, build, log)
-		if err != nil {
-			return err
-		}
-		defer stop()
-		a, err := app.New(cmd.Context(), cfg, log, tel)
+		a, err := app.New(cmd.Context(), cfg, log, app.Telemetry{Environ: e.environ, Build: build})
 		if err != nil {
 			return err
 		}
@@ -55,46 +50,6 @@ YAML file named by --config, then defaults, in that order of precedence.`,
 		return nil
 	}
 	return cmd
-}
-
-// startTelemetry sets up what the environment asks for beyond logs:
-// traces (OTEL_*) and error reports (SENTRY_DSN). stop flushes both.
-func startTelemetry(ctx context.Context, environ []string, build telemetry.Build, log *slog.Logger) (app.Telemetry, func(), error) {
-	tel := app.Telemetry{Registry: telemetry.NewRegistry(build)}
-	var stops []func(context.Context)
-	stop := func() {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		for _, s := range stops {
-			s(ctx)
-		}
-	}
-	if telemetry.TracingWanted(environ) {
-		tp, err := telemetry.NewTracerProvider(ctx, build)
-		if err != nil {
-			return tel, stop, err
-		}
-		tel.Tracer = tp
-		stops = append(stops, func(ctx context.Context) {
-			if err := tp.Shutdown(ctx); err != nil {
-				log.Warn("flushing traces", "err", err)
-			}
-		})
-		log.Info("tracing on")
-	}
-	rep, err := telemetry.NewErrorReporter(environ, build)
-	if err != nil {
-		return tel, stop, err
-	}
-	if rep != nil {
-		tel.Errors = rep
-		stops = append(stops, func(ctx context.Context) {
-			deadline, _ := ctx.Deadline()
-			rep.Flush(time.Until(deadline))
-		})
-		log.Info("error reporting on")
-	}
-	return tel, stop, nil
 }
 
 func migrateCmd(e env) *cobra.Command {
@@ -109,7 +64,7 @@ func migrateCmd(e env) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		db, err := app.OpenStore(cmd.Context(), cfg)
+		db, err := app.OpenStorage(cmd.Context(), cfg, nil)
 		if err != nil {
 			return err
 		}
@@ -140,18 +95,23 @@ func apikeyCmd(e env) *cobra.Command {
 		Use:   "apikey",
 		Short: "Create, list and revoke API keys (works on the database directly)",
 	}
-	withKeys := func(c *cobra.Command, fn func(ctx context.Context, a *app.App) error) error {
+	// The key commands open the database alone, prepared as serve would
+	// prepare it.
+	withKeys := func(c *cobra.Command, fn func(ctx context.Context, svc *apikey.Service) error) error {
 		cfg, err := config.Load(c.Flags(), e.environ)
 		if err != nil {
 			return err
 		}
 		log := telemetry.NewLogger(e.stderr, cfg.LogFormat, "warn")
-		a, err := app.New(c.Context(), cfg, log, app.Telemetry{})
+		db, err := app.OpenStorage(c.Context(), cfg, log)
 		if err != nil {
 			return err
 		}
-		defer a.Close()
-		return fn(c.Context(), a)
+		defer db.Close()
+		if err := db.Prepare(c.Context()); err != nil {
+			return err
+		}
+		return fn(c.Context(), db.Keys())
 	}
 
 	var name string
@@ -162,8 +122,8 @@ func apikeyCmd(e env) *cobra.Command {
 		Long:  "Create an API key. The key is printed once and only its hash is stored.\nAn admin key sees and deletes every link; other keys only their own.",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			return withKeys(c, func(ctx context.Context, a *app.App) error {
-				k, token, err := a.Keys().Create(ctx, name, admin)
+			return withKeys(c, func(ctx context.Context, svc *apikey.Service) error {
+				k, token, err := svc.Create(ctx, name, admin)
 				if err != nil {
 					return err
 				}
@@ -182,8 +142,8 @@ func apikeyCmd(e env) *cobra.Command {
 		Short: "List keys",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			return withKeys(c, func(ctx context.Context, a *app.App) error {
-				keys, err := a.Keys().List(ctx)
+			return withKeys(c, func(ctx context.Context, svc *apikey.Service) error {
+				keys, err := svc.List(ctx)
 				if err != nil {
 					return err
 				}
@@ -209,8 +169,8 @@ func apikeyCmd(e env) *cobra.Command {
 			if _, err := fmt.Sscan(args[0], &id); err != nil {
 				return fmt.Errorf("key id %q is not a number; see 'shortlinks apikey list'", args[0])
 			}
-			return withKeys(c, func(ctx context.Context, a *app.App) error {
-				if err := a.Keys().Revoke(ctx, id); err != nil {
+			return withKeys(c, func(ctx context.Context, svc *apikey.Service) error {
+				if err := svc.Revoke(ctx, id); err != nil {
 					return fmt.Errorf("revoke key %d: %w", id, err)
 				}
 				fmt.Fprintf(e.stdout, "revoked key %d\n", id)

@@ -12,16 +12,19 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/knadh/koanf/parsers/yaml"
-	"github.com/knadh/koanf/providers/env/v2"
+	envprovider "github.com/knadh/koanf/providers/env/v2"
 	"github.com/knadh/koanf/providers/file"
 	"github.com/knadh/koanf/providers/posflag"
 	"github.com/knadh/koanf/v2"
 	"github.com/spf13/pflag"
+
+	"github.com/shortlinks/shortlinks/internal/environ"
 )
 
 // Config is everything `shortlinks serve` reads from its environment.
@@ -65,49 +68,121 @@ type Config struct {
 	DebugListen     string
 }
 
-// setting describes one key: its flag, environment variable and file key
-// are all derived from Name.
-type setting struct {
+// Setting is one of the server's settings. The table of them, Settings, is
+// the one place a setting is described: its Name is its flag (--name) and
+// its key in the config file and gives its environment variable (EnvName);
+// the Config field it fills gives its type (Type); Default, Usage and Secret
+// say the rest. Flags, help, loading, Default and Redacted all follow it.
+type Setting struct {
 	Name    string
-	Default string
+	Default string // as written on the command line; "" for none
 	Usage   string
-	List    bool
-	Bool    bool
-	Secret  bool
+	Secret  bool // shown masked: a URL without its password, anything else not at all
+
+	field func(*Config) any // points at the setting's field in a Config
+	rule  rule              // what values are allowed beyond the type's; zero: any
 }
 
+// rule restricts a setting's values beyond what its type allows.
+type rule struct {
+	want string // what a good value is, for messages: "a whole number from 1 to 10000"
+	ok   func(v any) bool
+}
+
+func between(lo, hi int) rule {
+	return rule{fmt.Sprintf("a whole number from %d to %d", lo, hi), func(v any) bool { n := v.(int); return n >= lo && n <= hi }}
+}
+
+func oneOf(allowed ...string) rule {
+	return rule{"one of " + strings.Join(allowed, ", "), func(v any) bool { return slices.Contains(allowed, v.(string)) }}
+}
+
+var positive = rule{"a positive duration like 500ms or 10s", func(v any) bool { return v.(time.Duration) > 0 }}
+
 // Settings lists every setting in the order the docs show them.
-var Settings = []setting{
-	{Name: "listen", Default: ":8080", Usage: "address to serve HTTP on"},
-	{Name: "base-url", Default: "", Usage: "origin used in short links, like https://sho.rt (default: http://localhost and the listen port)"},
-	{Name: "database-url", Default: "sqlite:shortlinks.db", Usage: "sqlite:PATH, or postgres://user:pass@host/db", Secret: true},
-	{Name: "database-replica-urls", Default: "", Usage: "PostgreSQL read replicas for redirects and reads (comma-separated)", List: true, Secret: true},
-	{Name: "database-max-conns", Default: "20", Usage: "largest PostgreSQL connection pool per database"},
-	{Name: "database-timeout", Default: "3s", Usage: "deadline for connecting to and querying the database"},
-	{Name: "auto-migrate", Default: "false", Usage: "apply pending PostgreSQL migrations at start (SQLite always migrates)", Bool: true},
-	{Name: "redis-url", Default: "", Usage: "Redis for the shared cache and rate limits: redis://host:6379/0, redis-sentinel://host1:26379,host2:26379/master, redis-cluster://host1:7000,host2:7001 (rediss variants use TLS)", Secret: true},
-	{Name: "redis-timeout", Default: "50ms", Usage: "deadline for each Redis command"},
-	{Name: "redis-key-prefix", Default: "shortlinks:", Usage: "start of every Redis key and channel name, to share one Redis between deployments"},
-	{Name: "code-key", Default: "", Usage: "64 hex digits keying the code permutation (default: generated once and kept in the database)", Secret: true},
-	{Name: "require-api-key", Default: "false", Usage: "refuse to create links without an API key", Bool: true},
-	{Name: "redirect-status", Default: "302", Usage: "status of redirects: 301, 302, 307 or 308"},
-	{Name: "cache-control", Default: "private, max-age=90", Usage: "Cache-Control header on redirects (empty: none)"},
-	{Name: "max-url-length", Default: "8192", Usage: "longest destination URL accepted, in bytes"},
-	{Name: "rate-limit-create", Default: "1", Usage: "link creations per second allowed per client address (0: no limit)"},
-	{Name: "rate-limit-create-burst", Default: "20", Usage: "creations a client may make at once before the rate applies"},
-	{Name: "trusted-proxies", Default: "", Usage: "addresses or CIDRs whose X-Forwarded-For is believed (comma-separated)", List: true},
-	{Name: "cache-size", Default: "1000000", Usage: "links kept in the in-process cache"},
-	{Name: "cache-ttl", Default: "60s", Usage: "longest a cached link is served without asking storage again"},
-	{Name: "cache-negative-ttl", Default: "10s", Usage: "how long an unknown code is remembered as unknown"},
-	{Name: "cache-redis-ttl", Default: "10m", Usage: "longest a link stays in the Redis cache tier"},
-	{Name: "log-level", Default: "info", Usage: "debug, info, warn or error"},
-	{Name: "log-format", Default: "json", Usage: "json or text"},
-	{Name: "log-requests", Default: "api", Usage: "which requests to log: all, api (every request but redirects, which are sampled), errors or none"},
-	{Name: "log-redirect-sample", Default: "0.001", Usage: "share of redirects logged when log-requests is api, from 0 (none) to 1 (all); failed redirects are always logged"},
-	{Name: "shutdown-timeout", Default: "15s", Usage: "how long to let requests finish after SIGTERM"},
-	{Name: "drain-delay", Default: "0s", Usage: "how long /readyz answers 503 after SIGTERM before the listener closes, so load balancers stop sending first (5s suits Kubernetes)"},
-	{Name: "metrics-listen", Default: "", Usage: "address to serve /metrics on instead of the main listener, like :9090 (empty: the main listener)"},
-	{Name: "debug-listen", Default: "", Usage: "address for Go's pprof profiling endpoints, like 127.0.0.1:6060 (empty: off; never expose it publicly)"},
+var Settings = []Setting{
+	{Name: "listen", Default: ":8080", Usage: "address to serve HTTP on",
+		field: func(c *Config) any { return &c.Listen }},
+	{Name: "base-url", Default: "", Usage: "origin used in short links, like https://sho.rt (default: http://localhost and the listen port)",
+		field: func(c *Config) any { return &c.BaseURL }},
+	{Name: "database-url", Default: "sqlite:shortlinks.db", Usage: "sqlite:PATH, or postgres://user:pass@host/db", Secret: true,
+		field: func(c *Config) any { return &c.DatabaseURL }},
+	{Name: "database-replica-urls", Default: "", Usage: "PostgreSQL read replicas for redirects and reads (comma-separated)", Secret: true,
+		field: func(c *Config) any { return &c.DatabaseReplicaURLs }},
+	{Name: "database-max-conns", Default: "20", Usage: "largest PostgreSQL connection pool per database",
+		field: func(c *Config) any { return &c.DatabaseMaxConns }, rule: between(1, 10000)},
+	{Name: "database-timeout", Default: "3s", Usage: "deadline for connecting to and querying the database",
+		field: func(c *Config) any { return &c.DatabaseTimeout }, rule: positive},
+	{Name: "auto-migrate", Default: "false", Usage: "apply pending PostgreSQL migrations at start (SQLite always migrates)",
+		field: func(c *Config) any { return &c.AutoMigrate }},
+	{Name: "redis-url", Default: "", Usage: "Redis for the shared cache and rate limits: redis://host:6379/0, redis-sentinel://host1:26379,host2:26379/master, redis-cluster://host1:7000,host2:7001 (rediss variants use TLS)", Secret: true,
+		field: func(c *Config) any { return &c.RedisURL }},
+	{Name: "redis-timeout", Default: "50ms", Usage: "deadline for each Redis command",
+		field: func(c *Config) any { return &c.RedisTimeout }, rule: positive},
+	{Name: "redis-key-prefix", Default: "shortlinks:", Usage: "start of every Redis key and channel name, to share one Redis between deployments (empty: the default)",
+		field: func(c *Config) any { return &c.RedisKeyPrefix }},
+	{Name: "code-key", Default: "", Usage: "64 hex digits keying the code permutation (default: generated once and kept in the database)", Secret: true,
+		field: func(c *Config) any { return &c.CodeKey }},
+	{Name: "require-api-key", Default: "false", Usage: "refuse to create links without an API key",
+		field: func(c *Config) any { return &c.RequireAPIKey }},
+	{Name: "redirect-status", Default: "302", Usage: "status of redirects: 301, 302, 307 or 308",
+		field: func(c *Config) any { return &c.RedirectStatus },
+		rule:  rule{"301, 302, 307 or 308", func(v any) bool { return slices.Contains([]int{301, 302, 307, 308}, v.(int)) }}},
+	{Name: "cache-control", Default: "private, max-age=90", Usage: "Cache-Control header on redirects (empty: none)",
+		field: func(c *Config) any { return &c.CacheControl }},
+	{Name: "max-url-length", Default: "8192", Usage: "longest destination URL accepted, in bytes",
+		field: func(c *Config) any { return &c.MaxURLLength }, rule: between(64, 1<<20)},
+	{Name: "rate-limit-create", Default: "1", Usage: "link creations per second allowed per client address (0: no limit)",
+		field: func(c *Config) any { return &c.CreateRate },
+		rule:  rule{"a number of creations per second, 0 or more", func(v any) bool { return v.(float64) >= 0 }}},
+	{Name: "rate-limit-create-burst", Default: "20", Usage: "creations a client may make at once before the rate applies",
+		field: func(c *Config) any { return &c.CreateBurst }, rule: between(1, 1<<20)},
+	{Name: "trusted-proxies", Default: "", Usage: "addresses or CIDRs whose X-Forwarded-For is believed (comma-separated)",
+		field: func(c *Config) any { return &c.TrustedProxies }},
+	{Name: "cache-size", Default: "1000000", Usage: "links kept in the in-process cache",
+		field: func(c *Config) any { return &c.CacheSize }, rule: between(1, 1<<31-1)},
+	{Name: "cache-ttl", Default: "60s", Usage: "longest a cached link is served without asking storage again",
+		field: func(c *Config) any { return &c.CacheTTL }, rule: positive},
+	{Name: "cache-negative-ttl", Default: "10s", Usage: "how long an unknown code is remembered as unknown",
+		field: func(c *Config) any { return &c.CacheNegativeTTL }, rule: positive},
+	{Name: "cache-redis-ttl", Default: "10m", Usage: "longest a link stays in the Redis cache tier",
+		field: func(c *Config) any { return &c.CacheRedisTTL }, rule: positive},
+	{Name: "log-level", Default: "info", Usage: "debug, info, warn or error",
+		field: func(c *Config) any { return &c.LogLevel }, rule: oneOf("debug", "info", "warn", "error")},
+	{Name: "log-format", Default: "json", Usage: "json or text",
+		field: func(c *Config) any { return &c.LogFormat }, rule: oneOf("json", "text")},
+	{Name: "log-requests", Default: "api", Usage: "which requests to log: all, api (every request but redirects, which are sampled), errors or none",
+		field: func(c *Config) any { return &c.LogRequests }, rule: oneOf("all", "api", "errors", "none")},
+	{Name: "log-redirect-sample", Default: "0.001", Usage: "share of redirects logged when log-requests is api, from 0 (none) to 1 (all); failed redirects are always logged",
+		field: func(c *Config) any { return &c.LogRedirectSample },
+		rule:  rule{"a share from 0 to 1", func(v any) bool { f := v.(float64); return f >= 0 && f <= 1 }}},
+	{Name: "shutdown-timeout", Default: "15s", Usage: "how long to let requests finish after SIGTERM",
+		field: func(c *Config) any { return &c.ShutdownTimeout }, rule: positive},
+	{Name: "drain-delay", Default: "0s", Usage: "how long /readyz answers 503 after SIGTERM before the listener closes, so load balancers stop sending first (5s suits Kubernetes)",
+		field: func(c *Config) any { return &c.DrainDelay }},
+	{Name: "metrics-listen", Default: "", Usage: "address to serve /metrics on instead of the main listener, like :9090 (empty: the main listener)",
+		field: func(c *Config) any { return &c.MetricsListen }},
+	{Name: "debug-listen", Default: "", Usage: "address for Go's pprof profiling endpoints, like 127.0.0.1:6060 (empty: off; never expose it publicly)",
+		field: func(c *Config) any { return &c.DebugListen }},
+}
+
+// Type names the kind of value a setting takes, as --help shows it: string,
+// int, float, bool, duration or list (comma-separated on the command line
+// and in the environment, a list or a comma-separated string in the file).
+func (s Setting) Type() string {
+	switch s.field(&Config{}).(type) {
+	case *int:
+		return "int"
+	case *float64:
+		return "float"
+	case *bool:
+		return "bool"
+	case *time.Duration:
+		return "duration"
+	case *[]string, *[]netip.Prefix:
+		return "list"
+	}
+	return "string"
 }
 
 // EnvName is the environment variable for a setting.
@@ -115,15 +190,28 @@ func EnvName(name string) string {
 	return "SHORTLINKS_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
 }
 
-// AddFlags registers every setting as a flag on fs, plus --config.
+// AddFlags registers every setting as a flag of its type on fs, plus
+// --config.
 func AddFlags(fs *pflag.FlagSet) {
 	fs.String("config", "", "YAML file of settings (env SHORTLINKS_CONFIG)")
 	for _, s := range Settings {
 		usage := s.Usage + " (env " + EnvName(s.Name) + ")"
-		switch {
-		case s.Bool:
+		// The defaults are checked by the tests (Default panics on a bad
+		// one), so their errors are not handled here.
+		switch s.field(&Config{}).(type) {
+		case *bool:
 			fs.Bool(s.Name, s.Default == "true", usage)
-		case s.List:
+		case *int:
+			n, _ := strconv.Atoi(s.Default)
+			fs.Int(s.Name, n, usage)
+		case *float64:
+			f, _ := strconv.ParseFloat(s.Default, 64)
+			fs.Float64(s.Name, f, usage)
+		case *time.Duration:
+			d, _ := time.ParseDuration(s.Default)
+			fs.Duration(s.Name, d, usage)
+			fs.Lookup(s.Name).DefValue = s.Default // as written: 60s, not 1m0s
+		case *[]string, *[]netip.Prefix:
 			fs.StringSlice(s.Name, nil, usage)
 		default:
 			fs.String(s.Name, s.Default, usage)
@@ -131,18 +219,34 @@ func AddFlags(fs *pflag.FlagSet) {
 	}
 }
 
-// Load reads settings from the flags in fs (registered by AddFlags), the
-// environment in environ (KEY=VALUE pairs) and the config file, and checks
-// them. It reports every problem at once.
-func Load(fs *pflag.FlagSet, environ []string) (Config, error) {
+// Default returns the configuration of a server given no settings at all.
+// Tests start from it and change the fields they need.
+func Default() Config {
+	c, err := parse(defaults())
+	if err != nil {
+		panic("config: the defaults in Settings are invalid: " + err.Error())
+	}
+	return c
+}
+
+// defaults returns every setting at its default, for the sources of Load
+// to override.
+func defaults() *koanf.Koanf {
 	k := koanf.New(".")
+	for _, s := range Settings {
+		k.Set(s.Name, s.Default)
+	}
+	return k
+}
+
+// Load reads settings from the flags in fs (registered by AddFlags), the
+// environment in env (KEY=VALUE pairs) and the config file, and checks
+// them. It reports every problem at once.
+func Load(fs *pflag.FlagSet, env []string) (Config, error) {
+	k := defaults()
 	path, _ := fs.GetString("config")
 	if path == "" {
-		for _, kv := range environ {
-			if v, ok := strings.CutPrefix(kv, "SHORTLINKS_CONFIG="); ok {
-				path = v
-			}
-		}
+		path = environ.Get(env, "SHORTLINKS_CONFIG")
 	}
 	if path != "" {
 		if err := k.Load(file.Provider(path), yaml.Parser()); err != nil {
@@ -154,9 +258,9 @@ func Load(fs *pflag.FlagSet, environ []string) (Config, error) {
 			}
 		}
 	}
-	err := k.Load(env.Provider(".", env.Opt{
+	err := k.Load(envprovider.Provider(".", envprovider.Opt{
 		Prefix:      "SHORTLINKS_",
-		EnvironFunc: func() []string { return environ },
+		EnvironFunc: func() []string { return env },
 		TransformFunc: func(key, v string) (string, any) {
 			name := strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(key, "SHORTLINKS_"), "_", "-"))
 			if !known(name) {
@@ -168,141 +272,49 @@ func Load(fs *pflag.FlagSet, environ []string) (Config, error) {
 	if err != nil {
 		return Config{}, fmt.Errorf("environment: %w", err)
 	}
-	// Unchanged flags only fill keys that nothing above has set.
+	// Every key holds at least its default, so only the flags given count.
 	if err := k.Load(posflag.Provider(fs, ".", k), nil); err != nil {
 		return Config{}, fmt.Errorf("flags: %w", err)
 	}
 	return parse(k)
 }
 
-func known(name string) bool {
-	for _, s := range Settings {
-		if s.Name == name {
-			return true
-		}
+// lookup returns the setting called name.
+func lookup(name string) (Setting, bool) {
+	i := slices.IndexFunc(Settings, func(s Setting) bool { return s.Name == name })
+	if i < 0 {
+		return Setting{}, false
 	}
-	return false
+	return Settings[i], true
 }
 
-// parse converts raw values, whatever their source's types, and validates.
+func known(name string) bool {
+	_, ok := lookup(name)
+	return ok
+}
+
+// parse fills a Config from raw values, whatever their sources' types, and
+// checks it.
 func parse(k *koanf.Koanf) (Config, error) {
 	var errs []error
-	str := func(name string) string {
-		v := k.Get(name)
-		if v == nil {
-			return ""
-		}
-		if l, ok := v.([]any); ok {
-			parts := make([]string, len(l))
-			for i, p := range l {
-				parts[i] = fmt.Sprint(p)
-			}
-			return strings.Join(parts, ",")
-		}
-		if l, ok := v.([]string); ok {
-			return strings.Join(l, ",")
-		}
-		return strings.TrimSpace(fmt.Sprint(v))
-	}
 	bad := func(name, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s (--%s, %s): %s", name, name, EnvName(name), fmt.Sprintf(format, args...)))
 	}
-	integer := func(name string, lo, hi int) int {
-		n, err := strconv.Atoi(str(name))
-		if err != nil || n < lo || n > hi {
-			bad(name, "%q is not a whole number from %d to %d", str(name), lo, hi)
+	var c Config
+	for _, s := range Settings {
+		for _, problem := range s.set(&c, text(k.Get(s.Name))) {
+			bad(s.Name, "%s", problem)
 		}
-		return n
-	}
-	nonNegative := func(name string) time.Duration {
-		d, err := time.ParseDuration(str(name))
-		if err != nil || d < 0 {
-			bad(name, "%q is not a duration like 0s, 500ms or 10s", str(name))
-		}
-		return d
-	}
-	duration := func(name string) time.Duration {
-		d, err := time.ParseDuration(str(name))
-		if err != nil || d <= 0 {
-			bad(name, "%q is not a positive duration like 500ms or 10s", str(name))
-		}
-		return d
-	}
-	boolean := func(name string) bool {
-		b, err := strconv.ParseBool(str(name))
-		if err != nil {
-			bad(name, "%q is not true or false", str(name))
-		}
-		return b
-	}
-	list := func(name string) []string {
-		var out []string
-		for _, p := range strings.Split(str(name), ",") {
-			if p = strings.TrimSpace(p); p != "" {
-				out = append(out, p)
-			}
-		}
-		return out
-	}
-	oneOf := func(name string, allowed ...string) string {
-		v := str(name)
-		for _, a := range allowed {
-			if v == a {
-				return v
-			}
-		}
-		bad(name, "%q is not one of %s", v, strings.Join(allowed, ", "))
-		return v
 	}
 
-	c := Config{
-		Listen:              str("listen"),
-		BaseURL:             strings.TrimSuffix(str("base-url"), "/"),
-		DatabaseURL:         str("database-url"),
-		DatabaseReplicaURLs: list("database-replica-urls"),
-		DatabaseMaxConns:    integer("database-max-conns", 1, 10000),
-		DatabaseTimeout:     duration("database-timeout"),
-		AutoMigrate:         boolean("auto-migrate"),
-		RedisURL:            str("redis-url"),
-		RedisTimeout:        duration("redis-timeout"),
-		RedisKeyPrefix:      str("redis-key-prefix"),
-		CodeKey:             str("code-key"),
-		RequireAPIKey:       boolean("require-api-key"),
-		RedirectStatus:      integer("redirect-status", 301, 308),
-		CacheControl:        str("cache-control"),
-		MaxURLLength:        integer("max-url-length", 64, 1<<20),
-		CreateBurst:         integer("rate-limit-create-burst", 1, 1<<20),
-		CacheSize:           integer("cache-size", 1, 1<<31-1),
-		CacheTTL:            duration("cache-ttl"),
-		CacheNegativeTTL:    duration("cache-negative-ttl"),
-		CacheRedisTTL:       duration("cache-redis-ttl"),
-		LogLevel:            oneOf("log-level", "debug", "info", "warn", "error"),
-		LogFormat:           oneOf("log-format", "json", "text"),
-		LogRequests:         oneOf("log-requests", "all", "api", "errors", "none"),
-		ShutdownTimeout:     duration("shutdown-timeout"),
-		DrainDelay:          nonNegative("drain-delay"),
-		MetricsListen:       str("metrics-listen"),
-		DebugListen:         str("debug-listen"),
+	c.BaseURL = strings.TrimSuffix(c.BaseURL, "/")
+	if c.RedisKeyPrefix == "" {
+		// Every key has a prefix: an empty one keeps the default.
+		s, _ := lookup("redis-key-prefix")
+		c.RedisKeyPrefix = s.Default
 	}
-
-	switch c.RedirectStatus {
-	case 301, 302, 307, 308:
-	default:
-		bad("redirect-status", "%d is not 301, 302, 307 or 308", c.RedirectStatus)
-	}
-	rate, err := strconv.ParseFloat(str("rate-limit-create"), 64)
-	if err != nil || rate < 0 {
-		bad("rate-limit-create", "%q is not a number of creations per second, 0 or more", str("rate-limit-create"))
-	}
-	c.CreateRate = rate
-
-	sample, err := strconv.ParseFloat(str("log-redirect-sample"), 64)
-	if err != nil || sample < 0 || sample > 1 {
-		bad("log-redirect-sample", "%q is not a share from 0 to 1", str("log-redirect-sample"))
-	}
-	c.LogRedirectSample = sample
 	for _, name := range []string{"debug-listen", "metrics-listen"} {
-		if v := str(name); v != "" {
+		if v := text(k.Get(name)); v != "" {
 			if _, _, err := net.SplitHostPort(v); err != nil {
 				bad(name, "%q is not host:port or :port", v)
 			}
@@ -340,19 +352,99 @@ func parse(k *koanf.Koanf) (Config, error) {
 	if c.CodeKey != "" && !isHexKey(c.CodeKey) {
 		bad("code-key", "must be 64 hex digits (32 bytes); make one with 'openssl rand -hex 32'")
 	}
-	for _, p := range list("trusted-proxies") {
-		prefix, err := netip.ParsePrefix(p)
-		if err != nil {
-			a, aerr := netip.ParseAddr(p)
-			if aerr != nil {
-				bad("trusted-proxies", "%q is not an address or CIDR", p)
-				continue
-			}
-			prefix = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
-		}
-		c.TrustedProxies = append(c.TrustedProxies, prefix.Masked())
-	}
 	return c, errors.Join(errs...)
+}
+
+// text is a raw value as a string, whatever its source made of it: a YAML
+// list or a flag's []string becomes a comma-separated string.
+func text(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return ""
+	case []any:
+		parts := make([]string, len(v))
+		for i, p := range v {
+			parts[i] = fmt.Sprint(p)
+		}
+		return strings.Join(parts, ",")
+	case []string:
+		return strings.Join(v, ",")
+	}
+	return strings.TrimSpace(fmt.Sprint(v))
+}
+
+// set stores raw, converted to the setting's type, in its field of c, and
+// returns what is wrong with raw, if anything.
+func (s Setting) set(c *Config, raw string) (problems []string) {
+	not := func(want string) []string {
+		if s.rule.want != "" {
+			want = s.rule.want
+		}
+		return []string{fmt.Sprintf("%q is not %s", raw, want)}
+	}
+	var v any
+	switch p := s.field(c).(type) {
+	case *string:
+		*p, v = raw, raw
+	case *int:
+		n, err := strconv.Atoi(raw)
+		if err != nil {
+			return not("a whole number")
+		}
+		*p, v = n, n
+	case *float64:
+		f, err := strconv.ParseFloat(raw, 64)
+		if err != nil {
+			return not("a number")
+		}
+		*p, v = f, f
+	case *bool:
+		b, err := strconv.ParseBool(raw)
+		if err != nil {
+			return not("true or false")
+		}
+		*p, v = b, b
+	case *time.Duration:
+		d, err := time.ParseDuration(raw)
+		if err != nil || d < 0 {
+			return not("a duration like 0s, 500ms or 10s")
+		}
+		*p, v = d, d
+	case *[]string:
+		*p = list(raw)
+		return nil
+	case *[]netip.Prefix:
+		for _, item := range list(raw) {
+			prefix, err := netip.ParsePrefix(item)
+			if err != nil {
+				a, aerr := netip.ParseAddr(item)
+				if aerr != nil {
+					problems = append(problems, fmt.Sprintf("%q is not an address or CIDR", item))
+					continue
+				}
+				prefix = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+			}
+			*p = append(*p, prefix.Masked())
+		}
+		return problems
+	default:
+		panic(fmt.Sprintf("config: setting %s has a field of unknown type %T", s.Name, p))
+	}
+	if s.rule.ok != nil && !s.rule.ok(v) {
+		return not("")
+	}
+	return nil
+}
+
+// list splits a comma-separated value, dropping empty items.
+func list(raw string) []string {
+	var out []string
+	for _, p := range strings.Split(raw, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func validRedisScheme(s string) bool {
@@ -407,34 +499,63 @@ func maskUnparsed(raw string) string {
 	return scheme + "://" + user + ":xxxxx" + rest[at:]
 }
 
-// Redacted returns the effective settings for logging, with secrets masked.
+// Redacted returns every setting's effective value, for logging, with the
+// secrets masked.
 func (c Config) Redacted() map[string]any {
-	masked := func(s string) string {
-		if s == "" {
-			return ""
+	out := make(map[string]any, len(Settings))
+	for _, s := range Settings {
+		v := s.value(c)
+		if s.Secret {
+			v = masked(v)
 		}
-		return "********"
+		out[s.Name] = v
 	}
-	replicas := make([]string, len(c.DatabaseReplicaURLs))
-	for i, r := range c.DatabaseReplicaURLs {
-		replicas[i] = Mask(r)
+	return out
+}
+
+// value is the setting's value in c as it is shown: durations, addresses and
+// lists as strings, numbers and booleans as they are.
+func (s Setting) value(c Config) any {
+	switch p := s.field(&c).(type) {
+	case *string:
+		return *p
+	case *[]string:
+		return append([]string{}, *p...)
+	case *[]netip.Prefix:
+		l := make([]string, len(*p))
+		for i, prefix := range *p {
+			l[i] = prefix.String()
+		}
+		return l
+	case *time.Duration:
+		return p.String()
+	case *int:
+		return *p
+	case *float64:
+		return *p
+	case *bool:
+		return *p
 	}
-	proxies := make([]string, len(c.TrustedProxies))
-	for i, p := range c.TrustedProxies {
-		proxies[i] = p.String()
+	panic(fmt.Sprintf("config: setting %s has a field of unknown type", s.Name))
+}
+
+// masked hides a secret: a URL keeps all but its password, anything else
+// is hidden whole.
+func masked(v any) any {
+	switch v := v.(type) {
+	case []string:
+		l := make([]string, len(v))
+		for i, item := range v {
+			l[i] = masked(item).(string)
+		}
+		return l
+	case string:
+		switch {
+		case v == "":
+			return ""
+		case strings.Contains(v, "://"):
+			return Mask(v)
+		}
 	}
-	return map[string]any{
-		"listen": c.Listen, "base-url": c.BaseURL,
-		"database-url": Mask(c.DatabaseURL), "database-replica-urls": replicas,
-		"database-max-conns": c.DatabaseMaxConns, "database-timeout": c.DatabaseTimeout.String(),
-		"auto-migrate": c.AutoMigrate,
-		"redis-url":    Mask(c.RedisURL), "redis-timeout": c.RedisTimeout.String(), "redis-key-prefix": c.RedisKeyPrefix,
-		"code-key": masked(c.CodeKey), "require-api-key": c.RequireAPIKey,
-		"redirect-status": c.RedirectStatus, "cache-control": c.CacheControl, "max-url-length": c.MaxURLLength,
-		"rate-limit-create": c.CreateRate, "rate-limit-create-burst": c.CreateBurst, "trusted-proxies": proxies,
-		"cache-size": c.CacheSize, "cache-ttl": c.CacheTTL.String(), "cache-negative-ttl": c.CacheNegativeTTL.String(),
-		"cache-redis-ttl": c.CacheRedisTTL.String(),
-		"log-level":       c.LogLevel, "log-format": c.LogFormat, "log-requests": c.LogRequests,
-		"shutdown-timeout": c.ShutdownTimeout.String(), "debug-listen": c.DebugListen,
-	}
+	return "********"
 }

@@ -1,9 +1,11 @@
 package config_test
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -28,10 +30,14 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if d := config.Default(); !reflect.DeepEqual(c, d) {
+		t.Fatalf("Default() = %+v\nLoad with nothing set = %+v", d, c)
+	}
 	if c.Listen != ":8080" || c.DatabaseURL != "sqlite:shortlinks.db" || c.BaseURL != "http://localhost:8080" ||
 		c.RedirectStatus != 302 || c.CacheControl != "private, max-age=90" || c.MaxURLLength != 8192 ||
 		c.CreateRate != 1 || c.CreateBurst != 20 || c.CacheSize != 1_000_000 || c.CacheTTL != time.Minute ||
-		c.RequireAPIKey || c.LogFormat != "json" || c.ShutdownTimeout != 15*time.Second {
+		c.RequireAPIKey || c.LogFormat != "json" || c.ShutdownTimeout != 15*time.Second ||
+		c.RedisTimeout != 50*time.Millisecond || c.RedisKeyPrefix != "shortlinks:" || c.LogRedirectSample != 0.001 {
 		t.Fatalf("defaults: %+v", c)
 	}
 }
@@ -70,11 +76,13 @@ func TestPrecedence(t *testing.T) {
 }
 
 func TestValidation(t *testing.T) {
+	// Values of the wrong type can only come from the environment or the
+	// file: the flags are typed, and pflag refuses them (TestTypedFlags).
 	_, err := load(t, []string{
 		"--redirect-status", "303", "--listen", "nonsense", "--base-url", "ftp://x", "--database-url", "mysql://x",
-		"--code-key", "abc", "--trusted-proxies", "not-an-ip", "--cache-ttl", "soon", "--log-level", "loud",
+		"--code-key", "abc", "--trusted-proxies", "not-an-ip", "--log-level", "loud",
 		"--rate-limit-create", "-1",
-	}, []string{"SHORTLINKS_CACHE_SIZE=lots"})
+	}, []string{"SHORTLINKS_CACHE_SIZE=lots", "SHORTLINKS_CACHE_TTL=soon"})
 	if err == nil {
 		t.Fatal("invalid settings accepted")
 	}
@@ -114,5 +122,122 @@ func TestRedactedMasksSecrets(t *testing.T) {
 	}
 	if !strings.Contains(dump, "db.internal") {
 		t.Fatalf("masking hid more than the password: %s", dump)
+	}
+}
+
+// TestRedactedCoversEverySetting checks that the dump logged at start shows
+// every setting and masks every secret, whatever it is set to.
+func TestRedactedCoversEverySetting(t *testing.T) {
+	// A value for each secret setting, with its secret part.
+	secrets := map[string]struct{ value, secret string }{
+		"database-url":          {"postgres://app:hunter2@db.internal/links", "hunter2"},
+		"database-replica-urls": {"postgres://app:hunter3@replica-1/links,postgres://app:hunter5@replica-2/links", "hunter5"},
+		"redis-url":             {"rediss-sentinel://:hunter4@[::1]:26379,[::2]:26379/main", "hunter4"},
+		"code-key":              {strings.Repeat("c0", 32), strings.Repeat("c0", 32)},
+	}
+	var env []string
+	for _, s := range config.Settings {
+		v, ok := secrets[s.Name]
+		if s.Secret && !ok {
+			t.Errorf("secret setting %s has no value in this test: add one", s.Name)
+		}
+		if !s.Secret && ok {
+			t.Errorf("%s is not secret: take it out of this test", s.Name)
+		}
+		if ok {
+			env = append(env, config.EnvName(s.Name)+"="+v.value)
+		}
+	}
+	c, err := load(t, nil, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dump := c.Redacted()
+	if len(dump) != len(config.Settings) {
+		t.Errorf("Redacted has %d entries for %d settings", len(dump), len(config.Settings))
+	}
+	for _, s := range config.Settings {
+		v, ok := dump[s.Name]
+		if !ok {
+			t.Errorf("Redacted leaves out %s", s.Name)
+			continue
+		}
+		if sec, ok := secrets[s.Name]; ok && strings.Contains(fmt.Sprint(v), sec.secret) {
+			t.Errorf("Redacted shows %s's secret: %v", s.Name, v)
+		}
+	}
+	// Masking keeps what an operator needs to tell the servers apart.
+	for name, want := range map[string]string{"database-url": "db.internal", "database-replica-urls": "replica-2", "redis-url": "[::2]:26379"} {
+		if !strings.Contains(fmt.Sprint(dump[name]), want) {
+			t.Errorf("Redacted()[%s] = %v, want it to still show %s", name, dump[name], want)
+		}
+	}
+	if got := dump["code-key"]; got != "********" {
+		t.Errorf("Redacted()[code-key] = %v, want it hidden whole", got)
+	}
+	// Values keep their types in the JSON log line.
+	if dump["cache-size"] != 1_000_000 || dump["log-redirect-sample"] != 0.001 || dump["auto-migrate"] != false ||
+		dump["drain-delay"] != "0s" || dump["metrics-listen"] != "" {
+		t.Errorf("Redacted = %v", dump)
+	}
+}
+
+// TestTypedFlags checks that each flag has its setting's type and default,
+// so that --help says what to give and a bad value is refused at once.
+func TestTypedFlags(t *testing.T) {
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	config.AddFlags(fs)
+	for _, s := range config.Settings {
+		f := fs.Lookup(s.Name)
+		if f == nil {
+			t.Errorf("no flag --%s", s.Name)
+			continue
+		}
+		want := map[string]string{"string": "string", "int": "int", "float": "float64", "bool": "bool", "duration": "duration", "list": "stringSlice"}[s.Type()]
+		if got := f.Value.Type(); got != want {
+			t.Errorf("--%s is a %s flag, want %s", s.Name, got, want)
+		}
+		if s.Type() != "list" && f.DefValue != s.Default {
+			t.Errorf("--%s shows default %q, want %q", s.Name, f.DefValue, s.Default)
+		}
+	}
+	var help bytes.Buffer
+	fs.SetOutput(&help)
+	fs.PrintDefaults()
+	for _, want := range []string{
+		"--cache-size int ", "--cache-ttl duration ", "--rate-limit-create float ", "--redirect-status int ",
+		"--trusted-proxies strings ", "--listen string ", "(default 60s)", "(default 0.001)",
+	} {
+		if !strings.Contains(help.String(), want) {
+			t.Errorf("help lacks %q:\n%s", want, help.String())
+		}
+	}
+	for _, args := range [][]string{{"--cache-size", "lots"}, {"--cache-ttl", "soon"}, {"--rate-limit-create", "fast"}, {"--auto-migrate=maybe"}} {
+		fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+		fs.SetOutput(&bytes.Buffer{})
+		config.AddFlags(fs)
+		if err := fs.Parse(args); err == nil || !strings.Contains(err.Error(), strings.TrimPrefix(strings.SplitN(args[0], "=", 2)[0], "--")) {
+			t.Errorf("parsing %v = %v, want an error naming the flag", args, err)
+		}
+	}
+	// Typed values given as flags reach the Config.
+	c, err := load(t, []string{"--cache-ttl", "90s", "--rate-limit-create", "0.25", "--cache-size", "7", "--trusted-proxies", "10.0.0.1,10.0.1.0/24"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.CacheTTL != 90*time.Second || c.CreateRate != 0.25 || c.CacheSize != 7 || len(c.TrustedProxies) != 2 {
+		t.Fatalf("typed flags: %+v", c)
+	}
+}
+
+// TestEmptyRedisKeyPrefix checks that an empty prefix keeps the default:
+// every key Shortlinks writes to Redis has one.
+func TestEmptyRedisKeyPrefix(t *testing.T) {
+	c, err := load(t, []string{"--redis-key-prefix", ""}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RedisKeyPrefix != config.Default().RedisKeyPrefix {
+		t.Fatalf("RedisKeyPrefix = %q, want the default", c.RedisKeyPrefix)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shortlinks/shortlinks/internal/config"
 	"github.com/shortlinks/shortlinks/internal/httpapi"
 	"github.com/shortlinks/shortlinks/internal/link"
 	"github.com/shortlinks/shortlinks/internal/qr"
@@ -254,8 +255,8 @@ func TestContract(t *testing.T) {
 			if got := r.header.Get("Location"); got != stored {
 				t.Errorf("%s: Location %q, want %q", method, got, stored)
 			}
-			if got := r.header.Get("Cache-Control"); got != httpapi.DefaultCacheControl {
-				t.Errorf("%s: Cache-Control %q, want %q", method, got, httpapi.DefaultCacheControl)
+			if want := config.Default().CacheControl; r.header.Get("Cache-Control") != want {
+				t.Errorf("%s: Cache-Control %q, want %q", method, r.header.Get("Cache-Control"), want)
 			}
 			c.do(t, srv.url, contractCall{method: method, path: "/Zz9Zz9Z", status: 404})
 		}

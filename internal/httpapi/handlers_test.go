@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/shortlinks/shortlinks/internal/apikey"
+	"github.com/shortlinks/shortlinks/internal/config"
 	"github.com/shortlinks/shortlinks/internal/httpapi"
 	"github.com/shortlinks/shortlinks/internal/link"
 	"github.com/shortlinks/shortlinks/internal/ratelimit"
@@ -69,7 +70,7 @@ func newHandlerFixture(t testing.TB, setups ...func(*handlerSetup)) *handlerFixt
 	reg := prometheus.NewRegistry()
 	setup := handlerSetup{opts: httpapi.Options{
 		BaseURL:      "https://sho.rt",
-		CacheControl: httpapi.DefaultCacheControl,
+		CacheControl: config.Default().CacheControl,
 		Registerer:   reg,
 		Metrics:      promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		Checks:       []httpapi.Check{{Name: "database", Critical: true, Run: db.Ping}},
@@ -281,7 +282,7 @@ func TestRedirect(t *testing.T) {
 				t.Fatalf("body %s, want code %s", rec.Body, tt.code)
 			}
 			if tt.status == http.StatusFound {
-				if cc := rec.Header().Get("Cache-Control"); cc != httpapi.DefaultCacheControl {
+				if cc := rec.Header().Get("Cache-Control"); cc != config.Default().CacheControl {
 					t.Fatalf("Cache-Control %q", cc)
 				}
 				if rec.Body.Len() != 0 {

@@ -91,7 +91,6 @@ type Options struct {
 // Default redirect settings.
 const (
 	DefaultRedirectStatus = http.StatusFound
-	DefaultCacheControl   = "private, max-age=90"
 )
 
 // Server serves the API and the redirect path.

@@ -3,7 +3,6 @@ package link_test
 import (
 	"bytes"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"github.com/shortlinks/shortlinks/internal/link"
 	"github.com/shortlinks/shortlinks/internal/shortcode"
 	"github.com/shortlinks/shortlinks/internal/store/sqlite"
+	"github.com/shortlinks/shortlinks/internal/store/sqlite/sqlitetest"
 	"github.com/shortlinks/shortlinks/internal/testenv"
 )
 
@@ -36,14 +36,7 @@ var testKey = bytes.Repeat([]byte{7}, shortcode.KeyLength)
 // with the options changed by each of edits.
 func newService(t *testing.T, edits ...func(*link.Options)) fixture {
 	t.Helper()
-	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "links.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	db := sqlitetest.Open(t)
 	perm, err := shortcode.NewPermutation(testKey)
 	if err != nil {
 		t.Fatal(err)

@@ -7,12 +7,11 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http/httptest"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/spf13/pflag"
 
 	"github.com/shortlinks/shortlinks/internal/app"
 	"github.com/shortlinks/shortlinks/internal/config"
@@ -21,18 +20,13 @@ import (
 )
 
 // startServer runs a real Shortlinks server on a temporary SQLite database,
-// with the given flags on top of the defaults.
-func startServer(t *testing.T, flags ...string) *httptest.Server {
+// with the defaults as set changes them.
+func startServer(t *testing.T, set ...func(*config.Config)) *httptest.Server {
 	t.Helper()
-	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
-	config.AddFlags(fs)
-	args := append([]string{"--database-url", "sqlite:" + filepath.Join(t.TempDir(), "links.db")}, flags...)
-	if err := fs.Parse(args); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(fs, nil)
-	if err != nil {
-		t.Fatal(err)
+	cfg := config.Default()
+	cfg.DatabaseURL = "sqlite:" + filepath.Join(t.TempDir(), "links.db")
+	for _, f := range set {
+		f(&cfg)
 	}
 	a, err := app.New(t.Context(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), app.Telemetry{})
 	if err != nil {
@@ -45,13 +39,13 @@ func startServer(t *testing.T, flags ...string) *httptest.Server {
 }
 
 func TestRunCountsAddUp(t *testing.T) {
-	srv := startServer(t, "--rate-limit-create", "0")
-	codes, err := loadtest.Seed(t.Context(), loadtest.SeedOptions{Server: srv.URL, Count: 300, Concurrency: 4})
+	srv := startServer(t, func(c *config.Config) { c.CreateRate = 0 })
+	codes, err := loadtest.CreateLinks(t.Context(), loadtest.CreateOptions{Server: srv.URL, Count: 300, Concurrency: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(codes) != 300 || codes[0] == "" || codes[299] == "" {
-		t.Fatalf("Seed returned %d codes, first %q last %q", len(codes), codes[0], codes[len(codes)-1])
+		t.Fatalf("CreateLinks returned %d codes, first %q last %q", len(codes), codes[0], codes[len(codes)-1])
 	}
 
 	var progress bytes.Buffer
@@ -152,7 +146,7 @@ func TestRunCountsAddUp(t *testing.T) {
 
 func TestRunFlatOut(t *testing.T) {
 	srv := startServer(t)
-	codes, err := loadtest.Seed(t.Context(), loadtest.SeedOptions{Server: srv.URL, Count: 10, Concurrency: 2})
+	codes, err := loadtest.CreateLinks(t.Context(), loadtest.CreateOptions{Server: srv.URL, Count: 10, Concurrency: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,9 +163,9 @@ func TestRunFlatOut(t *testing.T) {
 
 func TestSeedReportsRateLimit(t *testing.T) {
 	srv := startServer(t) // default: 1 create/s per address, burst 20
-	_, err := loadtest.Seed(t.Context(), loadtest.SeedOptions{Server: srv.URL, Count: 50, Concurrency: 2})
+	_, err := loadtest.CreateLinks(t.Context(), loadtest.CreateOptions{Server: srv.URL, Count: 50, Concurrency: 2})
 	if err == nil || !strings.Contains(err.Error(), "--rate-limit-create 0") {
-		t.Fatalf("Seed past the rate limit = %v, want advice on --rate-limit-create 0", err)
+		t.Fatalf("CreateLinks past the rate limit = %v, want advice on --rate-limit-create 0", err)
 	}
 }
 
@@ -195,8 +189,10 @@ func TestRunCountsRateLimitedCreates(t *testing.T) {
 // Behind a trusted proxy address, synthetic client addresses each get their
 // own bucket, so the limiter stays on and nothing is refused.
 func TestClientAddrsPassTrustedProxy(t *testing.T) {
-	srv := startServer(t, "--trusted-proxies", "127.0.0.1,::1")
-	codes, err := loadtest.Seed(t.Context(), loadtest.SeedOptions{Server: srv.URL, Count: 100, Concurrency: 4, ClientAddrs: 1000})
+	srv := startServer(t, func(c *config.Config) {
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("::1/128")}
+	})
+	codes, err := loadtest.CreateLinks(t.Context(), loadtest.CreateOptions{Server: srv.URL, Count: 100, Concurrency: 4, ClientAddrs: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,11 +17,6 @@ type Decision struct {
 	RetryAfter time.Duration // when not allowed: how long until a token is due
 }
 
-// Limiter hands out tokens per key.
-type Limiter interface {
-	Allow(ctx context.Context, key string) (Decision, error)
-}
-
 // Limit is a token bucket: Rate tokens a second, up to Burst at once.
 type Limit struct {
 	Rate  float64
@@ -31,7 +26,7 @@ type Limit struct {
 // maxKeys bounds the memory Local spends on clients.
 const maxKeys = 100_000
 
-// Local is a Limiter with a token bucket per key in process memory. Buckets
+// Local hands out tokens from a bucket per key in process memory. Buckets
 // of idle keys are dropped once they would be full again, so forgetting them
 // changes nothing.
 type Local struct {

@@ -8,26 +8,23 @@ import (
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
-)
 
-// Defaults for SharedOptions.
-const (
-	DefaultPrefix  = "shortlinks:"
-	DefaultTimeout = 50 * time.Millisecond
+	"github.com/shortlinks/shortlinks/internal/redisconn"
 )
 
 // SharedOptions configure a Shared limiter.
 type SharedOptions struct {
 	// Prefix starts every key the limiter keeps in Redis (after the
-	// "rate:" that redis_rate puts first).
+	// "rate:" that redis_rate puts first); empty: none.
 	Prefix string
-	// Timeout bounds the time one Allow spends waiting on Redis.
+	// Timeout bounds the time one Allow spends waiting on Redis; zero:
+	// redisconn.DefaultTimeout, the bound of redisconn's clients.
 	Timeout time.Duration
 	// Registerer receives the limiter's metrics; nil registers none.
 	Registerer prometheus.Registerer
 }
 
-// Shared is a Limiter whose buckets live in Redis, so that every instance
+// Shared hands out tokens from buckets that live in Redis, so that every instance
 // draws from the same ones: GCRA (a token bucket measured in time) run as
 // one script per decision. While Redis cannot answer, Shared decides with
 // a Local limiter of the same Limit, so each instance then allows the full
@@ -41,19 +38,14 @@ type Shared struct {
 	fallbacks prometheus.Counter
 }
 
-var _ Limiter = (*Shared)(nil)
-
 // NewShared returns a Shared limiter enforcing l for each key, keeping its
 // state in rdb.
 func NewShared(rdb redis.UniversalClient, l Limit, opts SharedOptions) (*Shared, error) {
 	if l.Rate <= 0 || l.Burst <= 0 {
 		return nil, fmt.Errorf("ratelimit: a shared limit needs a positive rate and burst, not %v/s burst %d", l.Rate, l.Burst)
 	}
-	if opts.Prefix == "" {
-		opts.Prefix = DefaultPrefix
-	}
 	if opts.Timeout <= 0 {
-		opts.Timeout = DefaultTimeout
+		opts.Timeout = redisconn.DefaultTimeout
 	}
 	s := &Shared{
 		rdb: redis_rate.NewLimiter(rdb),

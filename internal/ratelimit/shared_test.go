@@ -31,7 +31,7 @@ func instance(t *testing.T, url, prefix string, l ratelimit.Limit, timeout time.
 	return s
 }
 
-func allow(t *testing.T, l ratelimit.Limiter, key string) ratelimit.Decision {
+func allow(t *testing.T, l *ratelimit.Shared, key string) ratelimit.Decision {
 	t.Helper()
 	d, err := l.Allow(context.Background(), key)
 	if err != nil {
@@ -72,7 +72,7 @@ func sharedSuite(t *testing.T, url string) {
 		b := instance(t, url, prefix, lim, timeout, nil)
 		allowed := 0
 		for i := range 10 {
-			l := ratelimit.Limiter(a)
+			l := a
 			if i%2 == 1 {
 				l = b
 			}
@@ -128,7 +128,7 @@ func TestSharedFallback(t *testing.T) {
 	defer inspect.Close()
 	fallbacks := func() float64 { return metric(t, reg, "shortlinks_ratelimit_fallbacks_total") }
 	// shared waits until l decides in Redis again.
-	shared := func(l ratelimit.Limiter, reg *prometheus.Registry, when string) time.Duration {
+	shared := func(l *ratelimit.Shared, reg *prometheus.Registry, when string) time.Duration {
 		start := time.Now()
 		for {
 			before := metric(t, reg, "shortlinks_ratelimit_fallbacks_total")
@@ -145,7 +145,7 @@ func TestSharedFallback(t *testing.T) {
 
 	// burst takes 10 decisions for key and returns how many were allowed
 	// and the longest one took.
-	burst := func(l ratelimit.Limiter, key string) (allowed int, worst time.Duration) {
+	burst := func(l *ratelimit.Shared, key string) (allowed int, worst time.Duration) {
 		for range 10 {
 			start := time.Now()
 			if allow(t, l, key).Allowed {
@@ -173,7 +173,7 @@ func TestSharedFallback(t *testing.T) {
 			if na+nb != 3 {
 				t.Errorf("%s: two instances allowed %d+%d, want 3 between them", when, na, nb)
 			}
-			if n := inspect.Exists(context.Background(), "rate:"+ratelimit.DefaultPrefix+key).Val(); n != 1 {
+			if n := inspect.Exists(context.Background(), "rate:"+key).Val(); n != 1 {
 				t.Errorf("%s: the bucket is not in Redis", when)
 			}
 			return

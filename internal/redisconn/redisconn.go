@@ -20,7 +20,8 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-// Defaults for Options.
+// Defaults for Options. DefaultTimeout is also the bound the cache and the
+// rate limiter put on their own Redis calls when given none.
 const (
 	DefaultTimeout = 50 * time.Millisecond
 	DefaultOpenFor = time.Second

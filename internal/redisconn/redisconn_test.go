@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/shortlinks/shortlinks/internal/config"
 	"github.com/shortlinks/shortlinks/internal/redisconn"
 	"github.com/shortlinks/shortlinks/internal/redisconn/redistest"
 	"github.com/shortlinks/shortlinks/internal/testenv"
@@ -204,4 +205,13 @@ func BenchmarkGet(b *testing.B) {
 	b.ReportMetric(float64(tp.Nanoseconds())/calls, "plain-ns/call")
 	b.ReportMetric(float64(tc.Nanoseconds())/calls, "open-ns/call")
 	b.ReportMetric(float64(tc)/float64(tp), "x-plain")
+}
+
+// TestDefaultTimeoutIsTheConfigured checks that a client given no timeout,
+// and the cache and rate limiter that fall back to DefaultTimeout, wait as
+// long as a server started without --redis-timeout.
+func TestDefaultTimeoutIsTheConfigured(t *testing.T) {
+	if got, want := redisconn.DefaultTimeout, config.Default().RedisTimeout; got != want {
+		t.Fatalf("DefaultTimeout = %v, but --redis-timeout defaults to %v", got, want)
+	}
 }

@@ -28,7 +28,10 @@ type Generator struct {
 	next, end uint64
 }
 
-var _ link.Generator = (*Generator)(nil)
+var (
+	_ link.Generator      = (*Generator)(nil)
+	_ link.BatchGenerator = (*Generator)(nil)
+)
 
 // DefaultBlock is how many ids a Generator reserves at a time.
 const DefaultBlock = 1000
@@ -46,12 +49,36 @@ func NewGenerator(perm *Permutation, counter Counter, block uint64) *Generator {
 func (g *Generator) Next(ctx context.Context) (link.Code, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	return g.code(ctx, g.block)
+}
+
+// NextN returns n codes never returned before by any Generator on the same
+// counter and key. It takes what is left of the current block first and
+// then reserves exactly the ids it still needs, so that a bulk load leaves
+// no reserved id unused.
+func (g *Generator) NextN(ctx context.Context, n int) ([]link.Code, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	codes := make([]link.Code, n)
+	for i := range codes {
+		c, err := g.code(ctx, uint64(n-i))
+		if err != nil {
+			return nil, err
+		}
+		codes[i] = c
+	}
+	return codes, nil
+}
+
+// code encodes the next id, reserving reserve more when the block is used
+// up. g.mu is held.
+func (g *Generator) code(ctx context.Context, reserve uint64) (link.Code, error) {
 	if g.next == g.end {
-		first, err := g.counter.ReserveIDs(ctx, g.block)
+		first, err := g.counter.ReserveIDs(ctx, reserve)
 		if err != nil {
 			return "", fmt.Errorf("reserve ids: %w", err)
 		}
-		g.next, g.end = first, first+g.block
+		g.next, g.end = first, first+reserve
 	}
 	id := g.next
 	g.next++

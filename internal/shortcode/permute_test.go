@@ -8,6 +8,7 @@ import (
 
 	"github.com/shortlinks/shortlinks/internal/shortcode"
 	"github.com/shortlinks/shortlinks/internal/store/sqlite"
+	"github.com/shortlinks/shortlinks/internal/store/sqlite/sqlitetest"
 )
 
 func mustPerm(t testing.TB, seed byte) *shortcode.Permutation {
@@ -156,16 +157,6 @@ func FuzzPermutation(f *testing.F) {
 
 func TestGeneratorUniqueAcrossInstancesAndRestarts(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "links.db")
-	open := func() *sqlite.DB {
-		db, err := sqlite.Open(t.Context(), path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := db.Migrate(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-		return db
-	}
 	p := mustPerm(t, 6)
 	seen := map[string]bool{}
 	var mu sync.Mutex
@@ -193,11 +184,10 @@ func TestGeneratorUniqueAcrossInstancesAndRestarts(t *testing.T) {
 		}
 		wg.Wait()
 	}
-	db := open()
+	db := sqlitetest.OpenFile(t, path)
 	run(db, 100)
 	db.Close()
-	db = open() // a restart: unused ids of the last blocks are skipped, never reused
-	defer db.Close()
+	db = sqlitetest.OpenFile(t, path) // a restart: unused ids of the last blocks are skipped, never reused
 	run(db, 100)
 	if len(seen) != 800 {
 		t.Fatalf("%d distinct codes, want 800", len(seen))

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/getsentry/sentry-go"
+
+	"github.com/shortlinks/shortlinks/internal/environ"
 )
 
 // ErrorReporter sends panics and server errors to a Sentry-compatible
@@ -16,22 +18,22 @@ type ErrorReporter struct {
 	client *sentry.Client
 }
 
-// NewErrorReporter returns a reporter for the SENTRY_DSN in environ, with
+// NewErrorReporter returns a reporter for the SENTRY_DSN in env, with
 // SENTRY_ENVIRONMENT and SENTRY_RELEASE (default: the build's version) if
 // set, or nil when there is no DSN.
-func NewErrorReporter(environ []string, b Build) (*ErrorReporter, error) {
-	env := lookup(environ)
-	dsn := env("SENTRY_DSN")
+func NewErrorReporter(env []string, b Build) (*ErrorReporter, error) {
+	get := func(name string) string { return environ.Get(env, name) }
+	dsn := get("SENTRY_DSN")
 	if dsn == "" {
 		return nil, nil
 	}
-	release := env("SENTRY_RELEASE")
+	release := get("SENTRY_RELEASE")
 	if release == "" {
 		release = "shortlinks@" + b.Version
 	}
 	client, err := sentry.NewClient(sentry.ClientOptions{
 		Dsn:         dsn,
-		Environment: env("SENTRY_ENVIRONMENT"),
+		Environment: get("SENTRY_ENVIRONMENT"),
 		Release:     release,
 		// Reports carry what is set below and nothing the SDK would
 		// collect itself: no cookies, no addresses, no headers.

@@ -10,17 +10,19 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"github.com/shortlinks/shortlinks/internal/environ"
 )
 
-// TracingWanted reports whether the OpenTelemetry environment in environ
+// TracingWanted reports whether the OpenTelemetry environment in env
 // asks for traces: an OTLP endpoint is set, and neither OTEL_SDK_DISABLED
 // nor OTEL_TRACES_EXPORTER=none turns them off.
-func TracingWanted(environ []string) bool {
-	env := lookup(environ)
-	if strings.EqualFold(env("OTEL_SDK_DISABLED"), "true") || strings.EqualFold(env("OTEL_TRACES_EXPORTER"), "none") {
+func TracingWanted(env []string) bool {
+	get := func(name string) string { return environ.Get(env, name) }
+	if strings.EqualFold(get("OTEL_SDK_DISABLED"), "true") || strings.EqualFold(get("OTEL_TRACES_EXPORTER"), "none") {
 		return false
 	}
-	return env("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
+	return get("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
 }
 
 // NewTracerProvider returns a tracer provider that batches spans to an
@@ -52,16 +54,4 @@ func NewTracerProvider(ctx context.Context, b Build) (*sdktrace.TracerProvider, 
 // Propagator reads and writes W3C trace context and baggage headers.
 func Propagator() propagation.TextMapPropagator {
 	return propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
-}
-
-// lookup returns a getter for environ's variables; the last setting wins.
-func lookup(environ []string) func(string) string {
-	return func(name string) string {
-		for i := len(environ) - 1; i >= 0; i-- {
-			if v, ok := strings.CutPrefix(environ[i], name+"="); ok {
-				return v
-			}
-		}
-		return ""
-	}
 }

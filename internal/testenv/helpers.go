@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"bytes"
 	"sync"
 	"testing"
 	"time"
@@ -44,4 +45,25 @@ func Eventually(t testing.TB, limit time.Duration, what string, check func() err
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// Buffer collects what a server or a process writes, such as its log,
+// while the test reads it. The zero value is ready to use.
+type Buffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+// Write appends p.
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String returns what has been written so far.
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -27,10 +27,13 @@ import (
 	"github.com/pressly/goose/v3/lock"
 
 	"github.com/shortlinks/shortlinks/internal/link"
+	"github.com/shortlinks/shortlinks/internal/store"
 )
 
 //go:embed migrations/*.sql
 var migrations embed.FS
+
+var _ store.Engine = (*DB)(nil)
 
 // Defaults for Options.
 const (
@@ -202,24 +205,15 @@ func (db *DB) ReadsAvailable(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// Probe is one server's health check, for readiness reports.
-type Probe struct {
-	Name string // "primary", "replica-1", …
-	Ping func(ctx context.Context) error
-}
-
 // Probes returns a check for each server, the primary first. A check that
 // succeeds also marks its server up, and one that fails marks it down.
-func (db *DB) Probes() []Probe {
-	out := make([]Probe, len(db.servers))
+func (db *DB) Probes() []store.Probe {
+	out := make([]store.Probe, len(db.servers))
 	for i, s := range db.servers {
-		out[i] = Probe{Name: s.name, Ping: func(ctx context.Context) error { return db.ping(ctx, s) }}
+		out[i] = store.Probe{Name: s.name, Ping: func(ctx context.Context) error { return db.ping(ctx, s) }}
 	}
 	return out
 }
-
-// HasReplicas reports whether the DB reads from replicas.
-func (db *DB) HasReplicas() bool { return len(db.replicas) > 0 }
 
 // provider returns a goose provider over a database/sql handle to the
 // primary, which the caller closes. Its session locker holds a PostgreSQL

@@ -1,7 +1,6 @@
 package postgres_test
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"sort"
@@ -10,43 +9,28 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shortlinks/shortlinks/internal/link"
+	"github.com/shortlinks/shortlinks/internal/store"
 	"github.com/shortlinks/shortlinks/internal/store/postgres"
 	"github.com/shortlinks/shortlinks/internal/store/postgres/pgtest"
 	"github.com/shortlinks/shortlinks/internal/store/storetest"
 )
 
-// open opens the database at dsn with a small pool, closed when the test
-// ends: the shared test server's connections are for everyone.
-func open(t *testing.T, opts postgres.Options) *postgres.DB {
-	t.Helper()
-	if opts.MaxConns == 0 {
-		opts.MaxConns = 8
-	}
-	db, err := postgres.Open(t.Context(), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
-
-func openMigrated(t *testing.T) *postgres.DB {
-	t.Helper()
-	db := open(t, postgres.Options{URL: pgtest.Database(t)})
-	if err := db.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	return db
-}
-
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) storetest.Store { return openMigrated(t) })
+	storetest.Run(t, func(t *testing.T) store.Engine { return postgres.OpenTest(t, postgres.Options{}) })
 }
 
 func TestMigrate(t *testing.T) {
 	dsn := pgtest.Database(t)
-	db := open(t, postgres.Options{URL: dsn})
+	// Not OpenTest: this test migrates for itself.
+	open := func(maxConns int) *postgres.DB {
+		db, err := postgres.Open(t.Context(), postgres.Options{URL: dsn, MaxConns: maxConns})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	db := open(8)
 	cur, latest, err := db.SchemaVersion(t.Context())
 	if err != nil || cur != 0 || latest < 1 {
 		t.Fatalf("before migrating: SchemaVersion = %d, %d, %v; want 0, >=1", cur, latest, err)
@@ -58,7 +42,7 @@ func TestMigrate(t *testing.T) {
 	errs := make([]error, instances)
 	var wg sync.WaitGroup
 	for i := range instances {
-		other := open(t, postgres.Options{URL: dsn, MaxConns: 2})
+		other := open(2)
 		wg.Go(func() { errs[i] = other.Migrate(t.Context()) })
 	}
 	wg.Wait()
@@ -80,7 +64,7 @@ func TestMigrate(t *testing.T) {
 // than the sequence's block, concurrently, and checks that no id is handed
 // out twice and that every range is as long as asked.
 func TestReserveIDsAnySize(t *testing.T) {
-	db := openMigrated(t)
+	db := postgres.OpenTest(t, postgres.Options{})
 	sizes := []uint64{1, 7, 999, 1000, 1001, 2000, 2500, 10_000, 1000, 3}
 	type span struct{ first, n uint64 }
 	var mu sync.Mutex
@@ -114,44 +98,6 @@ func TestReserveIDsAnySize(t *testing.T) {
 	}
 	if _, err := db.ReserveIDs(t.Context(), 0); err == nil {
 		t.Fatal("ReserveIDs(0) succeeded")
-	}
-}
-
-func TestInsertBatch(t *testing.T) {
-	db := openMigrated(t)
-	created := time.Now().UTC().Truncate(time.Microsecond)
-	batch := make([]link.Link, 5000)
-	for i := range batch {
-		batch[i] = link.Link{Code: link.Code(fmt.Sprintf("b%05d", i)), URL: fmt.Sprintf("https://example.com/%d", i), CreatedAt: created}
-	}
-	batch[7].Owner = 42
-	batch[8].ExpiresAt = created.Add(time.Hour)
-	if err := db.InsertBatch(t.Context(), batch); err != nil {
-		t.Fatal(err)
-	}
-	for _, i := range []int{0, 7, 8, 4999} {
-		got, err := db.Get(t.Context(), batch[i].Code)
-		if err != nil {
-			t.Fatalf("Get(%s): %v", batch[i].Code, err)
-		}
-		if got.URL != batch[i].URL || !got.CreatedAt.Equal(created) || got.Owner != batch[i].Owner || !got.ExpiresAt.Equal(batch[i].ExpiresAt) {
-			t.Errorf("Get(%s) = %+v, want %+v", batch[i].Code, got, batch[i])
-		}
-	}
-
-	// A batch with one taken code stores nothing.
-	clash := []link.Link{
-		{Code: "fresh1", URL: "https://example.com/f1", CreatedAt: created},
-		{Code: "b00003", URL: "https://example.com/again", CreatedAt: created},
-	}
-	if err := db.InsertBatch(t.Context(), clash); !errors.Is(err, link.ErrCodeTaken) {
-		t.Fatalf("InsertBatch with a taken code = %v, want ErrCodeTaken", err)
-	}
-	if _, err := db.Get(t.Context(), "fresh1"); !errors.Is(err, link.ErrNotFound) {
-		t.Fatalf("Get(fresh1) after the failed batch = %v, want ErrNotFound", err)
-	}
-	if err := db.InsertBatch(t.Context(), nil); err != nil {
-		t.Fatalf("InsertBatch(nil) = %v", err)
 	}
 }
 

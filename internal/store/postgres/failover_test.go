@@ -20,7 +20,7 @@ import (
 // nextval alone leaves most transactions without one, and such a commit
 // does not wait for a synchronous standby.
 func TestReserveTakesXID(t *testing.T) {
-	db := openTest(t, Options{URL: pgtest.CreateDatabase(t, testenv.Postgres(t))})
+	db := OpenTest(t, Options{URL: pgtest.CreateDatabase(t, testenv.Postgres(t))})
 	conn, err := db.primary.pool.Acquire(t.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +77,7 @@ func TestFollowPrimary(t *testing.T) {
 	url := fmt.Sprintf("postgres://postgres@%s,127.0.0.1:%d,127.0.0.1:%d/%s?sslmode=disable&target_session_attrs=read-write",
 		hang.Addr(), replica.Port(), primary.Port(), name)
 	const timeout = 1500 * time.Millisecond
-	db := openTest(t, Options{URL: url, Timeout: timeout})
+	db := OpenTest(t, Options{URL: url, Timeout: timeout})
 	start := time.Now()
 	if err := db.Insert(t.Context(), link.Link{Code: "multi", URL: "https://example.com/", CreatedAt: time.Now().UTC()}); err != nil {
 		t.Fatalf("Insert through a multi-host URL: %v", err)
@@ -109,7 +109,7 @@ func TestFollowPrimary(t *testing.T) {
 func TestDemotedPrimaryDropped(t *testing.T) {
 	primary := pgtest.StartPrimary(t)
 	dsn := primary.Database(t)
-	if err := openTest(t, Options{URL: dsn}).Close(); err != nil { // migrates
+	if err := OpenTest(t, Options{URL: dsn}).Close(); err != nil { // migrates
 		t.Fatal(err)
 	}
 	replica := primary.StartReplica(t)

@@ -19,8 +19,18 @@ import (
 	"github.com/shortlinks/shortlinks/internal/store/postgres/pgtest"
 )
 
-func openTest(t *testing.T, opts Options) *DB {
+// OpenTest opens the database opts names, or a new one on the test server
+// (pgtest.Database) when opts.URL is empty, migrates it, and closes it when
+// the test ends. A zero opts.MaxConns means 8: the test server's
+// connections are shared by every test. It is exported for postgres_test.
+func OpenTest(t *testing.T, opts Options) *DB {
 	t.Helper()
+	if opts.URL == "" {
+		opts.URL = pgtest.Database(t)
+	}
+	if opts.MaxConns == 0 {
+		opts.MaxConns = 8
+	}
 	db, err := Open(t.Context(), opts)
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +87,7 @@ func TestTranslate(t *testing.T) {
 // ErrUnavailable and that the store recovers by itself.
 func TestTerminatedSession(t *testing.T) {
 	dsn := pgtest.Database(t)
-	db := openTest(t, Options{URL: dsn, MaxConns: 1})
+	db := OpenTest(t, Options{URL: dsn, MaxConns: 1})
 	conn, err := db.primary.pool.Acquire(t.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -114,7 +124,7 @@ func TestTerminatedSession(t *testing.T) {
 // TestPoolExhausted checks that a request that cannot get a connection gives
 // up after the timeout with ErrUnavailable, and that the pool recovers.
 func TestPoolExhausted(t *testing.T) {
-	db := openTest(t, Options{URL: pgtest.Database(t), MaxConns: 1, Timeout: 300 * time.Millisecond})
+	db := OpenTest(t, Options{MaxConns: 1, Timeout: 300 * time.Millisecond})
 	conn, err := db.primary.pool.Acquire(t.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -141,7 +151,7 @@ func TestPoolExhausted(t *testing.T) {
 // TestPlans checks that nothing on the redirect or listing paths scans the
 // table: each query is a probe or a range of an index.
 func TestPlans(t *testing.T) {
-	db := openTest(t, Options{URL: pgtest.Database(t), MaxConns: 2})
+	db := OpenTest(t, Options{MaxConns: 2})
 	ctx := t.Context()
 	created := time.Now().UTC().Truncate(time.Microsecond)
 	batch := make([]link.Link, 20_000)

@@ -87,16 +87,13 @@ func TestReplicas(t *testing.T) {
 	primary := pgtest.StartPrimary(t)
 	dsn := primary.Database(t)
 	replica := primary.StartReplica(t)
-	db := open(t, postgres.Options{
+	db := postgres.OpenTest(t, postgres.Options{
 		URL:           dsn,
 		ReplicaURLs:   []string{replica.URL(pgtest.DBName(dsn))},
 		Timeout:       time.Second,
 		ProbeInterval: 100 * time.Millisecond,
 		Log:           testLog(t),
 	})
-	if err := db.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
 	mustInsert(t, db, "kept", "https://example.com/kept")
 	primary.WaitReplayed(t, replica)
 
@@ -219,14 +216,11 @@ func TestReplicaDownAtStart(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close() // nothing listens there now: connections are refused
-	db := open(t, postgres.Options{
+	db := postgres.OpenTest(t, postgres.Options{
 		URL:         dsn,
 		ReplicaURLs: []string{fmt.Sprintf("postgres://postgres@%s/x?sslmode=disable", addr)},
 		Timeout:     time.Second,
 	})
-	if err := db.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
 	mustInsert(t, db, "abc", "https://example.com/abc")
 	mustResolve(t, db, "abc", "https://example.com/abc")
 	if _, err := db.Get(t.Context(), "nope"); !errors.Is(err, link.ErrNotFound) {
@@ -235,7 +229,7 @@ func TestReplicaDownAtStart(t *testing.T) {
 	if err := probe(db, "replica-1")(t.Context()); !errors.Is(err, link.ErrUnavailable) {
 		t.Fatalf("replica probe = %v, want ErrUnavailable", err)
 	}
-	if !db.HasReplicas() || db.ReadsAvailable(t.Context()) != nil {
+	if len(db.Probes()) != 2 || db.ReadsAvailable(t.Context()) != nil {
 		t.Fatal("reads should be available from the primary")
 	}
 }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/shortlinks/shortlinks/internal/store"
 )
 
 // server is one PostgreSQL server with its pool and what was last seen of
@@ -146,18 +148,16 @@ func (db *DB) probe(ctx context.Context, every time.Duration) {
 	}
 }
 
-// Pool is what a server's connection pool reports, for metrics.
-type Pool struct {
-	Name string // "primary", "replica-1", ...
-	Up   bool   // answering, as last seen
-	Stat *pgxpool.Stat
-}
-
-// Pools reports every server's pool.
-func (db *DB) Pools() []Pool {
-	out := make([]Pool, len(db.servers))
+// Pools reports every server's pool, the primary first.
+func (db *DB) Pools() []store.Pool {
+	out := make([]store.Pool, len(db.servers))
 	for i, s := range db.servers {
-		out[i] = Pool{Name: s.name, Up: s.healthy(), Stat: s.pool.Stat()}
+		st := s.pool.Stat()
+		out[i] = store.Pool{
+			Name: s.name, Up: s.healthy(),
+			InUse: int(st.AcquiredConns()), Idle: int(st.IdleConns()), Max: int(st.MaxConns()),
+			Waits: st.EmptyAcquireCount(), WaitTime: st.EmptyAcquireWaitTime(),
+		}
 	}
 	return out
 }

@@ -17,10 +17,13 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/shortlinks/shortlinks/internal/link"
+	"github.com/shortlinks/shortlinks/internal/store"
 )
 
 //go:embed migrations/*.sql
 var migrations embed.FS
+
+var _ store.Engine = (*DB)(nil)
 
 // DB is a SQLite database holding links, the id counter, settings and API
 // keys. Writes go through one connection, as SQLite allows one writer at a
@@ -153,6 +156,12 @@ func translate(err error) error {
 
 // Pools reports the writer's and the readers' connection pools, for
 // metrics.
-func (db *DB) Pools() map[string]sql.DBStats {
-	return map[string]sql.DBStats{"write": db.write.Stats(), "read": db.read.Stats()}
+func (db *DB) Pools() []store.Pool {
+	pool := func(name string, s sql.DBStats) store.Pool {
+		return store.Pool{
+			Name: name, Up: true, InUse: s.InUse, Idle: s.Idle, Max: s.MaxOpenConnections,
+			Waits: s.WaitCount, WaitTime: s.WaitDuration,
+		}
+	}
+	return []store.Pool{pool("write", db.write.Stats()), pool("read", db.read.Stats())}
 }

@@ -4,25 +4,14 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/shortlinks/shortlinks/internal/store"
 	"github.com/shortlinks/shortlinks/internal/store/sqlite"
+	"github.com/shortlinks/shortlinks/internal/store/sqlite/sqlitetest"
 	"github.com/shortlinks/shortlinks/internal/store/storetest"
 )
 
-func openTemp(t *testing.T) *sqlite.DB {
-	t.Helper()
-	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "links.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	return db
-}
-
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) storetest.Store { return openTemp(t) })
+	storetest.Run(t, func(t *testing.T) store.Engine { return sqlitetest.Open(t) })
 }
 
 func TestSchemaVersion(t *testing.T) {

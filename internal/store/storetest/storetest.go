@@ -1,6 +1,7 @@
 // Package storetest checks a storage engine against the contracts written
-// on link.Store, link.Lister, apikey.Store and the id counter. Every engine
-// runs it from its own tests, so the engines cannot drift apart.
+// on store.Engine and the interfaces it is made of: link.Store, link.Lister,
+// link.BatchStore, apikey.Store and the id counter. Every engine runs it
+// from its own tests, so the engines cannot drift apart.
 package storetest
 
 import (
@@ -14,20 +15,12 @@ import (
 
 	"github.com/shortlinks/shortlinks/internal/apikey"
 	"github.com/shortlinks/shortlinks/internal/link"
+	"github.com/shortlinks/shortlinks/internal/store"
 )
-
-// Store is everything an engine provides to the service.
-type Store interface {
-	link.Store
-	link.Lister
-	apikey.Store
-	ReserveIDs(ctx context.Context, n uint64) (first uint64, err error)
-	Setting(ctx context.Context, name, init string) (string, error)
-}
 
 // Run runs the conformance suite. open returns an empty, migrated store that
 // the test may use alone; open is called once per subtest.
-func Run(t *testing.T, open func(t *testing.T) Store) {
+func Run(t *testing.T, open func(t *testing.T) store.Engine) {
 	t.Run("GetMissing", func(t *testing.T) {
 		_, err := open(t).Get(ctx(t), "absent")
 		if !errors.Is(err, link.ErrNotFound) {
@@ -84,6 +77,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 	})
 	t.Run("ConcurrentInsertOneWinner", func(t *testing.T) { testConcurrentInsert(t, open(t)) })
 	t.Run("List", func(t *testing.T) { testList(t, open(t)) })
+	t.Run("InsertBatch", func(t *testing.T) { testInsertBatch(t, open(t)) })
 	t.Run("ReserveIDs", func(t *testing.T) { testReserveIDs(t, open(t)) })
 	t.Run("Setting", func(t *testing.T) { testSetting(t, open(t)) })
 	t.Run("APIKeys", func(t *testing.T) { testAPIKeys(t, open(t)) })
@@ -109,7 +103,7 @@ func mustGet(t *testing.T, s link.Store, c link.Code) link.Link {
 	return l
 }
 
-func testRoundTrip(t *testing.T, s Store) {
+func testRoundTrip(t *testing.T, s store.Engine) {
 	created := now()
 	tests := []link.Link{
 		{Code: "plain", URL: "https://example.com/", CreatedAt: created},
@@ -128,7 +122,7 @@ func testRoundTrip(t *testing.T, s Store) {
 	}
 }
 
-func testConcurrentInsert(t *testing.T, s Store) {
+func testConcurrentInsert(t *testing.T, s store.Engine) {
 	const n = 8
 	var wg sync.WaitGroup
 	errs := make([]error, n)
@@ -152,7 +146,7 @@ func testConcurrentInsert(t *testing.T, s Store) {
 	}
 }
 
-func testList(t *testing.T, s Store) {
+func testList(t *testing.T, s store.Engine) {
 	base := now()
 	// Two links share a timestamp so the code breaks the tie.
 	links := []link.Link{
@@ -211,7 +205,50 @@ func testList(t *testing.T, s Store) {
 	}
 }
 
-func testReserveIDs(t *testing.T, s Store) {
+func testInsertBatch(t *testing.T, s store.Engine) {
+	created := now()
+	// More links than one statement or one COPY buffer holds.
+	batch := make([]link.Link, 5000)
+	for i := range batch {
+		batch[i] = link.Link{Code: link.Code(fmt.Sprintf("b%05d", i)), URL: fmt.Sprintf("https://example.com/%d", i), CreatedAt: created}
+		if i%2 == 0 {
+			batch[i].ExpiresAt = created.Add(time.Hour)
+		}
+	}
+	batch[7].Owner = 42
+	if err := s.InsertBatch(ctx(t), batch); err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []int{0, 1, 7, 8, 1234, 4999} {
+		got := mustGet(t, s, batch[i].Code)
+		if got.URL != batch[i].URL || !got.CreatedAt.Equal(created) || !got.ExpiresAt.Equal(batch[i].ExpiresAt) || got.Owner != batch[i].Owner {
+			t.Errorf("Get(%s) = %+v, want %+v", batch[i].Code, got, batch[i])
+		}
+	}
+
+	// A batch with one taken code, or one code twice, stores nothing.
+	for _, clash := range [][]link.Link{
+		{{Code: "fresh1", URL: "https://example.com/f1", CreatedAt: created}, {Code: batch[7].Code, URL: "https://example.com/again", CreatedAt: created}},
+		{{Code: "fresh1", URL: "https://example.com/f1", CreatedAt: created}, {Code: "fresh1", URL: "https://example.com/f2", CreatedAt: created}},
+	} {
+		if err := s.InsertBatch(ctx(t), clash); !errors.Is(err, link.ErrCodeTaken) {
+			t.Fatalf("InsertBatch(%s, %s) = %v, want ErrCodeTaken", clash[0].Code, clash[1].Code, err)
+		}
+		if _, err := s.Get(ctx(t), "fresh1"); !errors.Is(err, link.ErrNotFound) {
+			t.Fatalf("Get(fresh1) after a failed batch = %v, want ErrNotFound", err)
+		}
+	}
+	if got := mustGet(t, s, batch[7].Code); got.URL != batch[7].URL {
+		t.Fatalf("a failed batch overwrote %s: %q", batch[7].Code, got.URL)
+	}
+	if err := s.InsertBatch(ctx(t), nil); err != nil {
+		t.Fatalf("InsertBatch(nil) = %v", err)
+	}
+	// Ordinary inserts still work afterwards.
+	mustInsert(t, s, link.Link{Code: "after", URL: "https://example.com/after", CreatedAt: created})
+}
+
+func testReserveIDs(t *testing.T, s store.Engine) {
 	const workers, each, block = 8, 25, 100
 	var mu sync.Mutex
 	seen := make(map[uint64]bool)
@@ -250,7 +287,7 @@ func testReserveIDs(t *testing.T, s Store) {
 	}
 }
 
-func testSetting(t *testing.T, s Store) {
+func testSetting(t *testing.T, s store.Engine) {
 	var wg sync.WaitGroup
 	got := make([]string, 6)
 	for i := range got {
@@ -273,7 +310,7 @@ func testSetting(t *testing.T, s Store) {
 	}
 }
 
-func testAPIKeys(t *testing.T, s Store) {
+func testAPIKeys(t *testing.T, s store.Engine) {
 	at := now()
 	a, err := s.CreateKey(ctx(t), apikey.Key{Name: "a", Prefix: "sl_aaa", Hash: []byte("hash-a-hash-a-hash-a-hash-a-hash"), CreatedAt: at})
 	if err != nil {

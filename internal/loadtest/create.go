@@ -13,8 +13,8 @@ import (
 	"github.com/shortlinks/shortlinks/internal/httpapi"
 )
 
-// SeedOptions configure Seed.
-type SeedOptions struct {
+// CreateOptions configure CreateLinks.
+type CreateOptions struct {
 	Server      string
 	APIKey      string
 	Count       int
@@ -38,11 +38,12 @@ func (f *forwarder) RoundTrip(r *http.Request) (*http.Response, error) {
 	return f.next.RoundTrip(r)
 }
 
-// Seed creates o.Count links with synthetic URLs through the server's API
-// and returns their codes in the order they were made. It stops at the
-// first failure; a 429 answer comes back with advice on letting the load
-// generator past the server's rate limit.
-func Seed(ctx context.Context, o SeedOptions) ([]string, error) {
+// CreateLinks creates o.Count links with synthetic URLs through the
+// server's API, as clients would, and returns their codes in the order they
+// were made ('shortlinks seed' instead bulk-loads them into the database).
+// It stops at the first failure; a 429 answer comes back with advice on
+// letting the load generator past the server's rate limit.
+func CreateLinks(ctx context.Context, o CreateOptions) ([]string, error) {
 	if o.Count <= 0 {
 		return nil, nil
 	}

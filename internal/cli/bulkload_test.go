@@ -9,18 +9,18 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/spf13/pflag"
-
 	"github.com/shortlinks/shortlinks/internal/app"
 	"github.com/shortlinks/shortlinks/internal/config"
 	"github.com/shortlinks/shortlinks/internal/link"
 	"github.com/shortlinks/shortlinks/internal/loadtest"
 )
 
-func TestSeed(t *testing.T) {
+// TestBulkLoad checks 'shortlinks seed': links loaded straight into the
+// database, with codes that the server's own generator would have made.
+func TestBulkLoad(t *testing.T) {
 	dir := t.TempDir()
 	dbURL := "sqlite:" + filepath.Join(dir, "links.db")
-	seedOnce := func(count int, codesFile string) seedResult {
+	seedOnce := func(count int, codesFile string) bulkLoadResult {
 		t.Helper()
 		var out, errb bytes.Buffer
 		err := Run(t.Context(), []string{"seed", "--database-url", dbURL, "--count", strconv.Itoa(count), "--batch", "1000",
@@ -31,7 +31,7 @@ func TestSeed(t *testing.T) {
 		if !strings.Contains(errb.String(), "rows/s") {
 			t.Errorf("no progress on stderr: %q", errb.String())
 		}
-		var res seedResult
+		var res bulkLoadResult
 		if err := json.Unmarshal(out.Bytes(), &res); err != nil || res.Links != count || res.RowsPerSec <= 0 {
 			t.Fatalf("seed output %q: %+v, %v", out.String(), res, err)
 		}
@@ -41,19 +41,14 @@ func TestSeed(t *testing.T) {
 	seedOnce(2500, first)
 	seedOnce(700, second)
 
-	fs := pflag.NewFlagSet("x", pflag.ContinueOnError)
-	config.AddFlags(fs)
-	fs.Parse([]string{"--database-url", dbURL})
-	cfg, err := config.Load(fs, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := app.OpenStore(t.Context(), cfg)
+	cfg := config.Default()
+	cfg.DatabaseURL = dbURL
+	db, err := app.OpenStorage(t.Context(), cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	perm, err := app.CodeKey(t.Context(), cfg, db)
+	perm, err := db.CodeKey(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +99,7 @@ func TestSeed(t *testing.T) {
 	}
 }
 
-func TestSeedRefusesBadFlags(t *testing.T) {
+func TestBulkLoadRefusesBadFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"seed"},
 		{"seed", "--count", "10", "--batch", "0"},

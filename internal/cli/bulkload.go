@@ -17,24 +17,20 @@ import (
 	"github.com/shortlinks/shortlinks/internal/config"
 	"github.com/shortlinks/shortlinks/internal/link"
 	"github.com/shortlinks/shortlinks/internal/loadtest"
-	"github.com/shortlinks/shortlinks/internal/shortcode"
 )
 
-// batchInserter is what seed needs from an engine: SQLite's large
-// transactions with a prepared statement, PostgreSQL's COPY.
-type batchInserter interface {
-	InsertBatch(ctx context.Context, links []link.Link) error
-}
-
-// seedResult is what seed reports.
-type seedResult struct {
+// bulkLoadResult is what 'shortlinks seed' reports.
+type bulkLoadResult struct {
 	Links      int     `json:"links"`
 	Seconds    float64 `json:"seconds"`
 	RowsPerSec float64 `json:"rows_per_second"`
 	CodesFile  string  `json:"codes_file,omitempty"`
 }
 
-func seedCmd(e env) *cobra.Command {
+// bulkLoadCmd is 'shortlinks seed': it bulk-loads synthetic links straight
+// into the database, where 'shortlinks loadtest' creates them through the
+// API of a running server.
+func bulkLoadCmd(e env) *cobra.Command {
 	var (
 		count, batch int
 		codesFile    string
@@ -77,19 +73,15 @@ Destination URLs are synthetic but realistic, about 80 bytes each.
 			return err
 		}
 		ctx := cmd.Context()
-		db, err := app.OpenStore(ctx, cfg)
+		db, err := app.OpenStorage(ctx, cfg, nil)
 		if err != nil {
 			return err
 		}
 		defer db.Close()
-		bulk, ok := db.(batchInserter)
-		if !ok {
-			return fmt.Errorf("the engine behind %s cannot bulk-load (it has no InsertBatch)", config.Mask(cfg.DatabaseURL))
-		}
-		if err := app.PrepareSchema(ctx, cfg, db); err != nil {
+		if err := db.Prepare(ctx); err != nil {
 			return err
 		}
-		perm, err := app.CodeKey(ctx, cfg, db)
+		loader, err := db.Loader(ctx)
 		if err != nil {
 			return err
 		}
@@ -105,7 +97,7 @@ Destination URLs are synthetic but realistic, about 80 bytes each.
 
 		start := time.Now()
 		bar := newProgressBar(e.stderr, count)
-		err = seed(ctx, bulk, perm, db, count, batch, randSeed, func(b []link.Link, done int) error {
+		err = bulkLoad(ctx, loader, count, batch, randSeed, func(b []link.Link, done int) error {
 			if codes != nil {
 				for _, l := range b {
 					if err := loadtest.WriteLink(codes, string(l.Code), l.URL); err != nil {
@@ -126,7 +118,7 @@ Destination URLs are synthetic but realistic, about 80 bytes each.
 			}
 		}
 		took := time.Since(start)
-		res := seedResult{Links: count, Seconds: took.Seconds(), RowsPerSec: float64(count) / took.Seconds(), CodesFile: codesFile}
+		res := bulkLoadResult{Links: count, Seconds: took.Seconds(), RowsPerSec: float64(count) / took.Seconds(), CodesFile: codesFile}
 		if output == "json" {
 			return printJSON(e.stdout, res)
 		}
@@ -136,30 +128,21 @@ Destination URLs are synthetic but realistic, about 80 bytes each.
 	return cmd
 }
 
-// seed makes count links in batches and stores them through bulk. Making
-// the next batch (codes and URLs) overlaps storing the last one. stored is
-// called after each batch is committed, with the total so far.
-//
-// Each batch draws its codes from a generator that reserves exactly the
-// batch's ids from the counter, so no reserved id goes unused.
-func seed(ctx context.Context, bulk batchInserter, perm *shortcode.Permutation, counter shortcode.Counter, count, batch int, randSeed uint64, stored func(b []link.Link, done int) error) error {
+// bulkLoad makes count links with synthetic URLs in batches and loads them
+// through loader, which gives them their codes. Making the next batch
+// overlaps loading the last one. stored is called after each batch is
+// committed, with the total so far.
+func bulkLoad(ctx context.Context, loader *link.Loader, count, batch int, randSeed uint64, stored func(b []link.Link, done int) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	batches := make(chan []link.Link, 2)
-	errc := make(chan error, 1)
 	go func() {
 		defer close(batches)
 		rng := rand.New(rand.NewPCG(randSeed, 0x5eed))
 		for made := 0; made < count; {
 			b := make([]link.Link, min(batch, count-made))
-			gen := shortcode.NewGenerator(perm, counter, uint64(len(b)))
 			for i := range b {
-				c, err := gen.Next(ctx)
-				if err != nil {
-					errc <- err
-					return
-				}
-				b[i] = link.Link{Code: c, URL: loadtest.SyntheticURL(rng), CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
+				b[i] = link.Link{URL: loadtest.SyntheticURL(rng), CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
 			}
 			made += len(b)
 			select {
@@ -171,18 +154,13 @@ func seed(ctx context.Context, bulk batchInserter, perm *shortcode.Permutation, 
 	}()
 	done := 0
 	for b := range batches {
-		if err := bulk.InsertBatch(ctx, b); err != nil {
+		if err := loader.Load(ctx, b); err != nil {
 			return err
 		}
 		done += len(b)
 		if err := stored(b, done); err != nil {
 			return err
 		}
-	}
-	select {
-	case err := <-errc:
-		return err
-	default:
 	}
 	return ctx.Err()
 }
