@@ -58,13 +58,9 @@ type Options struct {
 	Registerer  prometheus.Registerer
 }
 
-// Patterns of the table that others name: the edge samples the redirect's
-// access log lines, and openapi.yaml documents every route.
-const (
-	RedirectRoute   = "GET /{code}"
-	CreateRoute     = "POST /api/v1/links"
-	PageCreateRoute = "POST /{$}" // the web form
-)
+// RedirectRoute is the redirect's pattern, which the shortcut gives the
+// requests it takes and the edge samples in its access log.
+const RedirectRoute = "GET /{code}"
 
 // APIPrefix starts every path of the JSON API, where errors are JSON even
 // for browsers.
@@ -166,7 +162,7 @@ type router interface {
 func (t *Table) register(mux router) {
 	api, pages := t.api, t.pages
 
-	mux.Handle(CreateRoute, t.countCreates(t.limitCreates(t.readsBody(api.CreateLink))))
+	mux.Handle("POST /api/v1/links", t.countCreates(t.limitCreates(t.readsBody(api.CreateLink))))
 	mux.HandleFunc("GET /api/v1/links", api.ListLinks)
 	mux.HandleFunc("GET /api/v1/links/{code}", api.GetLink)
 	mux.HandleFunc("DELETE /api/v1/links/{code}", api.DeleteLink)
@@ -183,7 +179,7 @@ func (t *Table) register(mux router) {
 		mux.HandleFunc("GET /{$}", pages.Home)
 		// The cross-origin check comes before the rate limit, so that a
 		// post another site forged does not spend the visitor's budget.
-		mux.Handle(PageCreateRoute, t.countCreates(pages.SameOrigin(t.limitCreates(t.readsBody(pages.Shorten)))))
+		mux.Handle("POST /{$}", t.countCreates(pages.SameOrigin(t.limitCreates(t.readsBody(pages.Shorten)))))
 		mux.Handle("GET /static/", pages.Assets())
 	}
 	mux.HandleFunc("GET /robots.txt", robots)
