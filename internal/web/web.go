@@ -32,8 +32,9 @@ type Links interface {
 type Options struct {
 	BaseURL       string // origin of short links, like https://sho.rt
 	RequireAPIKey bool   // anonymous creation is off: the page says so instead of showing the form
-	// QRURL is the address of a link's QR code: format "svg" or "png",
-	// size in pixels for a PNG (0: the default). nil: the page shows none.
+	// QRURL is the address of a link's QR code, which the API draws
+	// (routes.QRURL): format "svg" or "png", size in pixels for a PNG (0:
+	// the default). nil gives empty addresses.
 	QRURL func(code, format string, size int) string
 }
 
