@@ -91,7 +91,7 @@ func (m *metrics) series(k routeStatus) routeSeries {
 	return rs
 }
 
-// methods are the methods labelled by name, GET first: the redirect's.
+// methods are the methods labelled by name.
 var methods = [...]string{
 	http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
 	http.MethodPatch, http.MethodDelete, http.MethodOptions,
@@ -103,6 +103,9 @@ var methods = [...]string{
 // constant, never method itself, so that a key does not keep a request's
 // memory alive.
 func methodLabel(method string) string {
+	if method == http.MethodGet { // the redirect's: one comparison
+		return http.MethodGet
+	}
 	for _, m := range methods {
 		if method == m {
 			return m
