@@ -22,11 +22,13 @@ import (
 	"github.com/shortlinks/shortlinks/internal/apikey"
 	"github.com/shortlinks/shortlinks/internal/cache"
 	"github.com/shortlinks/shortlinks/internal/config"
+	"github.com/shortlinks/shortlinks/internal/edge"
 	"github.com/shortlinks/shortlinks/internal/httpapi"
 	"github.com/shortlinks/shortlinks/internal/link"
 	"github.com/shortlinks/shortlinks/internal/qr"
 	"github.com/shortlinks/shortlinks/internal/ratelimit"
 	"github.com/shortlinks/shortlinks/internal/redisconn"
+	"github.com/shortlinks/shortlinks/internal/routes"
 	"github.com/shortlinks/shortlinks/internal/shortcode"
 	"github.com/shortlinks/shortlinks/internal/telemetry"
 	"github.com/shortlinks/shortlinks/internal/web"
@@ -113,7 +115,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, tel Telemetry
 	cached, err := cache.New(below, cache.Options{
 		Size: cfg.CacheSize, TTL: cfg.CacheTTL, NegativeTTL: cfg.CacheNegativeTTL,
 		Redis: rdb, RedisTTL: cfg.CacheRedisTTL, Prefix: cfg.RedisKeyPrefix, Timeout: cfg.RedisTimeout,
-		Registerer: reg, Log: log,
+		Registerer: reg, Log: log, TraceTiers: tel.Tracer != nil,
 	})
 	if err != nil {
 		return nil, err
@@ -126,47 +128,55 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, tel Telemetry
 	}
 	a.links = link.NewService(store, lister, gen, link.Options{
 		URLRules: link.URLRules{MaxLength: cfg.MaxURLLength, SelfHosts: selfHosts(cfg)},
-		Reserved: httpapi.ReservedPaths(),
+		Reserved: routes.ReservedPaths(),
 	})
 	a.keys = apikey.NewService(db)
 
-	var limiter httpapi.Limiter
+	var limiter routes.Limiter
 	if cfg.CreateRate > 0 {
 		if limiter, err = newLimiter(cfg, rdb, reg); err != nil {
 			return nil, err
 		}
 	}
 
-	pages, err := web.New(a.links, log, web.Options{BaseURL: cfg.BaseURL, RequireAPIKey: cfg.RequireAPIKey})
+	pages, err := web.New(a.links, log, web.Options{BaseURL: cfg.BaseURL, RequireAPIKey: cfg.RequireAPIKey, QRURL: routes.QRURL})
 	if err != nil {
 		return nil, err
 	}
-
-	a.metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
-	opts := httpapi.Options{
+	// The API, the redirect and the page answer failures alike, through
+	// one renderer; the route table mounts them side by side, and the
+	// edge is what every request passes through.
+	errs := edge.NewRenderer(log, pages, routes.APIPrefix)
+	a.srv = httpapi.New(a.links, a.keys, log, httpapi.Options{
 		BaseURL:        cfg.BaseURL,
 		RedirectStatus: cfg.RedirectStatus,
 		CacheControl:   cfg.CacheControl,
 		RequireAPIKey:  cfg.RequireAPIKey,
-		TrustedProxies: cfg.TrustedProxies,
-		LogRequests:    cfg.LogRequests,
-		RedirectSample: cfg.LogRedirectSample,
 		Checks: append(st.checks(),
 			redisChecks(rdb, cached)...),
-		Pages:      pages,
 		QR:         qr.New(),
+		Errors:     errs,
 		Registerer: reg,
-		Tracer:     tel.Tracer,
-		Propagator: telemetry.Propagator(),
-	}
-	if cfg.MetricsListen == "" {
-		opts.Metrics = a.metrics
+	})
+	edgeOpts := edge.Options{
+		TrustedProxies: cfg.TrustedProxies,
+		LogRequests:    cfg.LogRequests,
+		SampledRoute:   routes.RedirectRoute,
+		RedirectSample: cfg.LogRedirectSample,
+		Registerer:     reg,
+		Tracer:         tel.Tracer,
+		Propagator:     telemetry.Propagator(),
 	}
 	if tel.Errors != nil {
-		opts.Errors = tel.Errors
+		edgeOpts.Errors = tel.Errors
 	}
-	a.srv = httpapi.New(a.links, a.keys, limiter, log, opts)
-	a.handler = a.srv.Handler()
+	pipeline := edge.New(log, edgeOpts)
+	a.metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
+	routeOpts := routes.Options{Pages: pages, Errors: errs, Limiter: limiter, ClientIP: pipeline.ClientIP, Registerer: reg}
+	if cfg.MetricsListen == "" {
+		routeOpts.Metrics = a.metrics
+	}
+	a.handler = pipeline.Wrap(routes.New(a.srv, log, routeOpts))
 	return a, nil
 }
 
@@ -202,7 +212,7 @@ func openRedis(cfg config.Config, log *slog.Logger, reg prometheus.Registerer, t
 
 // newLimiter rations creation in Redis, shared by every instance, when
 // there is one, and in process otherwise.
-func newLimiter(cfg config.Config, rdb redis.UniversalClient, reg prometheus.Registerer) (httpapi.Limiter, error) {
+func newLimiter(cfg config.Config, rdb redis.UniversalClient, reg prometheus.Registerer) (routes.Limiter, error) {
 	l := ratelimit.Limit{Rate: cfg.CreateRate, Burst: cfg.CreateBurst}
 	if rdb == nil {
 		return ratelimit.NewLocal(l), nil
@@ -240,7 +250,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler: a.handler,
 		// Bodies get their own deadline where they are read
-		// (httpapi.BodyTimeout): a server-wide ReadTimeout would arm a timer
+		// (routes.DefaultBodyTimeout): a server-wide ReadTimeout would arm a timer
 		// for every redirect too.
 		ReadHeaderTimeout: 5 * time.Second,
 		WriteTimeout:      15 * time.Second,

@@ -29,6 +29,8 @@ import (
 	"github.com/maypok86/otter/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/shortlinks/shortlinks/internal/link"
 	"github.com/shortlinks/shortlinks/internal/redisconn"
@@ -70,6 +72,10 @@ type Options struct {
 
 	// Registerer receives the cache's metrics; nil registers none.
 	Registerer prometheus.Registerer
+	// TraceTiers notes on the caller's trace span which tier answered
+	// each Get (attribute shortlinks.source: local, redis or database).
+	// Off, a lookup does not look for a span at all.
+	TraceTiers bool
 	// Log receives notes about the Redis tier; nil logs nothing.
 	Log *slog.Logger
 }
@@ -78,8 +84,19 @@ type Options struct {
 type entry struct {
 	link    link.Link
 	missing bool
-	from    link.Source // the tier a miss loaded it from
+	from    tier // the tier a miss loaded it from
 }
+
+// tier is where a lookup was answered, for traces.
+type tier uint8
+
+const (
+	fromNext  tier = iota // the next store: the database
+	fromRedis             // the shared tier
+	fromLocal             // this instance's memory
+)
+
+var tierNames = [...]string{fromNext: "database", fromRedis: "redis", fromLocal: "local"}
 
 // Store is a read-through cache in front of another link.Store.
 type Store struct {
@@ -93,6 +110,7 @@ type Store struct {
 	now     func() time.Time
 	m       *metrics
 	log     *slog.Logger
+	traced  bool
 
 	// The Redis tier; rdb is nil without one.
 	rdb      redis.UniversalClient
@@ -139,7 +157,7 @@ func New(next link.Store, opts Options) (*Store, error) {
 		evicted: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "shortlinks_cache_evictions_total", Help: "Links the in-process tier dropped to stay within its size.",
 		}),
-		ttl: opts.TTL, negTTL: opts.NegativeTTL, now: time.Now, log: log,
+		ttl: opts.TTL, negTTL: opts.NegativeTTL, now: time.Now, log: log, traced: opts.TraceTiers,
 		rdb: opts.Redis, redisTTL: opts.RedisTTL, timeout: opts.Timeout,
 		prefix: opts.Prefix + "link:", channel: opts.Prefix + "invalidate",
 		pending: newPending(maxPending),
@@ -263,19 +281,13 @@ func (s *Store) bound(l link.Link, d time.Duration) time.Duration {
 // Get returns the link for c from the nearest tier that has it, filling
 // the tiers above on the way back. It returns link.ErrNotFound for an
 // unknown code, and the next store's error if it fails; a Redis that is
-// down or slow is skipped, never reported.
+// down or slow is skipped, never reported. Hits and misses are counted by
+// tier (shortlinks_cache_hits_total, shortlinks_cache_misses_total).
 func (s *Store) Get(ctx context.Context, c link.Code) (link.Link, error) {
-	l, _, err := s.Find(ctx, c)
-	return l, err
-}
-
-// Find is Get that also says which tier answered: this instance's memory,
-// Redis or the next store.
-func (s *Store) Find(ctx context.Context, c link.Code) (link.Link, link.Source, error) {
 	e, ok := s.local.GetIfPresent(c)
 	if ok {
 		s.m.localHits.Inc()
-		e.from = link.FromLocalCache
+		e.from = fromLocal
 	} else {
 		s.m.localMisses.Inc()
 		var err error
@@ -283,13 +295,16 @@ func (s *Store) Find(ctx context.Context, c link.Code) (link.Link, link.Source, 
 		// for it, and a write or invalidation during the load discards it.
 		e, err = s.local.Get(ctx, c, otter.LoaderFunc[link.Code, entry](s.load))
 		if err != nil {
-			return link.Link{}, link.FromStore, err
+			return link.Link{}, err
 		}
 	}
-	if e.missing {
-		return link.Link{}, e.from, link.ErrNotFound
+	if s.traced {
+		trace.SpanFromContext(ctx).SetAttributes(attribute.String("shortlinks.source", tierNames[e.from]))
 	}
-	return e.link, e.from, nil
+	if e.missing {
+		return link.Link{}, link.ErrNotFound
+	}
+	return e.link, nil
 }
 
 // load looks c up below the in-process tier.
@@ -323,9 +338,9 @@ func (s *Store) fromNext(ctx context.Context, c link.Code) (entry, error) {
 	l, err := s.next.Get(ctx, c)
 	switch {
 	case err == nil:
-		return entry{link: l, from: link.FromStore}, nil
+		return entry{link: l, from: fromNext}, nil
 	case errors.Is(err, link.ErrNotFound):
-		return entry{missing: true, from: link.FromStore}, nil
+		return entry{missing: true, from: fromNext}, nil
 	default:
 		return entry{}, err
 	}

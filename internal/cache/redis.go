@@ -54,7 +54,7 @@ func (s *Store) fromRedis(ctx context.Context, c link.Code) (entry, error) {
 	if err != nil {
 		return entry{}, redis.Nil
 	}
-	e.from = link.FromSharedCache
+	e.from = fromRedis
 	return e, nil
 }
 

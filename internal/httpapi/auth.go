@@ -7,9 +7,6 @@ import (
 	"github.com/shortlinks/shortlinks/internal/link"
 )
 
-// authChallenge is the WWW-Authenticate value of every 401.
-const authChallenge = `Bearer realm="shortlinks"`
-
 var errKeyRequired = &link.Error{Kind: link.Unauthenticated, Code: "unauthorized",
 	Message: "This needs an API key: send 'Authorization: Bearer <key>'. Create one with 'shortlinks apikey create'."}
 

@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/shortlinks/shortlinks/internal/edge"
 )
 
 // Client calls a Shortlinks server's API.
@@ -109,7 +111,7 @@ func (c *Client) do(ctx context.Context, method, path string, in any, want int, 
 		return fmt.Errorf("%s %s: read response: %w", method, path, err)
 	}
 	if resp.StatusCode != want {
-		var eb errorBody
+		var eb edge.ErrorBody
 		if json.Unmarshal(raw, &eb) == nil && eb.Error.Code != "" {
 			return &APIError{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message, Field: eb.Error.Field}
 		}

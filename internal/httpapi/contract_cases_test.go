@@ -15,9 +15,11 @@ import (
 	"time"
 
 	"github.com/shortlinks/shortlinks/internal/config"
+	"github.com/shortlinks/shortlinks/internal/edge"
 	"github.com/shortlinks/shortlinks/internal/httpapi"
 	"github.com/shortlinks/shortlinks/internal/link"
 	"github.com/shortlinks/shortlinks/internal/qr"
+	"github.com/shortlinks/shortlinks/internal/routes"
 	"github.com/shortlinks/shortlinks/internal/web"
 )
 
@@ -49,14 +51,14 @@ func TestContract(t *testing.T) {
 	}
 	live := srv.create(t, owner, httpapi.CreateRequest{URL: "https://example.com/live"})
 
-	// QR codes and the web page are optional parts of a Server; their
+	// QR codes and the web page are optional parts of the server; their
 	// cases run when app.New wires them, and are skipped, saying why,
 	// when it does not.
 	qrWired := srv.answers(t, "/api/v1/links/"+live.Code+"/qr")
 	pagesWired := srv.answers(t, "/")
 	const qrOp, homeOp, shortenOp = "GET /api/v1/links/{code}/qr", "GET /", "POST /"
 	const qrMissing = "app.New gives httpapi.Options.QR no encoder, so every QR code answers 404"
-	const pagesMissing = "app.New gives httpapi.Options.Pages no web page, so / has no route"
+	const pagesMissing = "app.New gives routes.Options.Pages no web page, so / has no route"
 
 	t.Run("create", func(t *testing.T) {
 		huge := `{"url":"https://example.com/` + strings.Repeat("a", httpapi.MaxBodyBytes) + `"}`
@@ -434,14 +436,15 @@ func TestContract(t *testing.T) {
 		// server has an engine that reports an outage the way the real ones
 		// do, behind the real link and key services.
 		var down downEngine
-		links := link.NewService(down, down, down, link.Options{Reserved: httpapi.ReservedPaths()})
+		links := link.NewService(down, down, down, link.Options{Reserved: routes.ReservedPaths()})
 		log := slog.New(slog.NewTextHandler(t.Output(), nil))
-		pages, err := web.New(links, log, web.Options{BaseURL: "https://sho.rt"})
+		pages, err := web.New(links, log, web.Options{BaseURL: "https://sho.rt", QRURL: routes.QRURL})
 		if err != nil {
 			t.Fatal(err)
 		}
-		h := httpapi.New(links, srv.app.Keys(), nil, log,
-			httpapi.Options{BaseURL: "https://sho.rt", QR: qr.New(), Pages: pages}).Handler()
+		errs := edge.NewRenderer(log, pages, routes.APIPrefix)
+		api := httpapi.New(links, srv.app.Keys(), log, httpapi.Options{BaseURL: "https://sho.rt", QR: qr.New(), Errors: errs})
+		h := edge.New(log, edge.Options{}).Wrap(routes.New(api, log, routes.Options{Pages: pages, Errors: errs}))
 		ts := httptest.NewServer(h)
 		t.Cleanup(ts.Close)
 		for _, k := range []contractCall{

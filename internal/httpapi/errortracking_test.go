@@ -117,11 +117,11 @@ func (f failingLinks) Create(ctx context.Context, p link.CreateParams) (link.Lin
 	return f.Links.Create(ctx, p)
 }
 
-func (failingLinks) Resolve(ctx context.Context, c link.Code) (link.Link, link.Source, error) {
+func (failingLinks) Resolve(ctx context.Context, c link.Code) (link.Link, error) {
 	if c == "boom123" {
 		panic("secret internal detail")
 	}
-	return link.Link{}, link.FromStore, link.ErrNotFound
+	return link.Link{}, link.ErrNotFound
 }
 
 // TestErrorReportsReachSentry checks that panics and 5xx answers are
@@ -135,14 +135,14 @@ func TestErrorReportsReachSentry(t *testing.T) {
 		t.Fatalf("NewErrorReporter = %v, %v", rep, err)
 	}
 	f := newHandlerFixture(t, func(s *handlerSetup) {
-		s.opts.Errors = rep
+		s.edge.Errors = rep
 		s.links = func(l httpapi.Links) httpapi.Links { return failingLinks{l} }
 		// The page is only sent URLs its links fail on.
 		pages, err := web.New(failingLinks{}, slog.New(slog.DiscardHandler), web.Options{BaseURL: "https://sho.rt"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.opts.Pages = pages
+		s.pages = pages
 	})
 	bearer := f.key("reported", false)
 	secret := strings.TrimPrefix(bearer, "Bearer ")

@@ -24,12 +24,15 @@ import (
 
 	"github.com/shortlinks/shortlinks/internal/apikey"
 	"github.com/shortlinks/shortlinks/internal/config"
+	"github.com/shortlinks/shortlinks/internal/edge"
 	"github.com/shortlinks/shortlinks/internal/httpapi"
 	"github.com/shortlinks/shortlinks/internal/link"
 	"github.com/shortlinks/shortlinks/internal/ratelimit"
+	"github.com/shortlinks/shortlinks/internal/routes"
 	"github.com/shortlinks/shortlinks/internal/shortcode"
 	"github.com/shortlinks/shortlinks/internal/store/sqlite"
 	"github.com/shortlinks/shortlinks/internal/testenv"
+	"github.com/shortlinks/shortlinks/internal/web"
 )
 
 // handlerFixture is an API server over a real SQLite database.
@@ -41,10 +44,15 @@ type handlerFixture struct {
 	logs    *bytes.Buffer
 }
 
+// handlerSetup is what a test may change: the options of the API, of the
+// edge and of the route table, the web page (nil: none) and the link
+// service.
 type handlerSetup struct {
-	opts    httpapi.Options
-	limiter httpapi.Limiter
-	links   func(httpapi.Links) httpapi.Links
+	opts   httpapi.Options
+	edge   edge.Options
+	routes routes.Options
+	pages  *web.Pages
+	links  func(httpapi.Links) httpapi.Links
 }
 
 func newHandlerFixture(t testing.TB, setups ...func(*handlerSetup)) *handlerFixture {
@@ -64,25 +72,40 @@ func newHandlerFixture(t testing.TB, setups ...func(*handlerSetup)) *handlerFixt
 	clock := testenv.NewClock(time.Now().UTC().Truncate(time.Second))
 	svc := link.NewService(db, db, shortcode.NewGenerator(perm, db, 100), link.Options{
 		URLRules: link.URLRules{SelfHosts: []string{"sho.rt"}},
-		Reserved: httpapi.ReservedPaths(),
+		Reserved: routes.ReservedPaths(),
 		Now:      clock.Now,
 	})
 	reg := prometheus.NewRegistry()
-	setup := handlerSetup{opts: httpapi.Options{
-		BaseURL:      "https://sho.rt",
-		CacheControl: config.Default().CacheControl,
-		Registerer:   reg,
-		Metrics:      promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
-		Checks:       []httpapi.Check{{Name: "database", Critical: true, Run: db.Ping}},
-	}, links: func(l httpapi.Links) httpapi.Links { return l }}
+	setup := handlerSetup{
+		opts: httpapi.Options{
+			BaseURL:      "https://sho.rt",
+			CacheControl: config.Default().CacheControl,
+			Registerer:   reg,
+			Checks:       []httpapi.Check{{Name: "database", Critical: true, Run: db.Ping}},
+		},
+		edge:   edge.Options{SampledRoute: routes.RedirectRoute, Registerer: reg},
+		routes: routes.Options{Registerer: reg, Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{})},
+		links:  func(l httpapi.Links) httpapi.Links { return l },
+	}
 	for _, s := range setups {
 		s(&setup)
 	}
 	keys := apikey.NewService(db)
 	logs := &bytes.Buffer{}
 	log := slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, nil))
-	srv := httpapi.New(setup.links(svc), keys, setup.limiter, log, setup.opts)
-	return &handlerFixture{t: t, handler: srv.Handler(), keys: keys, clock: clock, logs: logs}
+	// Wired as app wires them: the route table over the API (and the page)
+	// behind the edge, failures through one renderer.
+	var pages edge.Pages
+	if setup.pages != nil {
+		pages, setup.routes.Pages = setup.pages, setup.pages
+	}
+	setup.opts.Errors = edge.NewRenderer(log, pages, routes.APIPrefix)
+	setup.routes.Errors = setup.opts.Errors
+	srv := httpapi.New(setup.links(svc), keys, log, setup.opts)
+	pipeline := edge.New(log, setup.edge)
+	setup.routes.ClientIP = pipeline.ClientIP
+	h := pipeline.Wrap(routes.New(srv, log, setup.routes))
+	return &handlerFixture{t: t, handler: h, keys: keys, clock: clock, logs: logs}
 }
 
 type lockedWriter struct {
@@ -426,8 +449,8 @@ func TestRequireAPIKey(t *testing.T) {
 
 func TestRateLimit(t *testing.T) {
 	f := newHandlerFixture(t, func(s *handlerSetup) {
-		s.limiter = ratelimit.NewLocal(ratelimit.Limit{Rate: 0.001, Burst: 2})
-		s.opts.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+		s.routes.Limiter = ratelimit.NewLocal(ratelimit.Limit{Rate: 0.001, Burst: 2})
+		s.edge.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
 	})
 	send := func(remote, xff string) *httptest.ResponseRecorder {
 		req := httptest.NewRequest(http.MethodPost, "/api/v1/links", strings.NewReader(`{"url": "https://example.com/"}`))
@@ -476,7 +499,7 @@ func TestRateLimit(t *testing.T) {
 // made to: it panics.
 type panicking struct{ httpapi.Links }
 
-func (panicking) Resolve(context.Context, link.Code) (link.Link, link.Source, error) {
+func (panicking) Resolve(context.Context, link.Code) (link.Link, error) {
 	panic("secret internal detail")
 }
 
@@ -624,7 +647,7 @@ func TestMetricsLabelByRoute(t *testing.T) {
 	rec := f.do(http.MethodGet, "/metrics", "")
 	body := rec.Body.String()
 	for _, want := range []string{
-		`shortlinks_redirects_total{outcome="database"} 1`, // the fixture has no cache
+		`shortlinks_redirects_total{outcome="ok"} 1`,
 		`shortlinks_redirects_total{outcome="not_found"} 1`,
 		`shortlinks_redirects_total{outcome="expired"} 0`,
 		`shortlinks_creates_total{outcome="ok"} 1`,
@@ -682,7 +705,7 @@ func asAPIError(err error, target **httpapi.APIError) bool {
 // the connection's patience after the body timeout, without a server-wide
 // read timeout.
 func TestSlowBodyIsCut(t *testing.T) {
-	f := newHandlerFixture(t, func(s *handlerSetup) { s.opts.BodyTimeout = 300 * time.Millisecond })
+	f := newHandlerFixture(t, func(s *handlerSetup) { s.routes.BodyTimeout = 300 * time.Millisecond })
 	srv := httptest.NewServer(f.handler)
 	defer srv.Close()
 	conn, err := net.Dial("tcp", srv.Listener.Addr().String())

@@ -5,11 +5,13 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/shortlinks/shortlinks/internal/edge"
 )
 
-// live answers as long as the process serves HTTP.
-func (s *Server) live(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+// Live answers as long as the process serves HTTP.
+func (s *Server) Live(w http.ResponseWriter, _ *http.Request) {
+	edge.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
 type checkResult struct {
@@ -17,13 +19,13 @@ type checkResult struct {
 	Critical bool   `json:"critical"`
 }
 
-// ready runs every check at once, each within a short deadline, and answers
+// Ready runs every check at once, each within a short deadline, and answers
 // 503 only when a critical one fails. Why a check failed goes to the log,
 // not to the response: the errors name internal hosts and addresses, and
 // /readyz is served on the public listener.
-func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+func (s *Server) Ready(w http.ResponseWriter, r *http.Request) {
 	if s.draining.Load() {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "draining", "checks": map[string]checkResult{}})
+		edge.WriteJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "draining", "checks": map[string]checkResult{}})
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
@@ -50,5 +52,5 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 			status, code = "not_ready", http.StatusServiceUnavailable
 		}
 	}
-	writeJSON(w, code, map[string]any{"status": status, "checks": results})
+	edge.WriteJSON(w, code, map[string]any{"status": status, "checks": results})
 }

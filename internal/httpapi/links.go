@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shortlinks/shortlinks/internal/edge"
 	"github.com/shortlinks/shortlinks/internal/link"
 )
 
@@ -72,66 +73,73 @@ func (c CreateRequest) params(owner link.Principal) (link.CreateParams, error) {
 	return p, nil
 }
 
-func (s *Server) createLink(w http.ResponseWriter, r *http.Request) {
+// CreateLink serves POST /api/v1/links: anonymously, or as the owner of
+// the key sent.
+func (s *Server) CreateLink(w http.ResponseWriter, r *http.Request) {
 	who, err := s.principal(r)
 	if err != nil {
-		s.fail(w, r, err)
+		s.errs.Fail(w, r, err)
 		return
 	}
 	if who.Anonymous() && s.requireKey {
-		s.fail(w, r, errKeyRequired)
+		s.errs.Fail(w, r, errKeyRequired)
 		return
 	}
 	var req CreateRequest
 	if err := decodeJSON(w, r, &req); err != nil {
-		s.fail(w, r, err)
+		s.errs.Fail(w, r, err)
 		return
 	}
 	p, err := req.params(who)
 	if err != nil {
-		s.fail(w, r, err)
+		s.errs.Fail(w, r, err)
 		return
 	}
 	l, err := s.links.Create(r.Context(), p)
 	if err != nil {
-		s.fail(w, r, err)
+		s.errs.Fail(w, r, err)
 		return
 	}
 	w.Header().Set("Location", s.base+"/api/v1/links/"+string(l.Code))
-	writeJSON(w, http.StatusCreated, s.wire(l))
+	edge.WriteJSON(w, http.StatusCreated, s.wire(l))
 }
 
-func (s *Server) getLink(w http.ResponseWriter, r *http.Request) {
+// GetLink serves GET /api/v1/links/{code} to the link's owner or an admin.
+func (s *Server) GetLink(w http.ResponseWriter, r *http.Request) {
 	who, err := s.requireKeyFor(r)
 	if err != nil {
-		s.fail(w, r, err)
+		s.errs.Fail(w, r, err)
 		return
 	}
 	l, err := s.links.Get(r.Context(), link.Code(r.PathValue("code")), who)
 	if err != nil {
-		s.fail(w, r, err)
+		s.errs.Fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.wire(l))
+	edge.WriteJSON(w, http.StatusOK, s.wire(l))
 }
 
-func (s *Server) deleteLink(w http.ResponseWriter, r *http.Request) {
+// DeleteLink serves DELETE /api/v1/links/{code} to the link's owner or an
+// admin.
+func (s *Server) DeleteLink(w http.ResponseWriter, r *http.Request) {
 	who, err := s.requireKeyFor(r)
 	if err != nil {
-		s.fail(w, r, err)
+		s.errs.Fail(w, r, err)
 		return
 	}
 	if err := s.links.Delete(r.Context(), link.Code(r.PathValue("code")), who); err != nil {
-		s.fail(w, r, err)
+		s.errs.Fail(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (s *Server) listLinks(w http.ResponseWriter, r *http.Request) {
+// ListLinks serves GET /api/v1/links: the caller's links (an admin's: all),
+// newest first, a page at a time.
+func (s *Server) ListLinks(w http.ResponseWriter, r *http.Request) {
 	who, err := s.requireKeyFor(r)
 	if err != nil {
-		s.fail(w, r, err)
+		s.errs.Fail(w, r, err)
 		return
 	}
 	q := r.URL.Query()
@@ -139,7 +147,7 @@ func (s *Server) listLinks(w http.ResponseWriter, r *http.Request) {
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
-			s.fail(w, r, &link.Error{Kind: link.Invalid, Code: "invalid_limit", Field: "limit",
+			s.errs.Fail(w, r, &link.Error{Kind: link.Invalid, Code: "invalid_limit", Field: "limit",
 				Message: fmt.Sprintf("limit must be a whole number from 1 to %d.", link.MaxPageSize)})
 			return
 		}
@@ -149,14 +157,14 @@ func (s *Server) listLinks(w http.ResponseWriter, r *http.Request) {
 	if v := q.Get("cursor"); v != "" {
 		c, err := link.ParseCursor(v)
 		if err != nil {
-			s.fail(w, r, err)
+			s.errs.Fail(w, r, err)
 			return
 		}
 		after = &c
 	}
 	page, err := s.links.List(r.Context(), who, after, limit)
 	if err != nil {
-		s.fail(w, r, err)
+		s.errs.Fail(w, r, err)
 		return
 	}
 	out := LinkList{Links: make([]Link, 0, len(page.Links))}
@@ -167,27 +175,33 @@ func (s *Server) listLinks(w http.ResponseWriter, r *http.Request) {
 		c := page.Next.String()
 		out.NextCursor = &c
 	}
-	writeJSON(w, http.StatusOK, out)
+	edge.WriteJSON(w, http.StatusOK, out)
+}
+
+// problem is a failure to read the request, which belongs to HTTP rather
+// than to the link rules.
+func problem(status int, code, msg string) *edge.Problem {
+	return &edge.Problem{Status: status, Code: code, Message: msg}
 }
 
 // decodeJSON reads one JSON object from the body into v, strictly.
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-		return newHTTPError(http.StatusUnsupportedMediaType, "unsupported_media_type",
+		return problem(http.StatusUnsupportedMediaType, "unsupported_media_type",
 			"Send the body as JSON with 'Content-Type: application/json'.")
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return newHTTPError(http.StatusRequestEntityTooLarge, "body_too_large",
+			return problem(http.StatusRequestEntityTooLarge, "body_too_large",
 				fmt.Sprintf("The request body is larger than %d KiB.", MaxBodyBytes>>10))
 		}
-		return newHTTPError(http.StatusBadRequest, "malformed_json", "The request body could not be read.")
+		return problem(http.StatusBadRequest, "malformed_json", "The request body could not be read.")
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
-		return newHTTPError(http.StatusBadRequest, "malformed_json", "The request body is empty; send a JSON object.")
+		return problem(http.StatusBadRequest, "malformed_json", "The request body is empty; send a JSON object.")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -195,7 +209,7 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 		return jsonError(err)
 	}
 	if dec.More() {
-		return newHTTPError(http.StatusBadRequest, "malformed_json", "The body holds more than one JSON value; send exactly one object.")
+		return problem(http.StatusBadRequest, "malformed_json", "The body holds more than one JSON value; send exactly one object.")
 	}
 	return nil
 }
@@ -205,23 +219,23 @@ func jsonError(err error) error {
 	var typ *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):
-		return newHTTPError(http.StatusBadRequest, "malformed_json", "The request body is not valid JSON.")
+		return problem(http.StatusBadRequest, "malformed_json", "The request body is not valid JSON.")
 	case errors.As(err, &typ):
 		if typ.Field == "" {
-			return newHTTPError(http.StatusBadRequest, "malformed_json", "The request body must be a JSON object.")
+			return problem(http.StatusBadRequest, "malformed_json", "The request body must be a JSON object.")
 		}
-		e := newHTTPError(http.StatusBadRequest, "invalid_field_type",
+		e := problem(http.StatusBadRequest, "invalid_field_type",
 			fmt.Sprintf("The field %q must be a %s, not a %s.", typ.Field, jsonKind(typ.Type.Kind().String()), typ.Value))
-		e.body.Field = typ.Field
+		e.Field = typ.Field
 		return e
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		e := newHTTPError(http.StatusBadRequest, "unknown_field",
+		e := problem(http.StatusBadRequest, "unknown_field",
 			fmt.Sprintf("The field %q is not part of this request; remove it.", name))
-		e.body.Field = name
+		e.Field = name
 		return e
 	}
-	return newHTTPError(http.StatusBadRequest, "malformed_json", "The request body is not valid JSON.")
+	return problem(http.StatusBadRequest, "malformed_json", "The request body is not valid JSON.")
 }
 
 func jsonKind(goKind string) string {

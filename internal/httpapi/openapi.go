@@ -12,7 +12,8 @@ import (
 //go:embed openapi.yaml
 var openAPIDocument []byte
 
-func (s *Server) openAPI(w http.ResponseWriter, _ *http.Request) {
+// Document serves openapi.yaml.
+func (s *Server) Document(w http.ResponseWriter, _ *http.Request) {
 	h := w.Header()
 	h.Set("Content-Type", "application/yaml")
 	h.Set("X-Content-Type-Options", "nosniff")

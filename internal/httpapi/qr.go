@@ -3,7 +3,9 @@ package httpapi
 import (
 	"net/http"
 	"strconv"
+	"time"
 
+	"github.com/shortlinks/shortlinks/internal/edge"
 	"github.com/shortlinks/shortlinks/internal/link"
 )
 
@@ -20,11 +22,11 @@ const (
 	MaxQRSize     = 2048
 )
 
-// linkQR draws the short URL of a live link. It needs no key: the image
+// LinkQR draws the short URL of a live link. It needs no key: the image
 // says no more than the short link itself.
-func (s *Server) linkQR(w http.ResponseWriter, r *http.Request) {
+func (s *Server) LinkQR(w http.ResponseWriter, r *http.Request) {
 	if s.qr == nil {
-		s.fail(w, r, errRouteNotFound)
+		s.errs.Fail(w, r, edge.ErrNoRoute)
 		return
 	}
 	q := r.URL.Query()
@@ -36,20 +38,20 @@ func (s *Server) linkQR(w http.ResponseWriter, r *http.Request) {
 	if v := q.Get("size"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < MinQRSize || n > MaxQRSize {
-			s.fail(w, r, &link.Error{Kind: link.Invalid, Code: "invalid_size", Field: "size",
+			s.errs.Fail(w, r, &link.Error{Kind: link.Invalid, Code: "invalid_size", Field: "size",
 				Message: "size must be a number of pixels from " + strconv.Itoa(MinQRSize) + " to " + strconv.Itoa(MaxQRSize) + "."})
 			return
 		}
 		size = n
 	}
 	if format != "png" && format != "svg" {
-		s.fail(w, r, &link.Error{Kind: link.Invalid, Code: "invalid_format", Field: "format",
+		s.errs.Fail(w, r, &link.Error{Kind: link.Invalid, Code: "invalid_format", Field: "format",
 			Message: "format must be png or svg."})
 		return
 	}
-	l, _, err := s.links.Resolve(r.Context(), link.Code(r.PathValue("code")))
+	l, err := s.links.Resolve(r.Context(), link.Code(r.PathValue("code")))
 	if err != nil {
-		s.fail(w, r, err)
+		s.errs.Fail(w, r, err)
 		return
 	}
 	var img []byte
@@ -65,14 +67,14 @@ func (s *Server) linkQR(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		w.Header().Del("Content-Type")
-		s.fail(w, r, err)
+		s.errs.Fail(w, r, err)
 		return
 	}
 	// The image never changes for a code, but caches should not keep
 	// offering it once the link has expired.
 	maxAge := 86400
 	if !l.ExpiresAt.IsZero() {
-		maxAge = min(maxAge, max(0, int(l.ExpiresAt.Sub(s.now()).Seconds())))
+		maxAge = min(maxAge, max(0, int(time.Until(l.ExpiresAt).Seconds())))
 	}
 	w.Header().Set("Cache-Control", "public, max-age="+strconv.Itoa(maxAge))
 	w.Header().Set("X-Content-Type-Options", "nosniff")

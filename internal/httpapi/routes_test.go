@@ -12,7 +12,9 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 
+	"github.com/shortlinks/shortlinks/internal/edge"
 	"github.com/shortlinks/shortlinks/internal/qr"
+	"github.com/shortlinks/shortlinks/internal/routes"
 	"github.com/shortlinks/shortlinks/internal/web"
 )
 
@@ -30,29 +32,22 @@ func loadDocument(t *testing.T) *openapi3.T {
 	return doc
 }
 
-// patterns records the route table instead of serving it.
-type patterns []string
-
-func (p *patterns) Handle(pattern string, _ http.Handler) { *p = append(*p, pattern) }
-func (p *patterns) HandleFunc(pattern string, _ func(http.ResponseWriter, *http.Request)) {
-	*p = append(*p, pattern)
-}
-
-// fullServer is a Server with every optional route turned on. Only the
-// handlers that need no link service may be called.
-func fullServer(t *testing.T) *Server {
+// fullServer is the route table over a Server, with every optional route
+// turned on. Only the handlers that need no link service may be called.
+func fullServer(t *testing.T) *routes.Table {
 	t.Helper()
 	log := slog.New(slog.DiscardHandler)
-	pages, err := web.New(nil, log, web.Options{BaseURL: "https://sho.rt"})
+	pages, err := web.New(nil, log, web.Options{BaseURL: "https://sho.rt", QRURL: routes.QRURL})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return New(nil, nil, nil, log, Options{
+	errs := edge.NewRenderer(log, pages, routes.APIPrefix)
+	s := New(nil, nil, log, Options{
 		BaseURL: "https://sho.rt",
-		Pages:   pages,
 		QR:      qr.New(),
-		Metrics: http.NotFoundHandler(),
+		Errors:  errs,
 	})
+	return routes.New(s, log, routes.Options{Pages: pages, Errors: errs, Metrics: http.NotFoundHandler()})
 }
 
 // notDocumented are the routes openapi.yaml leaves out on purpose.
@@ -70,8 +65,7 @@ func docPath(pattern string) string {
 // operation of openapi.yaml and every operation there has a route.
 func TestRoutesMatchDocument(t *testing.T) {
 	doc := loadDocument(t)
-	var table patterns
-	fullServer(t).routes(&table)
+	table := fullServer(t).Patterns()
 
 	routed := map[string]bool{} // "METHOD /path" in the document's terms
 	for _, p := range table {
@@ -116,7 +110,7 @@ func TestUndocumentedMethods(t *testing.T) {
 		t.Fatal("openapi.yaml has no MethodNotAllowed response")
 	}
 	schema := resp.Value.Content.Get("application/json").Schema.Value
-	h := fullServer(t).Handler()
+	h := fullServer(t)
 
 	for path, item := range doc.Paths.Map() {
 		var allowed []string
@@ -156,7 +150,7 @@ func TestUndocumentedMethods(t *testing.T) {
 // TestServesDocument checks that the server serves openapi.yaml as it is.
 func TestServesDocument(t *testing.T) {
 	rec := httptest.NewRecorder()
-	fullServer(t).Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/openapi.yaml", nil))
+	fullServer(t).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/openapi.yaml", nil))
 	if rec.Code != http.StatusOK {
 		t.Fatalf("GET /api/v1/openapi.yaml: status %d", rec.Code)
 	}

@@ -1,6 +1,6 @@
 package link
 
-// Kind classifies an Error. Each kind maps to one HTTP status in httpapi.
+// Kind classifies an Error. Each kind maps to one HTTP status in edge.
 type Kind int
 
 // The kinds of failure a client can see.

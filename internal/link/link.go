@@ -43,22 +43,6 @@ type Store interface {
 	Delete(ctx context.Context, c Code) error
 }
 
-// Source is where a lookup found a link, for the service's metrics.
-type Source uint8
-
-// The places a link is found, nearest last.
-const (
-	FromStore       Source = iota // the Store itself: the database
-	FromSharedCache               // a cache that every instance shares
-	FromLocalCache                // this instance's own memory
-)
-
-// A Finder is a Store that says where each lookup found its link. Find
-// behaves as Get otherwise.
-type Finder interface {
-	Find(ctx context.Context, c Code) (Link, Source, error)
-}
-
 // Lister pages through live links, newest first.
 type Lister interface {
 	// List returns up to q.Limit live links ordered by CreatedAt then Code,

@@ -42,7 +42,6 @@ type Screen interface {
 // Service applies the link rules on top of a Store.
 type Service struct {
 	store    Store
-	find     func(ctx context.Context, c Code) (Link, Source, error)
 	lister   Lister
 	codes    Generator
 	urls     *Normalizer
@@ -59,19 +58,11 @@ func NewService(store Store, lister Lister, codes Generator, opts Options) *Serv
 	if now == nil {
 		now = time.Now
 	}
-	s := &Service{
+	return &Service{
 		store: store, lister: lister, codes: codes,
 		urls: NewNormalizer(opts.URLRules), screen: opts.Screen, created: opts.AfterCreate,
 		reserved: opts.Reserved, now: now,
 	}
-	s.find = func(ctx context.Context, c Code) (Link, Source, error) {
-		l, err := store.Get(ctx, c)
-		return l, FromStore, err
-	}
-	if f, ok := store.(Finder); ok {
-		s.find = f.Find
-	}
-	return s
 }
 
 // Create validates p and stores a new link. Rule violations are *Error values
@@ -154,22 +145,21 @@ func expiry(p CreateParams, now time.Time) (time.Time, error) {
 	return p.ExpiresAt.UTC().Truncate(time.Microsecond), nil
 }
 
-// Resolve returns the live link for c, and where it was found: the
-// redirect path. It returns ErrNotFound for unknown or deleted codes and
-// ErrExpired after expiry.
-func (s *Service) Resolve(ctx context.Context, c Code) (Link, Source, error) {
+// Resolve returns the live link for c: the redirect path. It returns
+// ErrNotFound for unknown or deleted codes and ErrExpired after expiry.
+func (s *Service) Resolve(ctx context.Context, c Code) (Link, error) {
 	if !ValidCode(c) {
-		return Link{}, FromStore, ErrNotFound
+		return Link{}, ErrNotFound
 	}
-	l, src, err := s.find(ctx, c)
+	l, err := s.store.Get(ctx, c)
 	if err != nil {
-		return Link{}, src, err
+		return Link{}, err
 	}
 	// Most links never expire; skip reading the clock for them.
 	if !l.ExpiresAt.IsZero() && l.Expired(s.now()) {
-		return Link{}, src, ErrExpired
+		return Link{}, ErrExpired
 	}
-	return l, src, nil
+	return l, nil
 }
 
 // Get returns the link for c as its owner sees it, expired or not. A link

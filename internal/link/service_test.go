@@ -77,7 +77,7 @@ func TestCreateGenerated(t *testing.T) {
 		if !l.ExpiresAt.IsZero() || !l.CreatedAt.Equal(f.clock.Now()) {
 			t.Fatalf("link %+v: want no expiry and creation at %v", l, f.clock.Now())
 		}
-		got, _, err := f.svc.Resolve(t.Context(), l.Code)
+		got, err := f.svc.Resolve(t.Context(), l.Code)
 		if err != nil || got.URL != "https://example.com/x" {
 			t.Fatalf("Resolve(%s) = %+v, %v", l.Code, got, err)
 		}
@@ -103,7 +103,7 @@ func TestCreateSkipsCodeHeldByAlias(t *testing.T) {
 	if string(l.Code) != second {
 		t.Fatalf("generated code %s, want %s (the next id after the alias's)", l.Code, second)
 	}
-	got, _, err := f.svc.Resolve(t.Context(), alias.Code)
+	got, err := f.svc.Resolve(t.Context(), alias.Code)
 	if err != nil || got.URL != "https://alias.example/" {
 		t.Fatalf("alias was overwritten: %+v, %v", got, err)
 	}
@@ -141,7 +141,7 @@ func TestDeletedAliasIsNeverReissued(t *testing.T) {
 	if err := f.svc.Delete(t.Context(), "once", owner); err != nil {
 		t.Fatal(err)
 	}
-	_, _, err := f.svc.Resolve(t.Context(), "once")
+	_, err := f.svc.Resolve(t.Context(), "once")
 	wantCode(t, err, "not_found")
 	_, err = f.svc.Create(t.Context(), link.CreateParams{URL: "https://b.example/", Alias: "once"})
 	wantCode(t, err, "alias_taken")
@@ -182,11 +182,11 @@ func TestExpiry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := f.svc.Resolve(t.Context(), l.Code); err != nil {
+	if _, err := f.svc.Resolve(t.Context(), l.Code); err != nil {
 		t.Fatalf("before expiry: %v", err)
 	}
 	f.clock.Add(time.Minute)
-	_, _, err = f.svc.Resolve(t.Context(), l.Code)
+	_, err = f.svc.Resolve(t.Context(), l.Code)
 	if !errors.Is(err, link.ErrExpired) {
 		t.Fatalf("at expiry: %v, want ErrExpired", err)
 	}
@@ -195,7 +195,7 @@ func TestExpiry(t *testing.T) {
 func TestResolveRejectsImpossibleCodes(t *testing.T) {
 	f := newService(t)
 	for _, c := range []link.Code{"", "ab", "has space", "x/y", "a.b"} {
-		if _, _, err := f.svc.Resolve(t.Context(), c); !errors.Is(err, link.ErrNotFound) {
+		if _, err := f.svc.Resolve(t.Context(), c); !errors.Is(err, link.ErrNotFound) {
 			t.Errorf("Resolve(%q) = %v, want ErrNotFound", c, err)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/shortlinks/shortlinks/internal/apikey"
 	"github.com/shortlinks/shortlinks/internal/httpapi"
 	"github.com/shortlinks/shortlinks/internal/link"
+	"github.com/shortlinks/shortlinks/internal/routes"
 	"github.com/shortlinks/shortlinks/internal/shortcode"
 	"github.com/shortlinks/shortlinks/internal/store/sqlite/sqlitetest"
 	"github.com/shortlinks/shortlinks/internal/testenv"
@@ -29,14 +30,15 @@ func newQRServer(t *testing.T) (http.Handler, *testenv.Clock) {
 	}
 	clk := testenv.NewClock(time.Now())
 	links := link.NewService(db, db, shortcode.NewGenerator(perm, db, 0), link.Options{
-		Reserved: httpapi.ReservedPaths(),
+		Reserved: routes.ReservedPaths(),
 		Now:      clk.Now,
 	})
-	srv := httpapi.New(links, apikey.NewService(db), nil, slog.New(slog.NewTextHandler(t.Output(), nil)), httpapi.Options{
+	log := slog.New(slog.NewTextHandler(t.Output(), nil))
+	srv := httpapi.New(links, apikey.NewService(db), log, httpapi.Options{
 		BaseURL: "https://sho.rt",
 		QR:      New(),
 	})
-	return srv.Handler(), clk
+	return routes.New(srv, log, routes.Options{}), clk
 }
 
 func mustCreate(t *testing.T, h http.Handler, body string) {

@@ -17,7 +17,6 @@ import (
 // when tracing is on, so that it costs nothing otherwise.
 type TracedStore struct {
 	next   link.Store
-	find   func(ctx context.Context, c link.Code) (link.Link, link.Source, error)
 	tracer trace.Tracer
 	tier   string
 	attrs  []attribute.KeyValue
@@ -25,11 +24,7 @@ type TracedStore struct {
 
 // TraceStore wraps next, a tier called tier; attrs go on every span.
 func TraceStore(next link.Store, tp trace.TracerProvider, tier string, attrs ...attribute.KeyValue) *TracedStore {
-	s := &TracedStore{next: next, tracer: tp.Tracer("github.com/shortlinks/shortlinks/internal/telemetry"), tier: tier, attrs: attrs}
-	if f, ok := next.(link.Finder); ok {
-		s.find = f.Find
-	}
-	return s
+	return &TracedStore{next: next, tracer: tp.Tracer("github.com/shortlinks/shortlinks/internal/telemetry"), tier: tier, attrs: attrs}
 }
 
 func (s *TracedStore) start(ctx context.Context, op string, c link.Code) (context.Context, trace.Span) {
@@ -55,32 +50,14 @@ func (s *TracedStore) Insert(ctx context.Context, l link.Link) error {
 	return err
 }
 
-// Get implements link.Store.
+// Get implements link.Store. A tier that knows more about the lookup (the
+// cache: which of its tiers answered) adds it to the span itself.
 func (s *TracedStore) Get(ctx context.Context, c link.Code) (link.Link, error) {
-	l, _, err := s.Find(ctx, c)
+	ctx, span := s.start(ctx, "Get", c)
+	l, err := s.next.Get(ctx, c)
+	end(span, err)
 	return l, err
 }
-
-// Find implements link.Finder, saying where the link was found when the
-// wrapped store says.
-func (s *TracedStore) Find(ctx context.Context, c link.Code) (link.Link, link.Source, error) {
-	ctx, span := s.start(ctx, "Get", c)
-	var (
-		l   link.Link
-		src = link.FromStore
-		err error
-	)
-	if s.find != nil {
-		l, src, err = s.find(ctx, c)
-		span.SetAttributes(attribute.String("shortlinks.source", sourceNames[src]))
-	} else {
-		l, err = s.next.Get(ctx, c)
-	}
-	end(span, err)
-	return l, src, err
-}
-
-var sourceNames = map[link.Source]string{link.FromStore: "database", link.FromSharedCache: "redis", link.FromLocalCache: "local"}
 
 // Delete implements link.Store.
 func (s *TracedStore) Delete(ctx context.Context, c link.Code) error {

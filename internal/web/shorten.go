@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shortlinks/shortlinks/internal/edge"
 	"github.com/shortlinks/shortlinks/internal/link"
 )
 
@@ -50,16 +51,6 @@ var inputFor = map[string]string{
 	"expires_at": "expires",
 }
 
-// statusFor maps an error kind to the status of the page that shows it.
-var statusFor = map[link.Kind]int{
-	link.Invalid:         http.StatusBadRequest,
-	link.NotFound:        http.StatusNotFound,
-	link.Conflict:        http.StatusConflict,
-	link.Gone:            http.StatusGone,
-	link.Unauthenticated: http.StatusUnauthorized,
-	link.Unavailable:     http.StatusServiceUnavailable,
-}
-
 func (p *Pages) homeData(form formValues) pageData {
 	d := pageData{Title: "Shorten a link", KeysRequired: p.requireKey, Form: form}
 	for _, e := range expiries {
@@ -77,13 +68,9 @@ func (p *Pages) Home(w http.ResponseWriter, r *http.Request) {
 // the new link, or the form again with each problem beside its input.
 //
 // The page has no way to present an API key, so the links it creates are
-// anonymous; when the server requires keys it explains that instead.
+// anonymous; when the server requires keys it explains that instead. The
+// route table puts SameOrigin in front of it.
 func (p *Pages) Shorten(w http.ResponseWriter, r *http.Request) {
-	if err := p.csrf.Check(r); err != nil {
-		p.errorPage(w, r, http.StatusForbidden, "cross_origin_request",
-			"This form was sent from another site, so it was refused. Open this page directly and try again.")
-		return
-	}
 	if p.requireKey {
 		p.render(w, r, p.home, http.StatusForbidden, p.homeData(formValues{}))
 		return
@@ -92,10 +79,12 @@ func (p *Pages) Shorten(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			p.errorPage(w, r, http.StatusRequestEntityTooLarge, "body_too_large", "The form is too large to send; shorten the URL.")
+			p.errorPage(w, r, edge.Problem{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large",
+				Message: "The form is too large to send; shorten the URL."})
 			return
 		}
-		p.errorPage(w, r, http.StatusBadRequest, "malformed_form", "The form could not be read; reload the page and try again.")
+		p.errorPage(w, r, edge.Problem{Status: http.StatusBadRequest, Code: "malformed_form",
+			Message: "The form could not be read; reload the page and try again."})
 		return
 	}
 	d := p.homeData(form)
@@ -115,15 +104,10 @@ func (p *Pages) Shorten(w http.ResponseWriter, r *http.Request) {
 
 	l, err := p.links.Create(r.Context(), params)
 	if err != nil {
-		status, fe := p.describe(r, err)
-		if status == http.StatusServiceUnavailable {
-			w.Header().Set("Retry-After", "1")
-		}
-		if n, ok := w.(interface{ NoteError(error) }); ok && status >= 500 {
-			n.NoteError(err) // the server's error report then carries the cause
-		}
-		d.Errors = []fieldError{fe}
-		p.render(w, r, p.home, status, d)
+		// Described as the API describes it, and shown beside its input.
+		pr := edge.Describe(w, r, p.log, err)
+		d.Errors = []fieldError{{Input: inputFor[pr.Field], Message: pr.Message}}
+		p.render(w, r, p.home, pr.Status, d)
 		return
 	}
 	d = p.homeData(formValues{})
@@ -149,20 +133,4 @@ func (p *Pages) readForm(w http.ResponseWriter, r *http.Request) (formValues, er
 		Alias:     strings.TrimSpace(r.PostFormValue("alias")),
 		ExpiresIn: r.PostFormValue("expires_in"),
 	}, nil
-}
-
-// describe turns a failed create into a status and a message to show.
-// Errors the visitor cannot act on are logged and shown as ours.
-func (p *Pages) describe(r *http.Request, err error) (int, fieldError) {
-	var le *link.Error
-	if errors.As(err, &le) {
-		if status, ok := statusFor[le.Kind]; ok {
-			if le.Kind == link.Unavailable {
-				p.log.WarnContext(r.Context(), "storage unavailable", "route", r.Pattern, "err", err)
-			}
-			return status, fieldError{Input: inputFor[le.Field], Message: le.Message}
-		}
-	}
-	p.log.ErrorContext(r.Context(), "create link from the page", "route", r.Pattern, "err", err)
-	return http.StatusInternalServerError, fieldError{Message: "Something went wrong on our side; try again, and report it if it persists."}
 }

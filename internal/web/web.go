@@ -1,7 +1,9 @@
 // Package web serves the shortening page: a server-rendered form that works
 // without JavaScript and better with it, its embedded style sheet, script
-// and icon, and friendly error pages for browsers. It talks to the rest of
-// the service only through the small Links interface.
+// and icon, and friendly error pages for browsers. It is a peer of the
+// API: the route table (package routes) mounts both, and both answer
+// failures through package edge. It talks to the rest of the service only
+// through the small Links interface.
 package web
 
 import (
@@ -13,10 +15,10 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
+	"github.com/shortlinks/shortlinks/internal/edge"
 	"github.com/shortlinks/shortlinks/internal/link"
 )
 
@@ -30,6 +32,10 @@ type Links interface {
 type Options struct {
 	BaseURL       string // origin of short links, like https://sho.rt
 	RequireAPIKey bool   // anonymous creation is off: the page says so instead of showing the form
+	// QRURL is the address of a link's QR code, which the API draws
+	// (routes.QRURL): format "svg" or "png", size in pixels for a PNG (0:
+	// the default). nil gives empty addresses.
+	QRURL func(code, format string, size int) string
 }
 
 // Pages serves the HTML side of the service.
@@ -76,7 +82,15 @@ func New(links Links, log *slog.Logger, opts Options) (*Pages, error) {
 		// do without a CORS preflight that this server never grants.)
 		csrf: http.NewCrossOriginProtection(),
 	}
-	funcs := template.FuncMap{"asset": a.url}
+	p.csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.errorPage(w, r, edge.Problem{Status: http.StatusForbidden, Code: "cross_origin_request",
+			Message: "This form was sent from another site, so it was refused. Open this page directly and try again."})
+	}))
+	qrURL := opts.QRURL
+	if qrURL == nil {
+		qrURL = func(string, string, int) string { return "" }
+	}
+	funcs := template.FuncMap{"asset": a.url, "qr": qrURL}
 	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
 	if err != nil {
 		return nil, fmt.Errorf("web: templates: %w", err)
@@ -138,14 +152,6 @@ type result struct {
 	ExpiresAt time.Time
 }
 
-// QRSVG is the address of the link's QR code as SVG, on the page's origin.
-func (r result) QRSVG() string { return "/api/v1/links/" + url.PathEscape(r.Code) + "/qr?format=svg" }
-
-// QRPNG is the address of a large PNG of the link's QR code, for printing.
-func (r result) QRPNG() string {
-	return "/api/v1/links/" + url.PathEscape(r.Code) + "/qr?format=png&size=1024"
-}
-
 // ExpiresText is the expiry for people to read, in UTC.
 func (r result) ExpiresText() string { return r.ExpiresAt.UTC().Format("2 January 2006, 15:04 UTC") }
 
@@ -180,7 +186,7 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, t *template.Templ
 		setPageHeaders(w.Header())
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.WriteHeader(http.StatusInternalServerError)
-		w.Write([]byte("Something went wrong on our side; try again, and report it if it persists.\n"))
+		w.Write([]byte(edge.ErrInternal.Message + "\n"))
 		return
 	}
 	setPageHeaders(w.Header())
@@ -188,29 +194,34 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, t *template.Templ
 	w.Write(buf.Bytes())
 }
 
-// Error renders a friendly page for a failed request. A failed form post
-// (refused by the rate limit, say) gets the form back with the visitor's
-// input and the message in its summary; anything else gets an error page.
-func (p *Pages) Error(w http.ResponseWriter, r *http.Request, status int, code, message string) {
+// ErrorPage renders a friendly page for a failed request, for the edge's
+// Renderer. A failed form post (refused by the rate limit, say) gets the
+// form back with the visitor's input and the message in its summary;
+// anything else gets an error page.
+func (p *Pages) ErrorPage(w http.ResponseWriter, r *http.Request, pr edge.Problem) {
 	if r.Method == http.MethodPost && r.URL.Path == "/" && !p.requireKey {
 		if form, err := p.readForm(w, r); err == nil {
 			d := p.homeData(form)
-			d.Errors = []fieldError{{Message: message}}
-			p.render(w, r, p.home, status, d)
+			d.Errors = []fieldError{{Message: pr.Message}}
+			p.render(w, r, p.home, pr.Status, d)
 			return
 		}
 	}
-	p.errorPage(w, r, status, code, message)
+	p.errorPage(w, r, pr)
 }
 
-func (p *Pages) errorPage(w http.ResponseWriter, r *http.Request, status int, code, message string) {
-	p.render(w, r, p.errPage, status, pageData{
-		Title:   errorTitle(status),
-		Status:  status,
-		Code:    code,
-		Message: message,
+func (p *Pages) errorPage(w http.ResponseWriter, r *http.Request, pr edge.Problem) {
+	p.render(w, r, p.errPage, pr.Status, pageData{
+		Title:   errorTitle(pr.Status),
+		Status:  pr.Status,
+		Code:    pr.Code,
+		Message: pr.Message,
 	})
 }
+
+// SameOrigin refuses a form post that another site sent, with an error
+// page, before next sees it.
+func (p *Pages) SameOrigin(next http.Handler) http.Handler { return p.csrf.Handler(next) }
 
 func errorTitle(status int) string {
 	switch status {
@@ -241,7 +252,7 @@ func errorTitle(status int) string {
 func (p *Pages) Assets() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !p.assets.serve(w, r, strings.TrimPrefix(r.URL.Path, "/static/")) {
-			p.errorPage(w, r, http.StatusNotFound, "not_found", "There is nothing at this address.")
+			p.errorPage(w, r, *edge.ErrNoRoute)
 		}
 	})
 }

@@ -417,6 +417,26 @@ func TestRateLimit(t *testing.T) {
 	}
 }
 
+// TestCrossSitePostSpendsNoBudget checks that the cross-origin check comes
+// before the rate limit: posts another site forged are refused without
+// spending the visitor's budget for creates.
+func TestCrossSitePostSpendsNoBudget(t *testing.T) {
+	h := newHandler(t, "--rate-limit-create", "0.001", "--rate-limit-create-burst", "1")
+	for i := range 3 {
+		rec := post(h, url.Values{"url": {"https://example.com/forged"}}, "Sec-Fetch-Site", "cross-site")
+		if rec.Code != http.StatusForbidden {
+			t.Fatalf("cross-site post %d: status %d, want 403", i, rec.Code)
+		}
+	}
+	if rec := post(h, url.Values{"url": {"https://example.com/own"}, "alias": {"own1"}}); rec.Code != http.StatusCreated {
+		t.Fatalf("the visitor's own post after three forged ones: status %d, want 201", rec.Code)
+	}
+	// The budget of one is spent now, by the visitor's own create.
+	if rec := post(h, url.Values{"url": {"https://example.com/own"}, "alias": {"own2"}}); rec.Code != http.StatusTooManyRequests {
+		t.Fatalf("the visitor's second post: status %d, want 429", rec.Code)
+	}
+}
+
 func TestErrorPages(t *testing.T) {
 	cfg := testConfig(t)
 	a := newApp(t, cfg)

@@ -1,4 +1,4 @@
-package httpapi
+package edge
 
 import (
 	"context"
@@ -13,9 +13,9 @@ import (
 
 // startSpan starts the server span of r, continuing the trace the client
 // or gateway sent, if any.
-func (s *Server) startSpan(ctx context.Context, r *http.Request) (context.Context, trace.Span) {
-	ctx = s.propagator.Extract(ctx, propagation.HeaderCarrier(r.Header))
-	return s.tracer.Start(ctx, r.Method,
+func (e *Edge) startSpan(ctx context.Context, r *http.Request) (context.Context, trace.Span) {
+	ctx = e.propagator.Extract(ctx, propagation.HeaderCarrier(r.Header))
+	return e.tracer.Start(ctx, r.Method,
 		trace.WithSpanKind(trace.SpanKindServer),
 		trace.WithAttributes(
 			attribute.String("http.request.method", r.Method),

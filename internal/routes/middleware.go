@@ -1,0 +1,135 @@
+package routes
+
+import (
+	"context"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/shortlinks/shortlinks/internal/edge"
+	"github.com/shortlinks/shortlinks/internal/ratelimit"
+)
+
+// Limiter rations actions per client.
+type Limiter interface {
+	Allow(ctx context.Context, key string) (ratelimit.Decision, error)
+}
+
+// DefaultBodyTimeout bounds how long a client may take to send a request
+// body.
+const DefaultBodyTimeout = 15 * time.Second
+
+// readsBody gives a handler that reads a request body a deadline for it.
+// The HTTP server sets no read timeout of its own (only one for headers),
+// so that requests without a body, redirects above all, arm no timer.
+func (t *Table) readsBody(next http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// An error means the connection takes no deadlines (it is not a
+		// plain HTTP/1 connection); the body is still size-limited.
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(t.bodyTimeout))
+		next(w, r)
+	})
+}
+
+// limitCreates rations link creation per client address, through the API
+// and the form alike.
+func (t *Table) limitCreates(next http.Handler) http.Handler {
+	if t.limiter == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		d, err := t.limiter.Allow(r.Context(), "create:"+t.clientIP(r).String())
+		if err != nil {
+			// A limiter that cannot decide must not stop people creating links.
+			t.log.WarnContext(r.Context(), "rate limiter failed; allowing", "err", err)
+		} else if !d.Allowed {
+			t.metrics.rateLimited.Inc()
+			t.errs.Fail(w, r, errRateLimited(d.RetryAfter))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func errRateLimited(retry time.Duration) *edge.Problem {
+	secs := max(int(retry.Seconds()+0.999), 1)
+	return &edge.Problem{
+		Status: http.StatusTooManyRequests, Header: http.Header{"Retry-After": {strconv.Itoa(secs)}}, Code: "rate_limited",
+		Message: "Too many requests from your address; retry in " + strconv.Itoa(secs) + " seconds.",
+	}
+}
+
+// peerIP is the connection's peer address, for a table without the edge's
+// view of proxies.
+func peerIP(r *http.Request) netip.Addr { return edge.ClientIP(r, nil) }
+
+// countCreates counts the creates of a front end (the API, the form) by
+// the outcome their status says, which both answer alike. It reads the
+// status the edge recorded.
+func (t *Table) countCreates(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r)
+		t.metrics.creates[createOutcome(edge.Status(w))].Inc()
+	})
+}
+
+// Outcomes of a create request, from its status.
+const (
+	createOK = iota
+	createInvalid
+	createAliasTaken
+	createRateLimited
+	createUnauthorized
+	createError
+)
+
+var createOutcomes = [...]string{
+	createOK:           "ok",
+	createInvalid:      "invalid",
+	createAliasTaken:   "alias_taken",
+	createRateLimited:  "rate_limited",
+	createUnauthorized: "unauthorized",
+	createError:        "error",
+}
+
+func createOutcome(status int) int {
+	switch {
+	case status == http.StatusCreated:
+		return createOK
+	case status == http.StatusConflict:
+		return createAliasTaken
+	case status == http.StatusTooManyRequests:
+		return createRateLimited
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		return createUnauthorized
+	case status >= 400 && status < 500:
+		return createInvalid
+	}
+	return createError
+}
+
+type metrics struct {
+	creates     [len(createOutcomes)]prometheus.Counter
+	rateLimited prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	creates := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "shortlinks_creates_total",
+		Help: "Create requests through the API and the web page by outcome: ok, invalid, alias_taken, rate_limited, unauthorized, error.",
+	}, []string{"outcome"})
+	m := &metrics{rateLimited: prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "shortlinks_rate_limited_total",
+		Help: "Requests refused by the rate limiter.",
+	})}
+	reg.MustRegister(creates, m.rateLimited)
+	// Every outcome is exported from the start, at zero, so that rates and
+	// alerts over them have a series before the first such request.
+	for i, o := range createOutcomes {
+		m.creates[i] = creates.WithLabelValues(o)
+	}
+	return m
+}
