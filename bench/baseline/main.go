@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/shortlinks/shortlinks/bench/ceiling"
+	"github.com/shortlinks/shortlinks/internal/config"
 )
 
 func main() {
@@ -28,7 +29,7 @@ func main() {
 	}
 	srv := &http.Server{
 		Addr:              *listen,
-		Handler:           ceiling.Handler(links),
+		Handler:           ceiling.Handler(links, config.Default().CacheControl),
 		ReadHeaderTimeout: 5 * time.Second,
 		IdleTimeout:       120 * time.Second,
 	}

@@ -9,10 +9,11 @@ import (
 	"strings"
 )
 
-// Handler answers GET and HEAD /CODE with the same 302, Location and
-// Cache-Control as Shortlinks' defaults, and 404 for anything else.
-func Handler(links map[string]string) http.Handler {
-	cacheControl := []string{"private, max-age=90"}
+// Handler answers GET and HEAD /CODE with a 302, its Location and
+// cacheControl (Shortlinks' default, config.Default().CacheControl, for a
+// like-for-like measure), and 404 for anything else.
+func Handler(links map[string]string, cacheControl string) http.Handler {
+	cc := []string{cacheControl}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		url, ok := links[strings.TrimPrefix(r.URL.Path, "/")]
 		if !ok || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
@@ -21,7 +22,7 @@ func Handler(links map[string]string) http.Handler {
 		}
 		h := w.Header()
 		h["Location"] = []string{url}
-		h["Cache-Control"] = cacheControl
+		h["Cache-Control"] = cc
 		w.WriteHeader(http.StatusFound)
 	})
 }

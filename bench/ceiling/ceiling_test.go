@@ -7,19 +7,18 @@ import (
 
 	"github.com/shortlinks/shortlinks/bench/ceiling"
 	"github.com/shortlinks/shortlinks/internal/config"
-	"github.com/shortlinks/shortlinks/internal/httpapi"
 )
 
 // TestHandlerAnswersAsShortlinks checks that the ceiling sends what
 // Shortlinks sends by default, so that the two do the same work.
 func TestHandlerAnswersAsShortlinks(t *testing.T) {
-	h := ceiling.Handler(map[string]string{"abc1234": "https://example.com/a?b=c"})
+	h := ceiling.Handler(map[string]string{"abc1234": "https://example.com/a?b=c"}, config.Default().CacheControl)
 	for _, tt := range []struct {
 		method, path string
 		status       int
 	}{
-		{http.MethodGet, "/abc1234", httpapi.DefaultRedirectStatus},
-		{http.MethodHead, "/abc1234", httpapi.DefaultRedirectStatus},
+		{http.MethodGet, "/abc1234", config.Default().RedirectStatus},
+		{http.MethodHead, "/abc1234", config.Default().RedirectStatus},
 		{http.MethodGet, "/nothere", http.StatusNotFound},
 		{http.MethodPost, "/abc1234", http.StatusNotFound},
 	} {
@@ -29,7 +28,7 @@ func TestHandlerAnswersAsShortlinks(t *testing.T) {
 			t.Errorf("%s %s = %d, want %d", tt.method, tt.path, rec.Code, tt.status)
 			continue
 		}
-		if tt.status != httpapi.DefaultRedirectStatus {
+		if tt.status != config.Default().RedirectStatus {
 			continue
 		}
 		if got := rec.Header().Get("Location"); got != "https://example.com/a?b=c" {

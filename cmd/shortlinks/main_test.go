@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shortlinks/shortlinks/internal/testenv"
+	"github.com/shortlinks/shortlinks/internal/servicetest"
 )
 
 var binary string
@@ -40,15 +40,15 @@ func TestMain(m *testing.M) {
 type server struct {
 	cmd  *exec.Cmd
 	addr string
-	logs *testenv.Buffer
+	logs *servicetest.Buffer
 	done chan struct{} // closed when the process has exited
 	err  error         // the exit status, once done is closed
 }
 
 func startServer(t *testing.T, db string, args ...string) *server {
 	t.Helper()
-	addr := testenv.FreeAddr(t)
-	s := &server{addr: addr, logs: &testenv.Buffer{}, done: make(chan struct{})}
+	addr := servicetest.FreeAddr(t)
+	s := &server{addr: addr, logs: &servicetest.Buffer{}, done: make(chan struct{})}
 	s.cmd = exec.Command(binary, append([]string{"serve", "--listen", addr, "--database-url", "sqlite:" + db,
 		"--rate-limit-create", "0", "--log-requests", "errors"}, args...)...)
 	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs

@@ -39,7 +39,7 @@ func TestCompose(t *testing.T) {
 	p := loadCompose(t)
 
 	wantServices := []string{"app1", "app2", "bugsink", "fluent-bit", "gateway", "grafana", "migrate",
-		"opensearch", "opensearch-dashboards", "postgres-primary", "postgres-replica", "prometheus", "redis"}
+		"opensearch", "opensearch-dashboards", "postgres-primary", "postgres-replica", "prometheus", "redis", "worker"}
 	if got := slices.Sorted(func(yield func(string) bool) {
 		for name := range p.Services {
 			if !yield(name) {
@@ -75,6 +75,16 @@ func TestCompose(t *testing.T) {
 		if c := svc("gateway").DependsOn[app].Condition; c != "service_healthy" {
 			t.Errorf("gateway depends on %s with condition %q, want service_healthy", app, c)
 		}
+	}
+
+	// The analytics worker runs the binary's worker command on the
+	// instances' database and Redis, probing its own /readyz.
+	w := svc("worker")
+	if !slices.Equal([]string(w.Command), []string{"worker"}) || w.Environment["SHORTLINKS_REDIS_URL"] == nil || w.Environment["SHORTLINKS_DATABASE_URL"] == nil {
+		t.Errorf("worker: command %v, environment %v", w.Command, w.Environment)
+	}
+	if hc := w.HealthCheck; hc == nil || !slices.Contains([]string(hc.Test), "http://127.0.0.1:8081/readyz") {
+		t.Errorf("worker healthcheck %+v, want its own /readyz on :8081", hc)
 	}
 
 	// The gateway: port 8080 → 80, the gateway config files mounted by name.

@@ -26,6 +26,13 @@ type ServiceMonitor struct {
 			Scheme        string `json:"scheme,omitempty"`
 			Interval      string `json:"interval,omitempty"`
 			ScrapeTimeout string `json:"scrapeTimeout,omitempty"`
+			Relabelings   []struct {
+				Action       string   `json:"action,omitempty"`
+				SourceLabels []string `json:"sourceLabels,omitempty"`
+				Regex        string   `json:"regex,omitempty"`
+				TargetLabel  string   `json:"targetLabel,omitempty"`
+				Replacement  *string  `json:"replacement,omitempty"`
+			} `json:"relabelings,omitempty"`
 		} `json:"endpoints"`
 	} `json:"spec"`
 }

@@ -15,7 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/shortlinks/shortlinks/internal/testenv"
+	"github.com/shortlinks/shortlinks/internal/servicetest"
 )
 
 // Patroni's timing. Production keeps Patroni's defaults (ttl 30s,
@@ -62,13 +62,13 @@ type pgNode struct {
 // not on how many members hold it.
 func startPatroni(t *testing.T, strict bool) *pgCluster {
 	t.Helper()
-	patroni := testenv.Binary(t, "patroni")
-	etcd := testenv.Binary(t, "etcd")
+	patroni := servicetest.Binary(t, "patroni")
+	etcd := servicetest.Binary(t, "etcd")
 	bin := pgBinDir(t)
 	c := &pgCluster{t: t, cred: serverUser(t)}
 	c.dir = tempDir(t, c.cred)
 
-	clientPort, peerPort := testenv.FreePort(t), testenv.FreePort(t)
+	clientPort, peerPort := servicetest.FreePort(t), servicetest.FreePort(t)
 	etcdDir := filepath.Join(c.dir, "etcd")
 	if err := os.Mkdir(etcdDir, 0o700); err != nil {
 		t.Fatal(err)
@@ -97,7 +97,7 @@ func startPatroni(t *testing.T, strict bool) *pgCluster {
 
 	scope := fmt.Sprintf("ha%d", time.Now().UnixNano())
 	for i := range 3 {
-		n := &pgNode{name: fmt.Sprintf("node%d", i+1), pgPort: testenv.FreePort(t), apiPort: testenv.FreePort(t)}
+		n := &pgNode{name: fmt.Sprintf("node%d", i+1), pgPort: servicetest.FreePort(t), apiPort: servicetest.FreePort(t)}
 		n.dir = filepath.Join(c.dir, n.name)
 		if err := os.Mkdir(n.dir, 0o700); err != nil {
 			t.Fatal(err)
@@ -200,7 +200,7 @@ func pgBinDir(t *testing.T) string {
 			return d
 		}
 	}
-	if testenv.CI() {
+	if servicetest.CI() {
 		t.Fatal("no PostgreSQL server programs under /usr/lib/postgresql")
 	}
 	t.Skip("no PostgreSQL server programs under /usr/lib/postgresql")

@@ -11,8 +11,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/shortlinks/shortlinks/internal/redisconn/redistest"
+	"github.com/shortlinks/shortlinks/internal/servicetest"
 	"github.com/shortlinks/shortlinks/internal/shortcode"
-	"github.com/shortlinks/shortlinks/internal/testenv"
 )
 
 // A fault is done to the leader of a healthy cluster under traffic. It
@@ -83,7 +83,7 @@ func TestPostgresFailover(t *testing.T) {
 }
 
 func pgScenario(t *testing.T, name string, fault fault) figures {
-	redisURL := testenv.Redis(t)
+	redisURL := servicetest.Redis(t)
 	c := startPatroni(t, true)
 	if err := c.exec("postgres", "CREATE DATABASE shortlinks"); err != nil {
 		t.Fatal(err)
@@ -130,6 +130,13 @@ func pgScenario(t *testing.T, name string, fault fault) figures {
 	f := tr.measure(t, name, http.StatusFound)
 	f.Note = fmt.Sprintf("leader %s → %s; primary writable again after %.1fs; the instances' first create %.2fs after that",
 		before.name, after.name, back.Seconds(), lag.Seconds())
+
+	// Cached links and the replicas keep redirects serving while the
+	// primary is gone.
+	if f.RedirectsFailed != 0 {
+		t.Errorf("%s: %d of %d redirects failed during the fault; cached links and replicas must keep serving them",
+			name, f.RedirectsFailed, f.RedirectsOK+f.RedirectsFailed)
+	}
 
 	acked := tr.acknowledged()
 	f.Lost = lost(t, after, acked)

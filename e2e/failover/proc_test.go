@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shortlinks/shortlinks/internal/testenv"
+	"github.com/shortlinks/shortlinks/internal/servicetest"
 )
 
 // haVar turns the suites on.
@@ -137,7 +137,7 @@ func serverUser(t *testing.T) *syscall.Credential {
 	}
 	u, err := user.Lookup("postgres")
 	if err != nil {
-		if testenv.CI() {
+		if servicetest.CI() {
 			t.Fatal("tests run as root and there is no postgres user to run PostgreSQL as")
 		}
 		t.Skip("tests run as root and there is no postgres user to run PostgreSQL as")

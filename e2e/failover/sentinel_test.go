@@ -18,8 +18,10 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/shortlinks/shortlinks/internal/analytics"
+	"github.com/shortlinks/shortlinks/internal/analytics/redisstream"
+	"github.com/shortlinks/shortlinks/internal/servicetest"
 	"github.com/shortlinks/shortlinks/internal/store/postgres/pgtest"
-	"github.com/shortlinks/shortlinks/internal/testenv"
 )
 
 // Sentinel's timing: a master that does not answer for a second is taken
@@ -40,12 +42,12 @@ type redisSet struct {
 
 func startSentinels(t *testing.T) *redisSet {
 	t.Helper()
-	server := testenv.Binary(t, "redis-server")
-	testenv.Binary(t, "redis-sentinel") // Debian's package; the same program in sentinel mode
+	server := servicetest.Binary(t, "redis-server")
+	servicetest.Binary(t, "redis-sentinel") // Debian's package; the same program in sentinel mode
 	dir := t.TempDir()
 	rs := &redisSet{ports: map[*proc]int{}}
 	run := func(name string, args ...string) (*proc, int) {
-		port := testenv.FreePort(t)
+		port := servicetest.FreePort(t)
 		a := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 			"--dir", dir, "--dbfilename", name + ".rdb"}, args...)
 		p := start(t, name, filepath.Join(dir, name+".log"), nil, server, a...)
@@ -59,7 +61,7 @@ func startSentinels(t *testing.T) *redisSet {
 	rs.replica, rport = run("replica", "--replicaof", "127.0.0.1", strconv.Itoa(mport))
 	rs.ports[rs.master], rs.ports[rs.replica] = mport, rport
 	for i := range 3 {
-		port := testenv.FreePort(t)
+		port := servicetest.FreePort(t)
 		conf := filepath.Join(dir, fmt.Sprintf("sentinel%d.conf", i+1))
 		text := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor mymaster 127.0.0.1 %d 2\n"+
 			"sentinel down-after-milliseconds mymaster %d\nsentinel failover-timeout mymaster %d\nsentinel parallel-syncs mymaster 1\n",
@@ -156,7 +158,7 @@ func sum(ins []*instance, name string) float64 {
 // invalidations resume on the new master.
 func TestRedisSentinelFailover(t *testing.T) {
 	requireHA(t)
-	dsn := pgtest.CreateDatabase(t, testenv.Postgres(t))
+	dsn := pgtest.CreateDatabase(t, servicetest.Postgres(t))
 	rs := startSentinels(t)
 
 	// A key that may delete links, for the invalidation check.
@@ -270,12 +272,69 @@ func TestRedisSentinelFailover(t *testing.T) {
 	}
 	tr.stop()
 
-	f := tr.measure(t, "Redis master SIGKILL", http.StatusFound)
+	// The click-event stream: with the traffic stopped, redirects made now
+	// must reach the stream on the new master. Every click they record has
+	// a time after mark, which no click of the stopped traffic has.
 	acked := tr.acknowledged()
 	delete(acked, victim)
+	var live string
+	for c := range acked {
+		live = c
+		break
+	}
+	if live == "" {
+		t.Fatal("no acknowledged link to redirect after the failover")
+	}
+	key := redisstream.Key(prefix, "")
+	ctx := context.Background()
+	lenBefore, err := nm.XLen(ctx, key).Result()
+	if err != nil {
+		t.Fatalf("XLEN %s on the new master: %v", key, err)
+	}
+	lastID := "0-0"
+	if last, err := nm.XRevRangeN(ctx, key, "+", "-", 1).Result(); err == nil && len(last) == 1 {
+		lastID = last[0].ID
+	}
+	mark := time.Now()
+	const clicks = 10
+	for i := range clicks {
+		if r := tr.get(instances[i%len(instances)], live); r.status != http.StatusFound {
+			t.Fatalf("redirect of %s after the failover: %d %v", live, r.status, r.err)
+		}
+	}
+	var lenAfter int64
+	var recorded int
+	servicetest.Eventually(t, 15*time.Second, "clicks in the stream on the new master", func() error {
+		entries, err := nm.XRange(ctx, key, "("+lastID, "+").Result()
+		if err != nil {
+			return err
+		}
+		recorded = 0
+		for _, e := range entries {
+			raw, _ := e.Values["b"].(string)
+			b, err := analytics.Decode([]byte(raw))
+			if err != nil {
+				return fmt.Errorf("entry %s: %v", e.ID, err)
+			}
+			for _, ev := range b.Events {
+				if ev.At >= mark.UnixNano() {
+					recorded++
+				}
+			}
+		}
+		if lenAfter, err = nm.XLen(ctx, key).Result(); err != nil {
+			return err
+		}
+		if lenAfter <= lenBefore || recorded < clicks {
+			return fmt.Errorf("XLEN %s %d -> %d, %d of %d post-failover clicks in it", key, lenBefore, lenAfter, recorded, clicks)
+		}
+		return nil
+	})
+
+	f := tr.measure(t, "Redis master SIGKILL", http.StatusFound)
 	f.Lost = lostIn(t, dsn, acked)
-	f.Note = fmt.Sprintf("new master after %.1fs; both instances back on it after %.1fs; %v rate-limit checks fell back to local limits; a delete reached the other instance in %.2fs",
-		promoted.Seconds(), resumed.Seconds(), fallbacksDuring, reached.Seconds())
+	f.Note = fmt.Sprintf("new master after %.1fs; both instances back on it after %.1fs; %v rate-limit checks fell back to local limits; a delete reached the other instance in %.2fs; the click stream on the new master went from %d to %d entries, holding all %d post-failover clicks",
+		promoted.Seconds(), resumed.Seconds(), fallbacksDuring, reached.Seconds(), lenBefore, lenAfter, recorded)
 	if f.RedirectsFailed != 0 {
 		t.Errorf("%d redirects failed while Redis failed over", f.RedirectsFailed)
 	}

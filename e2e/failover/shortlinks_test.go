@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shortlinks/shortlinks/internal/testenv"
+	"github.com/shortlinks/shortlinks/internal/servicetest"
 )
 
 // dbTimeout is the instances' --database-timeout. A create makes at most
@@ -83,7 +83,7 @@ func startInstances(t *testing.T, n int, args ...string) []*instance {
 	dir := t.TempDir()
 	var out []*instance
 	for i := range n {
-		port := testenv.FreePort(t)
+		port := servicetest.FreePort(t)
 		base := "http://127.0.0.1:" + strconv.Itoa(port)
 		in := &instance{name: fmt.Sprintf("i%d", i+1), base: base}
 		a := append([]string{"serve", "--listen", "127.0.0.1:" + strconv.Itoa(port), "--base-url", base,

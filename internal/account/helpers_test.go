@@ -2,7 +2,6 @@ package account_test
 
 import (
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -10,8 +9,9 @@ import (
 	"github.com/shortlinks/shortlinks/internal/audit"
 	"github.com/shortlinks/shortlinks/internal/link"
 	"github.com/shortlinks/shortlinks/internal/password"
+	"github.com/shortlinks/shortlinks/internal/servicetest"
 	"github.com/shortlinks/shortlinks/internal/store/sqlite"
-	"github.com/shortlinks/shortlinks/internal/testenv"
+	"github.com/shortlinks/shortlinks/internal/store/sqlite/sqlitetest"
 )
 
 // cheap hashes fast; the sign-in logic does not depend on the cost.
@@ -22,7 +22,7 @@ type fixture struct {
 	svc    *account.Service
 	hasher *password.Hasher
 	audit  *audit.Log
-	clock  *testenv.Clock
+	clock  *servicetest.Clock
 }
 
 // newFixture returns a Service over a real SQLite database in a temporary
@@ -30,20 +30,12 @@ type fixture struct {
 // session manager reads the real one). opts may set limiters or a hasher.
 func newFixture(t testing.TB, opts account.Options) fixture {
 	t.Helper()
-	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "accounts.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	return newFixtureOn(t, db, opts)
+	return newFixtureOn(t, sqlitetest.Open(t), opts)
 }
 
 func newFixtureOn(t testing.TB, db *sqlite.DB, opts account.Options) fixture {
 	t.Helper()
-	f := fixture{db: db, clock: testenv.NewClock(time.Now().UTC().Truncate(time.Microsecond))}
+	f := fixture{db: db, clock: servicetest.NewClock(time.Now().UTC().Truncate(time.Microsecond))}
 	if opts.Hasher == nil {
 		h, err := password.New(cheap, 0)
 		if err != nil {

@@ -33,8 +33,11 @@ const codecVersion = 1
 // Bounds a decoder enforces on untrusted input.
 const (
 	maxEncodedStrings = 1 << 16
-	maxEncodedString  = MaxUserAgent
-	maxEncodedEvents  = 1 << 20
+	// Longer than any string a Recorder puts in a batch (MaxUserAgent),
+	// so that batches from instances that kept more (256 bytes before)
+	// still decode during a rolling upgrade.
+	maxEncodedString = 256
+	maxEncodedEvents = 1 << 20
 )
 
 // ErrBadBatch is wrapped by every error Decode returns for input that is not

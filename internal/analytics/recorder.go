@@ -80,7 +80,7 @@ type Recorder struct {
 	cur           *builder // the batch being built, nil when none
 	pending       []*Batch // sealed batches not yet published
 	pendingEvents atomic.Int64
-	lost          atomic.Uint64 // clicks still pending when Run gave up at shutdown
+	lost          atomic.Uint64 // clicks still held (buffered or pending) when Run gave up at shutdown
 	publishErrors prometheus.Counter
 	published     prometheus.Counter
 }
@@ -208,9 +208,13 @@ func (r *Recorder) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opts.ShutdownTimeout)
 			defer cancel()
-			r.Flush(sctx)
-			if n := r.pendingEvents.Load(); n > 0 {
-				r.lost.Add(uint64(n))
+			// One flush moves at most MaxPending clicks out of the buffer:
+			// after a backlog (a publish that hung, a stream that was
+			// down) the buffer may hold more, so flush until it is empty.
+			for r.Flush(sctx) == nil && r.Buffered() > 0 && sctx.Err() == nil {
+			}
+			if n := r.Buffered(); n > 0 {
+				r.lost.Add(n)
 				r.log.Error("analytics: clicks not published at shutdown", "clicks", n)
 			}
 			return nil

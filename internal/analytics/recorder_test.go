@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -86,7 +88,7 @@ func TestRecordFlushKeepsEveryField(t *testing.T) {
 	}
 	r.Record(testClick)
 	c := testClick
-	c.Kind, c.LinkID, c.NoTrack, c.UserAgent, c.Referer, c.AcceptLanguage = OrphanExpired, 7, true, string(long), "https://x.example/"+string(long), ""
+	c.Kind, c.LinkID, c.NoTrack, c.UserAgent, c.Referer, c.AcceptLanguage = OrphanExpired, 7, true, string(long), "https://"+string(long), ""
 	c.Addr = netip.MustParseAddr("2001:db8::1")
 	r.Record(c)
 	if err := r.Flush(t.Context()); err != nil {
@@ -107,7 +109,7 @@ func TestRecordFlushKeepsEveryField(t *testing.T) {
 	e := b.Events[0]
 	if e.Kind != Redirect || e.LinkID != 42 || e.Domain != 3 || e.At != testClick.At.UnixNano() ||
 		e.Address() != testClick.Addr || e.Flags != 0 ||
-		b.Strings[e.UA] != testClick.UserAgent || b.Strings[e.Referer] != testClick.Referer || b.Strings[e.Language] != "en-US,en;q=0.9" {
+		b.Strings[e.UA] != testClick.UserAgent || b.Strings[e.Referer] != "https://news.example.com/" || b.Strings[e.Language] != "en-US,en;q=0.9" {
 		t.Errorf("first event %+v does not match the click", e)
 	}
 	e = b.Events[1]
@@ -116,8 +118,40 @@ func TestRecordFlushKeepsEveryField(t *testing.T) {
 		len(b.Strings[e.UA]) != MaxUserAgent || len(b.Strings[e.Referer]) != MaxReferer || e.Language != 0 {
 		t.Errorf("second event %+v: flags %b, ua %d bytes", e, e.Flags, len(b.Strings[e.UA]))
 	}
+	if h := RefererHost(b.Strings[e.Referer], e.Flags&FlagRefererTruncated != 0); h != InvalidReferer {
+		t.Errorf("a host cut short reads as %q, want %q", h, InvalidReferer)
+	}
 	if b.Events[0].UA == b.Events[1].UA {
 		t.Error("different User-Agents share a string")
+	}
+}
+
+// A Click keeps of the Referer only what names its host, and that gives
+// the same host as the whole header, for any header.
+func TestRefererAuthority(t *testing.T) {
+	for _, ref := range []string{
+		"", "https://news.example.com/item?id=1", "https://news.example.com", "https://news.example.com?q=1",
+		"https://news.example.com#top", "http://user:pw@Example.ORG:8080/x", "https://[2001:db8::1]:443/a",
+		"https://host /x", " https://example.com/ ", "not a url", "android-app://com.slack/", "https:///path",
+		"https://a.example/b://c.example/", "ftp://files.example.net/pub",
+	} {
+		cut := refererAuthority(ref)
+		if !strings.HasPrefix(ref, cut) {
+			t.Errorf("refererAuthority(%q) = %q, not a prefix", ref, cut)
+		}
+		if got, want := RefererHost(cut, false), RefererHost(ref, false); got != want {
+			t.Errorf("host of %q cut to %q = %q, want %q", ref, cut, got, want)
+		}
+	}
+	if got := refererAuthority("https://news.example.com/a/very/long/path?with=query"); got != "https://news.example.com/" {
+		t.Errorf("refererAuthority kept %q", got)
+	}
+}
+
+// The slot is five cache lines with its sequence number.
+func TestSlotSize(t *testing.T) {
+	if n := unsafe.Sizeof(slot[slotEvent]{}); n != 320 {
+		t.Errorf("a slot is %d bytes, want 320", n)
 	}
 }
 
@@ -290,4 +324,76 @@ func mustCollector(t *testing.T, reg *prometheus.Registry, name string) promethe
 	}
 	t.Fatalf("metric %s not registered", name)
 	return nil
+}
+
+// TestRecorderOverflowsWithoutBlocking forces the buffer over while Run is
+// stuck in a publish that does not return (a stream or database that
+// hangs): redirects on several goroutines keep recording, every click
+// beyond the buffer is dropped and counted in
+// shortlinks_clicks_dropped_total, and none of them waits. Once the
+// publish returns, every click that was not dropped is published.
+func TestRecorderOverflowsWithoutBlocking(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	pub := &collect{}
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	gate := publishFunc(func(ctx context.Context, bs []*Batch) (int, error) {
+		once.Do(func() {
+			close(entered)
+			<-release // hangs until the test lets it go
+		})
+		return pub.Publish(ctx, bs)
+	})
+	r := newTestRecorder(t, gate, RecorderOptions{
+		Capacity: 64, MaxBatch: 16, MaxPending: 32,
+		DrainInterval: time.Millisecond, FlushInterval: time.Millisecond, Registerer: reg,
+	})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error)
+	go func() { done <- r.Run(ctx) }()
+
+	r.Record(testClick)
+	<-entered // Run is now inside a publish that does not return
+
+	const producers, each = 4, 5000
+	var wg sync.WaitGroup
+	for range producers {
+		wg.Go(func() {
+			for range each {
+				r.Record(testClick)
+			}
+		})
+	}
+	// Were Record to wait for room, this would never return: the only
+	// goroutine that makes room is stuck.
+	wg.Wait()
+
+	recorded := uint64(1 + producers*each)
+	capacity := 0
+	for i := range r.ring.shards {
+		capacity += len(r.ring.shards[i].slots)
+	}
+	dropped := r.Dropped()
+	if dropped < recorded-uint64(capacity)-1 {
+		t.Errorf("dropped %d of %d clicks with a buffer of %d stuck behind a hanging publish, want at least %d",
+			dropped, recorded, capacity, recorded-uint64(capacity)-1)
+	}
+	if got := testutil.ToFloat64(mustCollector(t, reg, "shortlinks_clicks_dropped_total")); got != float64(dropped) {
+		t.Errorf("shortlinks_clicks_dropped_total = %v, want %d", got, dropped)
+	}
+	if b := r.Buffered(); b+dropped != recorded {
+		t.Errorf("buffered %d + dropped %d != recorded %d", b, dropped, recorded)
+	}
+
+	close(release)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := uint64(len(pub.events())); got+r.Dropped() != recorded {
+		t.Errorf("published %d + dropped %d != recorded %d", got, r.Dropped(), recorded)
+	}
+	if r.Dropped() != dropped {
+		t.Errorf("dropped %d after the publish returned, want the %d dropped while it hung", r.Dropped(), dropped)
+	}
 }

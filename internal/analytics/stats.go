@@ -11,6 +11,9 @@ type Stats interface {
 	// Total returns the link's clicks of all time; a link never clicked
 	// has a zero count and Last.
 	Total(ctx context.Context, linkID int64) (TotalCount, error)
+	// Totals returns the clicks of all time of each of the links that
+	// has any, by link id: one query for a page of a link listing.
+	Totals(ctx context.Context, linkIDs []int64) (map[int64]TotalCount, error)
 	// Hourly returns the link's hours in [from, to) that have clicks, in
 	// order.
 	Hourly(ctx context.Context, linkID int64, from, to time.Time) ([]HourlyCount, error)

@@ -78,15 +78,20 @@ var ErrNotFound = errors.New("api key not found")
 
 // Errors the service returns to clients.
 var (
-	// ErrUnauthenticated is returned for a missing, unknown, revoked or
-	// expired key, and for a key whose user is disabled: which of these it
-	// was is in the wrapped error's text, for logs, not in the answer.
+	// ErrUnauthenticated is returned for a missing, unknown or revoked
+	// key, and for a key whose user is disabled: which of these it was is
+	// in the wrapped error's text, for logs, not in the answer.
 	ErrUnauthenticated = &link.Error{Kind: link.Unauthenticated, Code: "unauthorized", Message: "Send a valid API key as 'Authorization: Bearer <key>'."}
-	ErrForbidden       = &link.Error{Kind: link.Forbidden, Code: "forbidden", Message: "You may not manage that key."}
-	ErrKeyNotFound     = &link.Error{Kind: link.NotFound, Code: "key_not_found", Message: "There is no such API key."}
-	ErrInvalidName     = &link.Error{Kind: link.Invalid, Code: "invalid_key_name", Field: "name", Message: "A key needs a name of 1 to 200 characters."}
-	ErrInvalidExpiry   = &link.Error{Kind: link.Invalid, Code: "invalid_expiry", Field: "expires_at", Message: "A key's expiry must be in the future."}
-	ErrScopeTooWide    = &link.Error{Kind: link.Forbidden, Code: "scope_not_allowed", Field: "scopes", Message: "A key cannot have a scope that you do not have."}
+	// ErrKeyExpired is returned for a key past its expiry. Unlike the
+	// other refusals it says why: only someone holding the key can be
+	// told, and they need to know to ask for a new one rather than
+	// check what they send.
+	ErrKeyExpired    = &link.Error{Kind: link.Unauthenticated, Code: "key_expired", Message: "This API key has expired; ask for a new one."}
+	ErrForbidden     = &link.Error{Kind: link.Forbidden, Code: "forbidden", Message: "You may not manage that key."}
+	ErrKeyNotFound   = &link.Error{Kind: link.NotFound, Code: "key_not_found", Message: "There is no such API key."}
+	ErrInvalidName   = &link.Error{Kind: link.Invalid, Code: "invalid_key_name", Field: "name", Message: "A key needs a name of 1 to 200 characters."}
+	ErrInvalidExpiry = &link.Error{Kind: link.Invalid, Code: "invalid_expiry", Field: "expires_at", Message: "A key's expiry must be in the future."}
+	ErrScopeTooWide  = &link.Error{Kind: link.Forbidden, Code: "scope_not_allowed", Field: "scopes", Message: "A key cannot have a scope that you do not have."}
 )
 
 const (
@@ -208,10 +213,10 @@ func (s *Service) Issue(ctx context.Context, by link.Principal, p IssueParams) (
 }
 
 // Authenticate returns the principal a token stands for, or
-// ErrUnauthenticated: for an unknown, revoked or expired key, and for a
-// key whose user is disabled. A user's key acts with at most the user's
-// role: without the admin scope when the user is not an admin. Storage
-// failures are returned as they are.
+// ErrUnauthenticated: for an unknown or revoked key, and for a key whose
+// user is disabled; ErrKeyExpired for a key past its expiry. A user's key
+// acts with at most the user's role: without the admin scope when the user
+// is not an admin. Storage failures are returned as they are.
 func (s *Service) Authenticate(ctx context.Context, token string) (link.Principal, error) {
 	if !strings.HasPrefix(token, tokenPrefix) || len(token) != len(tokenPrefix)+secretLen {
 		return link.Principal{}, ErrUnauthenticated
@@ -228,7 +233,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (link.Principa
 	case !k.RevokedAt.IsZero():
 		return link.Principal{}, fmt.Errorf("key %d is revoked: %w", k.ID, ErrUnauthenticated)
 	case !k.ExpiresAt.IsZero() && !s.now().Before(k.ExpiresAt):
-		return link.Principal{}, fmt.Errorf("key %d has expired: %w", k.ID, ErrUnauthenticated)
+		return link.Principal{}, fmt.Errorf("key %d has expired: %w", k.ID, ErrKeyExpired)
 	case k.UserID != 0 && k.OwnerDisabled:
 		return link.Principal{}, fmt.Errorf("key %d: user %d is disabled: %w", k.ID, k.UserID, ErrUnauthenticated)
 	}

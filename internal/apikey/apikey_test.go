@@ -2,7 +2,6 @@ package apikey_test
 
 import (
 	"errors"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"testing"
@@ -13,32 +12,25 @@ import (
 	"github.com/shortlinks/shortlinks/internal/audit"
 	"github.com/shortlinks/shortlinks/internal/link"
 	"github.com/shortlinks/shortlinks/internal/password"
-	"github.com/shortlinks/shortlinks/internal/store/sqlite"
-	"github.com/shortlinks/shortlinks/internal/testenv"
+	"github.com/shortlinks/shortlinks/internal/servicetest"
+	"github.com/shortlinks/shortlinks/internal/store/sqlite/sqlitetest"
 )
 
 type fixture struct {
 	keys  *apikey.Service
 	users *account.Service
 	audit *audit.Log
-	clock *testenv.Clock
+	clock *servicetest.Clock
 }
 
 func newFixture(t *testing.T) fixture {
 	t.Helper()
-	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "keys.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	db := sqlitetest.Open(t)
 	h, err := password.New(password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock := testenv.NewClock(time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC))
+	clock := servicetest.NewClock(time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC))
 	log := audit.New(db, clock.Now, nil)
 	return fixture{
 		keys:  apikey.NewServiceWith(db, apikey.Options{Audit: log, Now: clock.Now}),
@@ -170,8 +162,8 @@ func TestKeyExpiry(t *testing.T) {
 		t.Fatalf("before expiry: %v", err)
 	}
 	f.clock.Add(time.Second)
-	if _, err := f.auth(t, token); !errors.Is(err, apikey.ErrUnauthenticated) {
-		t.Fatalf("at expiry: %v, want ErrUnauthenticated", err)
+	if _, err := f.auth(t, token); !errors.Is(err, apikey.ErrKeyExpired) {
+		t.Fatalf("at expiry: %v, want ErrKeyExpired", err)
 	}
 }
 

@@ -11,6 +11,9 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"net/url"
+	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,11 +23,15 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/shortlinks/shortlinks/internal/apikey"
+	"github.com/shortlinks/shortlinks/internal/audit"
 	"github.com/shortlinks/shortlinks/internal/cache"
+	"github.com/shortlinks/shortlinks/internal/compat/yourls"
 	"github.com/shortlinks/shortlinks/internal/config"
 	"github.com/shortlinks/shortlinks/internal/edge"
 	"github.com/shortlinks/shortlinks/internal/httpapi"
 	"github.com/shortlinks/shortlinks/internal/link"
+	"github.com/shortlinks/shortlinks/internal/liveconfig"
+	"github.com/shortlinks/shortlinks/internal/password"
 	"github.com/shortlinks/shortlinks/internal/qr"
 	"github.com/shortlinks/shortlinks/internal/ratelimit"
 	"github.com/shortlinks/shortlinks/internal/redisconn"
@@ -40,10 +47,30 @@ type App struct {
 	log     *slog.Logger
 	links   *link.Service
 	keys    *apikey.Service
+	audit   *audit.Log
 	srv     *httpapi.Server
 	handler http.Handler
 	metrics http.Handler
 	closers []func() error
+
+	// What the live settings change (Apply), and what keeps them current.
+	edge     *edge.Edge
+	limiter  liveLimiter
+	logLevel *slog.LevelVar
+	registry prometheus.Registerer
+	watcher  *liveconfig.Watcher
+
+	// workers run in the background while the app serves, each until its
+	// context ends: list reloads, Safe Browsing lookups.
+	workers []func(context.Context) error
+
+	accounts *accounts // the users who sign in to the dashboard
+}
+
+// liveLimiter is a rate limiter whose limit changes while it serves.
+type liveLimiter interface {
+	routes.Limiter
+	SetLimit(ratelimit.Limit)
 }
 
 // Telemetry is where the service reports, beyond its log. The zero value
@@ -61,6 +88,10 @@ type Telemetry struct {
 	Registry *prometheus.Registry
 	Tracer   trace.TracerProvider
 	Errors   *telemetry.ErrorReporter
+
+	// LogLevel, when set, is the level of the logger New is given, for
+	// live reloads of log-level to change.
+	LogLevel *slog.LevelVar
 }
 
 // New builds the service from cfg. It opens and prepares storage but does
@@ -76,6 +107,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, tel Telemetry
 		return nil, err
 	}
 	reg := tel.Registry
+	a.registry, a.logLevel = reg, tel.LogLevel
 
 	st, err := OpenStorage(ctx, cfg, log)
 	if err != nil {
@@ -116,6 +148,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, tel Telemetry
 		Size: cfg.CacheSize, TTL: cfg.CacheTTL, NegativeTTL: cfg.CacheNegativeTTL,
 		Redis: rdb, RedisTTL: cfg.CacheRedisTTL, Prefix: cfg.RedisKeyPrefix, Timeout: cfg.RedisTimeout,
 		Registerer: reg, Log: log, TraceTiers: tel.Tracer != nil,
+		Editor: db,
 	})
 	if err != nil {
 		return nil, err
@@ -126,20 +159,77 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, tel Telemetry
 	if tel.Tracer != nil {
 		store = telemetry.TraceStore(cached, tel.Tracer, "cache")
 	}
-	a.links = link.NewService(store, lister, gen, link.Options{
-		URLRules: link.URLRules{MaxLength: cfg.MaxURLLength, SelfHosts: selfHosts(cfg)},
+	// Link passwords are hashed as account passwords are; the hasher
+	// bounds how many hashes run at once.
+	linkPasswords, err := password.New(password.Default, 0)
+	if err != nil {
+		return nil, err
+	}
+	screens, err := newScreening(cfg, log, reg)
+	if err != nil {
+		return nil, err
+	}
+	a.workers = append(a.workers, screens.workers()...)
+	linkOpts := link.Options{
+		URLRules: LinkRules(cfg),
 		Reserved: routes.ReservedPaths(),
-	})
-	a.keys = apikey.NewService(db)
-
-	var limiter routes.Limiter
-	if cfg.CreateRate > 0 {
-		if limiter, err = newLimiter(cfg, rdb, reg); err != nil {
-			return nil, err
-		}
+		// Edits go through the cache, which tells every instance.
+		Editor:       cached,
+		HashPassword: linkPasswords.Hash,
+	}
+	linkOptions(&linkOpts, db, linkPasswords)
+	if err := linkOpts.URLRules.Validate(); err != nil {
+		return nil, fmt.Errorf("shortener-hosts: %w", err)
+	}
+	screens.linkOptions(&linkOpts)
+	domains, err := st.Domains(ctx, log)
+	if err != nil {
+		return nil, err
+	}
+	a.workers = append(a.workers, domains.Run)
+	linkOpts.Domains, linkOpts.UserDomains = domains, st.userDomains()
+	a.links = link.NewService(store, lister, gen, linkOpts)
+	a.audit = st.Audit(log)
+	// Links a list update or a verdict turns against are disabled through
+	// the cache, which tells every instance.
+	screens.disabler = newStoreDisabler(lister, cached, a.audit, reg)
+	a.keys = st.keys(log)
+	if a.accounts, err = openAccounts(ctx, cfg, st, rdb, log); err != nil {
+		return nil, err
 	}
 
-	pages, err := web.New(a.links, log, web.Options{BaseURL: cfg.BaseURL, RequireAPIKey: cfg.RequireAPIKey, QRURL: routes.QRURL})
+	// A limiter even at rate 0 (no limit), so that a reload can set one.
+	if a.limiter, err = newLimiter(cfg, rdb, reg); err != nil {
+		return nil, err
+	}
+
+	clicks, err := newClickPipeline(ctx, cfg, st, rdb, reg, log)
+	if err != nil {
+		return nil, fmt.Errorf("analytics: %w", err)
+	}
+	// Closed before storage and Redis, so that the last clicks are written.
+	a.closers = append(a.closers, clicks.Close)
+
+	keyLimit, err := keyLimiter(cfg, rdb)
+	if err != nil {
+		return nil, err
+	}
+
+	reports := st.Reports(a.links, log)
+	reportLimit, err := limiterFor(cfg, rdb, cfg.ReportRate, cfg.ReportBurst)
+	if err != nil {
+		return nil, err
+	}
+
+	// QR images are limited in process even with Redis: what the limit
+	// protects is this instance's CPU, which drawing them spends.
+	var qrLimiter routes.Limiter
+	if cfg.QRRate > 0 {
+		qrLimiter = ratelimit.NewLocal(ratelimit.Limit{Rate: cfg.QRRate, Burst: cfg.QRBurst})
+	}
+
+	pages, err := web.New(a.links, log, web.Options{BaseURL: cfg.BaseURL, RequireAPIKey: cfg.RequireAPIKey, QRURL: routes.QRURL,
+		Resolver: a.links, Reports: reports})
 	if err != nil {
 		return nil, err
 	}
@@ -147,17 +237,26 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, tel Telemetry
 	// one renderer; the route table mounts them side by side, and the
 	// edge is what every request passes through.
 	errs := edge.NewRenderer(log, pages, routes.APIPrefix)
-	a.srv = httpapi.New(a.links, a.keys, log, httpapi.Options{
+	checks := append(st.checks(), redisChecks(rdb, cached)...)
+	apiOpts := httpapi.Options{
 		BaseURL:        cfg.BaseURL,
 		RedirectStatus: cfg.RedirectStatus,
 		CacheControl:   cfg.CacheControl,
 		RequireAPIKey:  cfg.RequireAPIKey,
-		Checks: append(st.checks(),
-			redisChecks(rdb, cached)...),
-		QR:         qr.New(),
-		Errors:     errs,
-		Registerer: reg,
-	})
+		Checks:         checks,
+		QR:             qr.New(),
+		Errors:         errs,
+		Registerer:     reg,
+		KeyLimiter:     keyLimit,
+		Audit:          a.audit,
+		Reports:        reports,
+		Domains:        domains,
+	}
+	if err := a.redirectOptions(&apiOpts, pages, cfg); err != nil {
+		return nil, err
+	}
+	clicks.wireAPI(&apiOpts, cfg)
+	a.srv = httpapi.New(auditedLinks{a.links, a.audit}, a.keys, log, apiOpts)
 	edgeOpts := edge.Options{
 		TrustedProxies: cfg.TrustedProxies,
 		LogRequests:    cfg.LogRequests,
@@ -167,14 +266,39 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, tel Telemetry
 		Tracer:         tel.Tracer,
 		Propagator:     telemetry.Propagator(),
 	}
+	if strings.HasPrefix(cfg.BaseURL, "https://") {
+		// Served over https: browsers should never try plain http again.
+		edgeOpts.HSTS = "max-age=31536000"
+	}
 	if tel.Errors != nil {
 		edgeOpts.Errors = tel.Errors
 	}
 	pipeline := edge.New(log, edgeOpts)
+	a.edge = pipeline
 	a.metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
-	routeOpts := routes.Options{Pages: pages, Errors: errs, Limiter: limiter, ClientIP: pipeline.ClientIP, Registerer: reg}
+	routeOpts := routes.Options{Pages: pages, Errors: errs, Limiter: a.limiter, Reports: reportLimit, ClientIP: pipeline.ClientIP, Registerer: reg,
+		BodyTimeout: cfg.ReadTimeout, QRLimiter: qrLimiter, IPv6Prefix: cfg.IPv6Prefix,
+		Domains: domains, Host: pipeline.Host}
+	if routeOpts.Passwords, err = passwordLimiter(cfg, rdb); err != nil {
+		return nil, err
+	}
+	if routeOpts.Dashboard, err = a.dashboard(pages, pipeline.ClientIP, clicks.totals(), dashImports{st: st, screen: linkOpts.Screen}); err != nil {
+		return nil, err
+	}
+	if routeOpts.StatsPages, err = clicks.statsPages(a.links, a.keys, log, cfg); err != nil {
+		return nil, err
+	}
 	if cfg.MetricsListen == "" {
 		routeOpts.Metrics = a.metrics
+	}
+	if slices.Contains(cfg.Compat, "yourls") {
+		routeOpts.YOURLS = yourls.New(a.links, a.keys, yourls.Options{
+			BaseURL: cfg.BaseURL, ClientIP: pipeline.ClientIP, Log: log, Counts: compatCounts{db: db, clicks: clicks.totals()},
+			Users: accountSignIn{a.accounts.users},
+		})
+	}
+	if slices.Contains(cfg.Compat, "shlink") {
+		routeOpts.Shlink = a.shlinkAPI(cfg, log, checks, keyLimit, clicks.reader())
 	}
 	a.handler = pipeline.Wrap(routes.New(a.srv, log, routeOpts))
 	return a, nil
@@ -182,6 +306,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, tel Telemetry
 
 // selfHosts are the hosts whose links would point back at this service. A
 // loopback host names this service only on its own port.
+// LinkRules are the rules every destination is held to under cfg, by
+// creates and by imports alike.
+func LinkRules(cfg config.Config) link.URLRules {
+	return link.URLRules{MaxLength: cfg.MaxURLLength, SelfHosts: selfHosts(cfg),
+		ShortenerHosts: append(link.DefaultShortenerHosts(), cfg.ShortenerHosts...)}
+}
+
 func selfHosts(cfg config.Config) []string {
 	u, err := url.Parse(cfg.BaseURL)
 	if err != nil {
@@ -212,7 +343,7 @@ func openRedis(cfg config.Config, log *slog.Logger, reg prometheus.Registerer, t
 
 // newLimiter rations creation in Redis, shared by every instance, when
 // there is one, and in process otherwise.
-func newLimiter(cfg config.Config, rdb redis.UniversalClient, reg prometheus.Registerer) (routes.Limiter, error) {
+func newLimiter(cfg config.Config, rdb redis.UniversalClient, reg prometheus.Registerer) (liveLimiter, error) {
 	l := ratelimit.Limit{Rate: cfg.CreateRate, Burst: cfg.CreateBurst}
 	if rdb == nil {
 		return ratelimit.NewLocal(l), nil
@@ -237,8 +368,36 @@ func redisChecks(rdb redis.UniversalClient, cached *cache.Store) []httpapi.Check
 	}}}
 }
 
+// Watch has w keep the configuration current while the app runs: Run
+// starts it and Apply puts each reload's live settings in place. w must
+// have been started (Start) and is the source of the configuration New
+// was given.
+func (a *App) Watch(w *liveconfig.Watcher) error {
+	if err := w.Register(a.registry); err != nil {
+		return err
+	}
+	a.watcher = w
+	return nil
+}
+
+// Apply puts the live settings of cfg in place, each with one atomic
+// store that requests read: redirect status and Cache-Control, which
+// requests are logged, the log level and the rate limit. The other
+// settings of cfg are ignored.
+func (a *App) Apply(cfg config.Config) {
+	a.srv.SetRedirect(cfg.RedirectStatus, cfg.CacheControl)
+	a.edge.SetLogging(cfg.LogRequests, cfg.LogRedirectSample)
+	if a.logLevel != nil {
+		telemetry.SetLevel(a.logLevel, cfg.LogLevel)
+	}
+	a.limiter.SetLimit(ratelimit.Limit{Rate: cfg.CreateRate, Burst: cfg.CreateBurst})
+}
+
 // Handler is the service's HTTP handler.
 func (a *App) Handler() http.Handler { return a.handler }
+
+// Audit is the audit log.
+func (a *App) Audit() *audit.Log { return a.audit }
 
 // Keys is the API key service.
 func (a *App) Keys() *apikey.Service { return a.keys }
@@ -249,17 +408,41 @@ func (a *App) Keys() *apikey.Service { return a.keys }
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler: a.handler,
-		// Bodies get their own deadline where they are read
-		// (routes.DefaultBodyTimeout): a server-wide ReadTimeout would arm a timer
-		// for every redirect too.
-		ReadHeaderTimeout: 5 * time.Second,
+		// Every request, whatever its route, is answered or its connection
+		// closed within the read timeout: a body that is declared but never
+		// sent would otherwise hold the connection for good, since the
+		// server reads what a handler left unread before it answers. This
+		// costs a redirect nothing: the server sets the connection's read
+		// deadline for the headers either way, and with ReadTimeout it moves
+		// it rather than clearing it.
+		ReadHeaderTimeout: a.headerTimeout(),
+		ReadTimeout:       a.cfg.ReadTimeout,
 		WriteTimeout:      15 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
+	// Background work outlives the listener, so that what requests in
+	// flight hand it is still done, and stops once they have finished.
+	wctx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
+	var workers sync.WaitGroup
+	defer func() {
+		stopWorkers()
+		workers.Wait()
+	}()
+	for _, run := range a.workers {
+		workers.Go(func() {
+			if err := run(wctx); err != nil {
+				a.log.Error("background work stopped", "err", err)
+			}
+		})
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	jctx, stopJanitor := context.WithCancel(context.WithoutCancel(ctx))
+	waitJanitor := a.runJanitor(jctx)
+	defer func() { stopJanitor(); waitJanitor() }()
+
 	a.log.Info("serving", "addr", ln.Addr().String(), "base_url", a.cfg.BaseURL)
 
 	select {
@@ -283,6 +466,18 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		return err
 	}
 	return nil
+}
+
+// maxHeaderTimeout bounds how long a client may take to send headers.
+const maxHeaderTimeout = 5 * time.Second
+
+// headerTimeout is the deadline for a request's headers: maxHeaderTimeout,
+// or the whole request's if that is shorter.
+func (a *App) headerTimeout() time.Duration {
+	if t := a.cfg.ReadTimeout; t > 0 && t < maxHeaderTimeout {
+		return t
+	}
+	return maxHeaderTimeout
 }
 
 // Run listens on the configured address and serves until ctx ends.
@@ -315,13 +510,21 @@ func (a *App) Run(ctx context.Context) error {
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 		go serveAside(ctx, dln, mux, "profiles", a.log)
 	}
-	return a.Serve(ctx, ln)
+	if a.watcher == nil {
+		return a.Serve(ctx, ln)
+	}
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- a.watcher.Run(wctx, a.log, a.Apply) }()
+	err = a.Serve(ctx, ln)
+	stop()
+	return errors.Join(err, <-done)
 }
 
 // serveAside serves what on its own listener, apart from the public
 // routes, until ctx ends.
 func serveAside(ctx context.Context, ln net.Listener, h http.Handler, what string, log *slog.Logger) {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 20 * time.Second, IdleTimeout: 120 * time.Second}
 	go func() {
 		<-ctx.Done()
 		srv.Close()

@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/shortlinks/shortlinks/bench/ceiling"
 	"github.com/shortlinks/shortlinks/internal/app"
+	"github.com/shortlinks/shortlinks/internal/app/apptest"
 	"github.com/shortlinks/shortlinks/internal/config"
 	"github.com/shortlinks/shortlinks/internal/link"
 	"github.com/shortlinks/shortlinks/internal/telemetry"
@@ -26,10 +26,9 @@ const benchLinks = 10_000
 // the production defaults (metrics, rate limits, access logs at their
 // default level, to io.Discard) and benchLinks links made by the real code
 // generator. It returns the handler and the links.
-func benchServer(b *testing.B) (http.Handler, []link.Link) {
+func benchServer(b *testing.B, set ...func(*config.Config)) (http.Handler, []link.Link) {
 	b.Helper()
-	cfg := config.Default()
-	cfg.DatabaseURL = "sqlite:" + filepath.Join(b.TempDir(), "links.db")
+	cfg := apptest.Config(b)
 	ctx := context.Background()
 	links := seedLinks(b, ctx, cfg, benchLinks)
 	log := telemetry.NewLogger(io.Discard, cfg.LogFormat, cfg.LogLevel)
@@ -112,6 +111,13 @@ func BenchmarkRedirect(b *testing.B) {
 	benchRedirects(b, h, redirectRequests(links))
 }
 
+// BenchmarkRedirectHTTPS is BenchmarkRedirect with an https base URL, so
+// that every answer carries Strict-Transport-Security.
+func BenchmarkRedirectHTTPS(b *testing.B) {
+	h, links := benchServer(b, func(c *config.Config) { c.BaseURL = "https://sho.rt" })
+	benchRedirects(b, h, redirectRequests(links))
+}
+
 // BenchmarkRedirectBaseline is the baseline for BenchmarkRedirect.
 func BenchmarkRedirectBaseline(b *testing.B) {
 	_, links := benchServer(b)
@@ -119,7 +125,7 @@ func BenchmarkRedirectBaseline(b *testing.B) {
 	for _, l := range links {
 		m[string(l.Code)] = l.URL
 	}
-	benchRedirects(b, ceiling.Handler(m), redirectRequests(links))
+	benchRedirects(b, ceiling.Handler(m, config.Default().CacheControl), redirectRequests(links))
 }
 
 // BenchmarkCreate is POST /api/v1/links over SQLite: decoding, validation,

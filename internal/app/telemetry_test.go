@@ -7,8 +7,9 @@ import (
 	"testing"
 
 	"github.com/shortlinks/shortlinks/internal/app"
+	"github.com/shortlinks/shortlinks/internal/app/apptest"
+	"github.com/shortlinks/shortlinks/internal/servicetest"
 	"github.com/shortlinks/shortlinks/internal/telemetry"
-	"github.com/shortlinks/shortlinks/internal/testenv"
 )
 
 // TestTelemetryFromEnvironment checks that New starts what the environment
@@ -20,8 +21,8 @@ func TestTelemetryFromEnvironment(t *testing.T) {
 	// the environment it is given whether to trace at all.
 	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", col.URL)
 	environ := []string{"OTEL_EXPORTER_OTLP_ENDPOINT=" + col.URL, "SENTRY_DSN=https://key@sentry.invalid/1"}
-	var logs testenv.Buffer
-	a, err := app.New(t.Context(), testConfig(t), telemetry.NewLogger(&logs, "json", "info"),
+	var logs servicetest.Buffer
+	a, err := app.New(t.Context(), apptest.Config(t), telemetry.NewLogger(&logs, "json", "info"),
 		app.Telemetry{Environ: environ, Build: telemetry.Build{Version: "v1.2.3"}})
 	if err != nil {
 		t.Fatal(err)
@@ -47,8 +48,8 @@ func TestTelemetryFromEnvironment(t *testing.T) {
 	}
 
 	// Without those variables there is neither.
-	var quiet testenv.Buffer
-	b, err := app.New(t.Context(), testConfig(t), telemetry.NewLogger(&quiet, "json", "info"), app.Telemetry{Environ: []string{"HOME=/root"}})
+	var quiet servicetest.Buffer
+	b, err := app.New(t.Context(), apptest.Config(t), telemetry.NewLogger(&quiet, "json", "info"), app.Telemetry{Environ: []string{"HOME=/root"}})
 	if err != nil {
 		t.Fatal(err)
 	}

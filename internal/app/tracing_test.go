@@ -15,9 +15,10 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/shortlinks/shortlinks/internal/app"
+	"github.com/shortlinks/shortlinks/internal/app/apptest"
 	"github.com/shortlinks/shortlinks/internal/config"
+	"github.com/shortlinks/shortlinks/internal/servicetest"
 	"github.com/shortlinks/shortlinks/internal/telemetry"
-	"github.com/shortlinks/shortlinks/internal/testenv"
 )
 
 // otlpCollector is an OTLP/HTTP trace receiver that keeps what it gets.
@@ -90,24 +91,24 @@ func TestTracesReachCollector(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tp.Shutdown(t.Context())
-	var logs testenv.Buffer
-	r := startApp(t, telemetry.NewLogger(&logs, "json", "info"), app.Telemetry{Tracer: tp}, func(c *config.Config) { c.CreateRate, c.LogRedirectSample = 0, 1 })
+	var logs servicetest.Buffer
+	r := apptest.Start(t, telemetry.NewLogger(&logs, "json", "info"), app.Telemetry{Tracer: tp}, func(c *config.Config) { c.CreateRate, c.LogRedirectSample = 0, 1 })
 
-	code := createCode(t, r.base, `{"url": "https://example.com/traced"}`)
+	code := apptest.Create(t, r.URL, `{"url": "https://example.com/traced"}`)
 	const traceID, parentID = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
-	resp := mustDo(t, noRedirects, http.MethodGet, r.base+"/"+code, "", "traceparent", "00-"+traceID+"-"+parentID+"-01")
-	if resp.status != http.StatusFound {
-		t.Fatalf("redirect = %d", resp.status)
+	resp := apptest.MustDo(t, apptest.NoRedirects, http.MethodGet, r.URL+"/"+code, "", "traceparent", "00-"+traceID+"-"+parentID+"-01")
+	if resp.Status != http.StatusFound {
+		t.Fatalf("redirect = %d", resp.Status)
 	}
-	if status, _ := resolve(t, r.base, "unknown"); status != http.StatusNotFound {
+	if status, _ := apptest.Resolve(t, r.URL, "unknown"); status != http.StatusNotFound {
 		t.Fatalf("unknown code = %d", status)
 	}
-	_, token, err := r.app.Keys().Create(t.Context(), "tracing", true)
+	_, token, err := r.App.Keys().Create(t.Context(), "tracing", true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp := mustDo(t, noRedirects, http.MethodGet, r.base+"/api/v1/links", "", "Authorization", "Bearer "+token); resp.status != http.StatusOK {
-		t.Fatalf("list = %d %s", resp.status, resp.body)
+	if resp := apptest.MustDo(t, apptest.NoRedirects, http.MethodGet, r.URL+"/api/v1/links", "", "Authorization", "Bearer "+token); resp.Status != http.StatusOK {
+		t.Fatalf("list = %d %s", resp.Status, resp.Body)
 	}
 	if err := tp.ForceFlush(t.Context()); err != nil {
 		t.Fatal(err)
@@ -197,23 +198,4 @@ func names(spans []*tracepb.Span) []string {
 		out = append(out, s.GetName())
 	}
 	return out
-}
-
-// TestTracingOffUnlessAsked checks which environments turn tracing on.
-func TestTracingOffUnlessAsked(t *testing.T) {
-	for _, c := range []struct {
-		env  []string
-		want bool
-	}{
-		{nil, false},
-		{[]string{"OTEL_SERVICE_NAME=x"}, false},
-		{[]string{"OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4318"}, true},
-		{[]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=http://collector:4318/v1/traces"}, true},
-		{[]string{"OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4318", "OTEL_SDK_DISABLED=true"}, false},
-		{[]string{"OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4318", "OTEL_TRACES_EXPORTER=none"}, false},
-	} {
-		if got := telemetry.TracingWanted(c.env); got != c.want {
-			t.Errorf("TracingWanted(%v) = %v, want %v", c.env, got, c.want)
-		}
-	}
 }

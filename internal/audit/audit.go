@@ -170,3 +170,21 @@ func (l *Log) List(ctx context.Context, f Filter, p Page) ([]Entry, Page, error)
 	}
 	return entries, next, nil
 }
+
+// Actor is who acted: a user, the API key they acted with, either or
+// both; neither is an operator at the server itself.
+type Actor struct {
+	UserID int64
+	KeyID  int64
+}
+
+// Link records action a by by on the link with code, as Record does: the
+// one call for code that changes links on someone's behalf (disable,
+// enable, delete of another's link). detail holds what a reader needs
+// beyond the action, such as {"reason": "phishing"}, and no secrets.
+func (l *Log) Link(ctx context.Context, by Actor, a Action, code string, detail map[string]any) error {
+	return l.Record(ctx, Entry{
+		ActorUserID: by.UserID, ActorKeyID: by.KeyID, Action: a,
+		TargetType: TargetLink, TargetID: code, Detail: detail,
+	})
+}

@@ -3,32 +3,21 @@ package audit_test
 import (
 	"bytes"
 	"log/slog"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/shortlinks/shortlinks/internal/audit"
+	"github.com/shortlinks/shortlinks/internal/servicetest"
 	"github.com/shortlinks/shortlinks/internal/store/sqlite"
-	"github.com/shortlinks/shortlinks/internal/testenv"
+	"github.com/shortlinks/shortlinks/internal/store/sqlite/sqlitetest"
 )
 
-func open(t *testing.T) *sqlite.DB {
-	t.Helper()
-	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "audit.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	return db
-}
+func open(t *testing.T) *sqlite.DB { return sqlitetest.Open(t) }
 
 func TestRecordAndPage(t *testing.T) {
-	clock := testenv.NewClock(time.Date(2030, 1, 2, 3, 4, 5, 6789, time.UTC))
+	clock := servicetest.NewClock(time.Date(2030, 1, 2, 3, 4, 5, 6789, time.UTC))
 	l := audit.New(open(t), clock.Now, nil)
 	for i := range 5 {
 		err := l.Record(t.Context(), audit.Entry{ActorUserID: 1, Action: audit.LinkDelete, TargetType: audit.TargetLink, TargetID: strconv.Itoa(i)})
@@ -109,5 +98,22 @@ func TestRecordLogsWhatItCannotStore(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("log %s lacks %s", out, want)
 		}
+	}
+}
+
+func TestLink(t *testing.T) {
+	clock := servicetest.NewClock(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
+	l := audit.New(open(t), clock.Now, nil)
+	err := l.Link(t.Context(), audit.Actor{UserID: 7, KeyID: 9}, audit.LinkDisable, "abc1234", map[string]any{"reason": "phishing"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	es, _, err := l.List(t.Context(), audit.Filter{TargetType: audit.TargetLink, TargetID: "abc1234"}, audit.Page{})
+	if err != nil || len(es) != 1 {
+		t.Fatalf("List = %v, %v", es, err)
+	}
+	e := es[0]
+	if e.ActorUserID != 7 || e.ActorKeyID != 9 || e.Action != audit.LinkDisable || !e.At.Equal(clock.Now()) || e.Detail["reason"] != "phishing" {
+		t.Fatalf("entry = %+v", e)
 	}
 }

@@ -16,7 +16,7 @@ import (
 
 	"github.com/shortlinks/shortlinks/internal/blocklist"
 	"github.com/shortlinks/shortlinks/internal/link"
-	"github.com/shortlinks/shortlinks/internal/testenv"
+	"github.com/shortlinks/shortlinks/internal/servicetest"
 )
 
 // writeFile replaces path with text the way list updaters do: write a new
@@ -236,7 +236,7 @@ func TestReload(t *testing.T) {
 	// A new version adds one entry, keeps one, drops one, and lists one
 	// that the other list already has.
 	writeFile(t, path, "new.example\nshared.example\nanother.example\n")
-	testenv.Eventually(t, 5*time.Second, "reload after rename", func() error {
+	servicetest.Eventually(t, 5*time.Second, "reload after rename", func() error {
 		if _, ok := l.Match("https://www.another.example/"); !ok {
 			return errors.New("new entry not matched")
 		}
@@ -248,7 +248,7 @@ func TestReload(t *testing.T) {
 	if _, ok := before.Match("https://another.example/"); ok {
 		t.Error("the old Matcher changed: Matchers must be immutable")
 	}
-	testenv.Eventually(t, 5*time.Second, "an update reported", func() error {
+	servicetest.Eventually(t, 5*time.Second, "an update reported", func() error {
 		if got.count() == 0 {
 			return errors.New("no update")
 		}
@@ -310,7 +310,7 @@ func TestReloadKeepsLastGoodList(t *testing.T) {
 
 	// A broken version: nothing in it reads as a domain.
 	writeFile(t, path, "<html>502 Bad Gateway</html>\n")
-	testenv.Eventually(t, 5*time.Second, "failed reload reported", func() error {
+	servicetest.Eventually(t, 5*time.Second, "failed reload reported", func() error {
 		if l.Status()[0].Err == nil {
 			return errors.New("no error in status")
 		}
@@ -327,7 +327,7 @@ func TestReloadKeepsLastGoodList(t *testing.T) {
 	if err := os.Remove(path); err != nil {
 		t.Fatal(err)
 	}
-	testenv.Eventually(t, 5*time.Second, "missing file reported", func() error {
+	servicetest.Eventually(t, 5*time.Second, "missing file reported", func() error {
 		if err := l.Status()[0].Err; err == nil || !errors.Is(err, os.ErrNotExist) {
 			return errors.New("status does not say the file is missing")
 		}
@@ -339,7 +339,7 @@ func TestReloadKeepsLastGoodList(t *testing.T) {
 
 	// A good version again.
 	writeFile(t, path, "evil.example\nworse.example\n")
-	testenv.Eventually(t, 5*time.Second, "reload after the fix", func() error {
+	servicetest.Eventually(t, 5*time.Second, "reload after the fix", func() error {
 		if _, ok := l.Match("https://worse.example/"); !ok {
 			return errors.New("new entry not matched")
 		}
@@ -397,7 +397,7 @@ func TestReloadInPlaceAndSymlinks(t *testing.T) {
 	if err := os.WriteFile(inPlace, []byte("a.example\nb.example\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	testenv.Eventually(t, 5*time.Second, "in-place rewrite", func() error {
+	servicetest.Eventually(t, 5*time.Second, "in-place rewrite", func() error {
 		if _, ok := l.Match("http://b.example/"); !ok {
 			return errors.New("not reloaded")
 		}
@@ -411,7 +411,7 @@ func TestReloadInPlaceAndSymlinks(t *testing.T) {
 	if err := os.Rename(tmp, filepath.Join(dir, "..data")); err != nil {
 		t.Fatal(err)
 	}
-	testenv.Eventually(t, 5*time.Second, "symlink swap", func() error {
+	servicetest.Eventually(t, 5*time.Second, "symlink swap", func() error {
 		if _, ok := l.Match("http://v2.example/"); !ok {
 			return errors.New("not reloaded")
 		}

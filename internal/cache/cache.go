@@ -4,7 +4,7 @@
 // tier shared by every instance. It remembers unknown codes briefly in both
 // tiers, so a flood of bad codes does not reach the database.
 //
-// Staleness: a create or delete through one instance writes Redis and
+// Staleness: a create, edit or delete through one instance writes Redis and
 // publishes the code on a pub/sub channel; every other instance drops the
 // code from its in-process tier when the message arrives. A message lost
 // while an instance is cut off from Redis costs at most TTL, and usually
@@ -12,7 +12,9 @@
 // A create or delete that cannot reach Redis is retried every second until
 // Redis takes it. Redis never holds an entry past RedisTTL or its link's
 // expiry, and keeps a deleted code marked deleted for RedisTTL, so that no
-// late write brings the link back.
+// late write brings the link back. An edited link is written to Redis for
+// TTL only: should two instances' edits of one link reach Redis out of
+// order, the older one is gone within the same bound.
 package cache
 
 import (
@@ -36,17 +38,11 @@ import (
 	"github.com/shortlinks/shortlinks/internal/redisconn"
 )
 
-// Defaults for Options.
-const (
-	DefaultSize        = 1_000_000
-	DefaultTTL         = time.Minute
-	DefaultNegativeTTL = 10 * time.Second
-	DefaultRedisTTL    = 10 * time.Minute
-)
-
 // Options configure a Store.
 type Options struct {
-	// Size is the most links held in process.
+	// Size is the most links held in process. It, TTL, NegativeTTL and,
+	// with Redis, RedisTTL must be positive: their defaults are the
+	// settings' (internal/config), not the cache's.
 	Size int
 	// TTL bounds how long an entry is served from process memory without
 	// asking the next tier: the staleness bound when an invalidation
@@ -78,13 +74,57 @@ type Options struct {
 	TraceTiers bool
 	// Log receives notes about the Redis tier; nil logs nothing.
 	Log *slog.Logger
+
+	// Editor edits the links of the next store; nil: Store's Editor
+	// methods fail.
+	Editor link.Editor
 }
 
-// entry is a cached lookup: a link, or the fact that there is none.
+// entry is a cached lookup: a link, or the fact that there is none. It
+// holds what a redirect needs, no more: the code is the key, and the
+// options, which most links lack, are behind a pointer, so that a plain
+// link costs what it did before links had options.
 type entry struct {
-	link    link.Link
-	missing bool
-	from    tier // the tier a miss loaded it from
+	id, owner int64
+	url       string
+	created   time.Time
+	expires   time.Time
+	opts      *options // nil: none
+	missing   bool
+	from      tier // the tier a miss loaded it from
+}
+
+// options are the parts of a link beyond the plain ones that a redirect
+// needs.
+type options struct {
+	userID       int64
+	disabledAt   time.Time
+	validFrom    time.Time
+	maxVisits    int64
+	passwordHash string
+	forwardQuery bool
+	rules        []link.Rule
+}
+
+func newEntry(l link.Link) entry {
+	e := entry{id: l.ID, owner: l.Owner, url: l.URL, created: l.CreatedAt, expires: l.ExpiresAt}
+	if l.UserID != 0 || !l.Plain() {
+		e.opts = &options{
+			userID: l.UserID, disabledAt: l.DisabledAt, validFrom: l.ValidFrom, maxVisits: l.MaxVisits,
+			passwordHash: l.PasswordHash, forwardQuery: l.ForwardQuery, rules: l.Rules,
+		}
+	}
+	return e
+}
+
+// toLink returns the link e holds for code c.
+func (e *entry) toLink(c link.Code) link.Link {
+	l := link.Link{ID: e.id, Code: c, URL: e.url, CreatedAt: e.created, ExpiresAt: e.expires, Owner: e.owner}
+	if o := e.opts; o != nil {
+		l.UserID, l.DisabledAt, l.ValidFrom, l.MaxVisits = o.userID, o.disabledAt, o.validFrom, o.maxVisits
+		l.PasswordHash, l.ForwardQuery, l.Rules = o.passwordHash, o.forwardQuery, o.rules
+	}
+	return l
 }
 
 // tier is where a lookup was answered, for traces.
@@ -101,6 +141,7 @@ var tierNames = [...]string{fromNext: "database", fromRedis: "redis", fromLocal:
 // Store is a read-through cache in front of another link.Store.
 type Store struct {
 	next    link.Store
+	editor  link.Editor
 	local   *otter.Cache[link.Code, entry]
 	evicted prometheus.Counter
 	clock   *otter.CoarseClock
@@ -127,23 +168,20 @@ type Store struct {
 	wg                         sync.WaitGroup
 }
 
-var _ link.Store = (*Store)(nil)
+var (
+	_ link.Store  = (*Store)(nil)
+	_ link.Editor = (*Store)(nil)
+)
+
+var errNoEditor = errors.New("cache: no editor below")
 
 // New returns a Store in front of next. With a Redis tier it starts
 // listening for other instances' invalidations at once, without waiting
 // for Redis; Close stops it.
 func New(next link.Store, opts Options) (*Store, error) {
-	if opts.Size <= 0 {
-		opts.Size = DefaultSize
-	}
-	if opts.TTL <= 0 {
-		opts.TTL = DefaultTTL
-	}
-	if opts.NegativeTTL <= 0 {
-		opts.NegativeTTL = DefaultNegativeTTL
-	}
-	if opts.RedisTTL <= 0 {
-		opts.RedisTTL = DefaultRedisTTL
+	if opts.Size <= 0 || opts.TTL <= 0 || opts.NegativeTTL <= 0 || opts.Redis != nil && opts.RedisTTL <= 0 {
+		return nil, fmt.Errorf("cache: size %d, TTL %v, negative TTL %v and Redis TTL %v must be positive",
+			opts.Size, opts.TTL, opts.NegativeTTL, opts.RedisTTL)
 	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = redisconn.DefaultTimeout
@@ -153,7 +191,7 @@ func New(next link.Store, opts Options) (*Store, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Store{
-		next: next,
+		next: next, editor: opts.Editor,
 		evicted: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "shortlinks_cache_evictions_total", Help: "Links the in-process tier dropped to stay within its size.",
 		}),
@@ -262,16 +300,17 @@ func (s *Store) lifetime(e otter.Entry[link.Code, entry]) time.Duration {
 	if e.Value.missing {
 		return s.negTTL
 	}
-	return s.bound(e.Value.link, s.ttl)
+	return s.bound(e.Value.expires, s.ttl)
 }
 
-// bound shortens d to the time l has left. An expired link, which the
-// service answers with 410, is kept as briefly as an unknown code.
-func (s *Store) bound(l link.Link, d time.Duration) time.Duration {
-	if l.ExpiresAt.IsZero() {
+// bound shortens d to the time a link expiring at exp has left. An expired
+// link, which the service answers with 410, is kept as briefly as an
+// unknown code.
+func (s *Store) bound(exp time.Time, d time.Duration) time.Duration {
+	if exp.IsZero() {
 		return d
 	}
-	left := l.ExpiresAt.Sub(s.now())
+	left := exp.Sub(s.now())
 	if left <= 0 {
 		return s.negTTL
 	}
@@ -304,7 +343,7 @@ func (s *Store) Get(ctx context.Context, c link.Code) (link.Link, error) {
 	if e.missing {
 		return link.Link{}, link.ErrNotFound
 	}
-	return e.link, nil
+	return e.toLink(c), nil
 }
 
 // load looks c up below the in-process tier.
@@ -335,10 +374,18 @@ func (s *Store) load(ctx context.Context, c link.Code) (entry, error) {
 }
 
 func (s *Store) fromNext(ctx context.Context, c link.Code) (entry, error) {
-	l, err := s.next.Get(ctx, c)
+	var l link.Link
+	var err error
+	if d, code := splitKey(c); d != link.DefaultDomain {
+		l, err = s.getOn(ctx, d, code)
+	} else {
+		l, err = s.next.Get(ctx, c)
+	}
 	switch {
 	case err == nil:
-		return entry{link: l, from: fromNext}, nil
+		e := newEntry(l)
+		e.from = fromNext
+		return e, nil
 	case errors.Is(err, link.ErrNotFound):
 		return entry{missing: true, from: fromNext}, nil
 	default:
@@ -349,20 +396,29 @@ func (s *Store) fromNext(ctx context.Context, c link.Code) (entry, error) {
 // Insert stores l in the next tier, caches it in process, and writes it to
 // Redis and tells the other instances, replacing any memory of the code
 // being unknown everywhere.
-func (s *Store) Insert(ctx context.Context, l link.Link) error {
-	if err := s.next.Insert(ctx, l); err != nil {
-		return err
+func (s *Store) Insert(ctx context.Context, l link.Link) (int64, error) {
+	id, err := s.next.Insert(ctx, l)
+	if err != nil {
+		return 0, err
 	}
-	s.local.Set(l.Code, entry{link: l})
+	l.ID = id
+	l = l.ForRedirect()
+	l.Code = domainKey(l.Domain, l.Code)
+	s.local.Set(l.Code, newEntry(l))
 	s.announce(ctx, change{link: l, kind: created})
-	return nil
+	return id, nil
 }
 
 // Delete deletes c from the next tier and then from every tier of every
 // instance: it forgets c here, marks it deleted in Redis and tells the other
 // instances to forget it.
 func (s *Store) Delete(ctx context.Context, c link.Code) error {
-	err := s.next.Delete(ctx, c)
+	return s.forget(ctx, c, s.next.Delete(ctx, c))
+}
+
+// forget drops the link with key c from every tier of every instance after
+// the next tier's delete ended with err, and returns err.
+func (s *Store) forget(ctx context.Context, c link.Code, err error) error {
 	s.local.Invalidate(c)
 	switch {
 	case err == nil:
@@ -372,6 +428,58 @@ func (s *Store) Delete(ctx context.Context, c link.Code) error {
 		s.announce(ctx, change{link: link.Link{Code: c}, kind: forgotten})
 	}
 	return err
+}
+
+// Update edits c in the next tier and then everywhere: it caches the link
+// as edited here, writes it to Redis and tells the other instances to
+// forget c, so that they read the edit within the staleness bound.
+func (s *Store) Update(ctx context.Context, c link.Code, edit func(*link.Link) error) (before, after link.Link, err error) {
+	if s.editor == nil {
+		return link.Link{}, link.Link{}, errNoEditor
+	}
+	before, after, err = s.editor.Update(ctx, c, edit)
+	s.edited(ctx, c, after, err)
+	return before, after, err
+}
+
+// edited puts the link with key c, after an edit that ended with err, in
+// every tier of every instance.
+func (s *Store) edited(ctx context.Context, c link.Code, after link.Link, err error) {
+	switch {
+	case err == nil:
+		cached := after.ForRedirect()
+		cached.Code = c
+		s.local.Set(c, newEntry(cached))
+		s.announce(ctx, change{link: cached, kind: edited})
+	case errors.Is(err, link.ErrNotFound):
+		s.local.Invalidate(c)
+		s.announce(ctx, change{link: link.Link{Code: c}, kind: forgotten})
+	}
+}
+
+// Find reads c whole from the next tier: the people managing links read
+// their edits at once.
+func (s *Store) Find(ctx context.Context, c link.Code) (link.Link, error) {
+	if s.editor == nil {
+		return link.Link{}, errNoEditor
+	}
+	return s.editor.Find(ctx, c)
+}
+
+// Tags counts tags in the next tier.
+func (s *Store) Tags(ctx context.Context, q link.ListQuery) ([]link.TagCount, error) {
+	if s.editor == nil {
+		return nil, errNoEditor
+	}
+	return s.editor.Tags(ctx, q)
+}
+
+// LinksTo asks the next tier.
+func (s *Store) LinksTo(ctx context.Context, hosts []string) ([]link.Link, error) {
+	if s.editor == nil {
+		return nil, errNoEditor
+	}
+	return s.editor.LinksTo(ctx, hosts)
 }
 
 // Len is the number of entries held in process.

@@ -18,7 +18,7 @@ import (
 // read is already in the in-process tier.
 type nullStore struct{}
 
-func (nullStore) Insert(context.Context, link.Link) error { return nil }
+func (nullStore) Insert(context.Context, link.Link) (int64, error) { return 1, nil }
 func (nullStore) Get(context.Context, link.Code) (link.Link, error) {
 	return link.Link{}, link.ErrNotFound
 }
@@ -76,13 +76,13 @@ func benchGets(b *testing.B, get func(link.Code) bool) {
 // the link: cache.Store.Get over 100,000 links, codes drawn from a Zipf
 // distribution. Compare with BenchmarkOtterGetIfPresent.
 func BenchmarkStoreGetHit(b *testing.B) {
-	s, err := cache.New(nullStore{}, cache.Options{Size: 2 * benchLinks})
+	s, err := cache.New(nullStore{}, cache.WithDefaults(cache.Options{Size: 2 * benchLinks}))
 	if err != nil {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
 	for i := range benchLinks {
-		if err := s.Insert(ctx, benchLink(i)); err != nil {
+		if _, err := s.Insert(ctx, benchLink(i)); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -122,13 +122,13 @@ func BenchmarkMemoryPerLink(b *testing.B) {
 			strs += uint64(len(l.Code) + len(l.URL))
 		}
 		before := heap()
-		s, err := cache.New(nullStore{}, cache.Options{Size: n})
+		s, err := cache.New(nullStore{}, cache.WithDefaults(cache.Options{Size: n}))
 		if err != nil {
 			b.Fatal(err)
 		}
 		ctx := context.Background()
 		for _, l := range links {
-			if err := s.Insert(ctx, l); err != nil {
+			if _, err := s.Insert(ctx, l); err != nil {
 				b.Fatal(err)
 			}
 		}

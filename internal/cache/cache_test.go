@@ -3,7 +3,6 @@ package cache_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,31 +14,21 @@ import (
 	"github.com/shortlinks/shortlinks/internal/link"
 	"github.com/shortlinks/shortlinks/internal/redisconn"
 	"github.com/shortlinks/shortlinks/internal/redisconn/redistest"
+	"github.com/shortlinks/shortlinks/internal/servicetest"
 	"github.com/shortlinks/shortlinks/internal/store"
 	"github.com/shortlinks/shortlinks/internal/store/sqlite"
+	"github.com/shortlinks/shortlinks/internal/store/sqlite/sqlitetest"
 	"github.com/shortlinks/shortlinks/internal/store/storetest"
-	"github.com/shortlinks/shortlinks/internal/testenv"
 )
 
 // Tags of values in Redis, as cache writes them.
 const (
-	tagLink    = 1
+	tagLink    = 5
 	tagMissing = 2
 	tagDeleted = 3
 )
 
-func openDB(t testing.TB) *sqlite.DB {
-	t.Helper()
-	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "links.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	return db
-}
+func openDB(t testing.TB) *sqlite.DB { return sqlitetest.Open(t) }
 
 // counting counts the lookups that reach the database.
 type counting struct {
@@ -84,7 +73,10 @@ func (e *env) store(opts cache.Options) *cache.Store {
 		e.t.Fatal(err)
 	}
 	opts.Redis, opts.Prefix, opts.Timeout = rdb, e.prefix, time.Second
-	s, err := cache.New(e.db, opts)
+	if opts.Editor == nil {
+		opts.Editor = e.sql
+	}
+	s, err := cache.New(e.db, cache.WithDefaults(opts))
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -190,7 +182,7 @@ func metric(t testing.TB, reg *prometheus.Registry, name string, labels ...strin
 
 func TestLocalOnly(t *testing.T) {
 	db := &counting{Store: openDB(t)}
-	s, err := cache.New(db, cache.Options{NegativeTTL: time.Minute})
+	s, err := cache.New(db, cache.WithDefaults(cache.Options{NegativeTTL: time.Minute}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +195,7 @@ func TestLocalOnly(t *testing.T) {
 	if n := db.gets.Load(); n != 1 {
 		t.Errorf("10 lookups of an unknown code reached the database %d times, want 1", n)
 	}
-	if err := s.Insert(context.Background(), newLink("unknown")); err != nil {
+	if _, err := s.Insert(context.Background(), newLink("unknown")); err != nil {
 		t.Fatal(err)
 	}
 	mustGet(t, s, "unknown")
@@ -218,7 +210,7 @@ func TestLocalOnly(t *testing.T) {
 	}
 }
 
-func TestRedisStandalone(t *testing.T) { suite(t, testenv.Redis(t)) }
+func TestRedisStandalone(t *testing.T) { suite(t, servicetest.Redis(t)) }
 func TestRedisCluster(t *testing.T)    { suite(t, redistest.Cluster(t)) }
 func TestRedisSentinel(t *testing.T)   { suite(t, redistest.Sentinel(t)) }
 
@@ -237,7 +229,7 @@ func suite(t *testing.T, url string) {
 		forever, soon := newLink("forever"), newLink("soon")
 		soon.ExpiresAt = time.Now().Add(2 * time.Second)
 		for _, l := range []link.Link{forever, soon} {
-			if err := e.sql.Insert(ctx, l); err != nil { // behind the cache's back
+			if _, err := e.sql.Insert(ctx, l); err != nil { // behind the cache's back
 				t.Fatal(err)
 			}
 		}
@@ -302,7 +294,7 @@ func suite(t *testing.T, url string) {
 				t.Fatal("code found before it was created")
 			}
 		}
-		if err := a.Insert(context.Background(), newLink("fresh")); err != nil {
+		if _, err := a.Insert(context.Background(), newLink("fresh")); err != nil {
 			t.Fatal(err)
 		}
 		took := within(t, time.Second, "b sees the new link", func() bool { return !isNotFound(b, "fresh") })
@@ -317,11 +309,60 @@ func suite(t *testing.T, url string) {
 		}
 	})
 
+	t.Run("EditReachesEveryInstance", func(t *testing.T) {
+		e := newEnv(t, url)
+		// TTL is the documented bound; the invalidation must beat it by far.
+		const ttl = time.Hour
+		a, b := e.store(cache.Options{TTL: ttl}), e.store(cache.Options{TTL: ttl})
+		svcA := link.NewService(a, nil, nil, link.Options{Editor: a})
+		svcB := link.NewService(b, nil, nil, link.Options{Editor: b})
+		admin := link.Principal{Admin: true, Scopes: link.AllScopes}
+		ctx := context.Background()
+		if _, err := a.Insert(ctx, newLink("edited")); err != nil {
+			t.Fatal(err)
+		}
+		if l, err := svcB.Resolve(ctx, "edited"); err != nil || l.URL != "https://example.com/edited" {
+			t.Fatalf("b resolves %+v, %v before the edit", l, err)
+		}
+
+		if _, err := svcA.Update(ctx, "edited", link.Patch{Disabled: link.To(true), DisabledReason: link.To("abuse")}, admin); err != nil {
+			t.Fatal(err)
+		}
+		took := within(t, time.Second, "b sees the link disabled", func() bool {
+			_, err := svcB.Resolve(ctx, "edited")
+			return errors.Is(err, link.ErrDisabled)
+		})
+		t.Logf("b saw the disable after %v", took)
+		if tag, left := e.value("edited"); tag != tagLink || left > ttl {
+			t.Errorf("Redis holds tag %d for %v after the edit; want the edited link for at most the TTL", tag, left)
+		}
+
+		if _, err := svcA.Update(ctx, "edited", link.Patch{Disabled: link.Cleared[bool](), URL: link.To("https://example.com/moved")}, admin); err != nil {
+			t.Fatal(err)
+		}
+		within(t, time.Second, "b follows the new URL", func() bool {
+			l, err := svcB.Resolve(ctx, "edited")
+			return err == nil && l.URL == "https://example.com/moved"
+		})
+		// A third instance finds the edit in Redis, without the database.
+		before := e.db.gets.Load()
+		if l := mustGet(t, e.store(cache.Options{}), "edited"); l.URL != "https://example.com/moved" || !l.DisabledAt.IsZero() {
+			t.Errorf("a third instance reads %+v", l)
+		}
+		if e.db.gets.Load() != before {
+			t.Error("a third instance went to the database for an edit Redis should hold")
+		}
+		// An edit of a missing link is ErrNotFound, and stores nothing.
+		if _, err := svcA.Update(ctx, "absent", link.Patch{Title: link.To("x")}, admin); !errors.Is(err, link.ErrNotFound) {
+			t.Errorf("edit of a missing link: %v", err)
+		}
+	})
+
 	t.Run("DeleteInvalidatesEverywhere", func(t *testing.T) {
 		e := newEnv(t, url)
 		a := e.store(cache.Options{TTL: time.Hour})
 		b := e.store(cache.Options{TTL: time.Hour})
-		if err := a.Insert(context.Background(), newLink("doomed")); err != nil {
+		if _, err := a.Insert(context.Background(), newLink("doomed")); err != nil {
 			t.Fatal(err)
 		}
 		mustGet(t, b, "doomed")
@@ -352,7 +393,7 @@ func suite(t *testing.T, url string) {
 		if err := a.Delete(context.Background(), "ghost"); !errors.Is(err, link.ErrNotFound) {
 			t.Fatalf("Delete(ghost) = %v, want ErrNotFound", err)
 		}
-		if err := a.Insert(context.Background(), newLink("ghost")); err != nil {
+		if _, err := a.Insert(context.Background(), newLink("ghost")); err != nil {
 			t.Fatal(err)
 		}
 		mustGet(t, e.store(cache.Options{}), "ghost")
@@ -369,10 +410,35 @@ type cachedEngine struct {
 	cache *cache.Store
 }
 
-func (c cachedEngine) Insert(ctx context.Context, l link.Link) error { return c.cache.Insert(ctx, l) }
+func (c cachedEngine) Insert(ctx context.Context, l link.Link) (int64, error) {
+	return c.cache.Insert(ctx, l)
+}
 func (c cachedEngine) Get(ctx context.Context, code link.Code) (link.Link, error) {
 	return c.cache.Get(ctx, code)
 }
 func (c cachedEngine) Delete(ctx context.Context, code link.Code) error {
 	return c.cache.Delete(ctx, code)
+}
+
+// TestNewNeedsBounds checks that a cache is never built with a bound left
+// out: its defaults are the settings', and a zero would mean no cache or no
+// expiry.
+func TestNewNeedsBounds(t *testing.T) {
+	for _, o := range []cache.Options{
+		{},
+		cache.WithDefaults(cache.Options{Size: -1}),
+		{Size: 10, TTL: time.Minute},
+	} {
+		if s, err := cache.New(openDB(t), o); err == nil {
+			s.Close()
+			t.Errorf("New with %+v: no error", o)
+		}
+	}
+}
+
+func (c cachedEngine) Update(ctx context.Context, code link.Code, edit func(*link.Link) error) (link.Link, link.Link, error) {
+	return c.cache.Update(ctx, code, edit)
+}
+func (c cachedEngine) Find(ctx context.Context, code link.Code) (link.Link, error) {
+	return c.cache.Find(ctx, code)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -19,12 +20,12 @@ import (
 	"github.com/shortlinks/shortlinks/internal/redisconn/redistest"
 )
 
-// Bounds for TestOutage. slack allows for scheduling on a busy two-core
-// machine; maxSlow allows for the commands that trip the breaker and the
-// probes that find Redis still gone.
+// outageTimeout is the Redis timeout in TestOutage. maxSlow bounds the
+// commands that may wait it out in one phase: the five that trip the
+// breaker, those already in flight then, and the probes that find Redis
+// still gone.
 const (
 	outageTimeout = 50 * time.Millisecond
-	outageSlack   = 150 * time.Millisecond
 	maxSlow       = 25
 )
 
@@ -33,6 +34,12 @@ const (
 // in-process tier and the database without waiting on Redis for longer than
 // its timeout, and that the Redis tier and invalidation by pub/sub come back
 // by themselves when Redis does.
+//
+// What an operation waited on Redis is read from the Redis client itself
+// (redisWaits), not from a clock, so that a busy machine that delays the
+// test's goroutines cannot fail it: every command must carry a deadline no
+// later than the timeout, no operation may wait out a timeout twice, and
+// once the breaker is open commands must stop being sent.
 func TestOutage(t *testing.T) {
 	srv := redistest.Start(t)
 	db := openDB(t)
@@ -42,7 +49,7 @@ func TestOutage(t *testing.T) {
 	codes := make([]link.Code, 400)
 	for i := range codes {
 		codes[i] = link.Code(fmt.Sprintf("seed%03d", i))
-		if err := db.Insert(ctx, newLink(codes[i])); err != nil {
+		if _, err := db.Insert(ctx, newLink(codes[i])); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -56,7 +63,8 @@ func TestOutage(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, err := cache.New(timed{db}, cache.Options{Size: 100, Redis: rdb, Timeout: outageTimeout, Registerer: reg})
+		rdb.AddHook(redisWaits{})
+		s, err := cache.New(db, cache.WithDefaults(cache.Options{Size: 100, Redis: rdb, Timeout: outageTimeout, Registerer: reg}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -71,11 +79,9 @@ func TestOutage(t *testing.T) {
 	waitSubscribed(t, a, b)
 	redisHits := func() float64 { return metric(t, reg, "shortlinks_cache_hits_total", "tier", "redis") }
 
-	up := traffic(t, a, codes, time.Second)
-	t.Logf("up: %s", up)
-	if redisHits() == 0 {
-		t.Fatal("no lookup was answered by Redis while it was up")
-	}
+	// Redis answers lookups; a machine too busy to answer one within the
+	// timeout only delays that.
+	recovered(t, a, codes, redisHits, "with Redis up")
 
 	srv.Pause()
 	hung := traffic(t, a, codes, 1500*time.Millisecond)
@@ -101,86 +107,136 @@ func TestOutage(t *testing.T) {
 	}
 
 	// Pub/sub invalidation works again without restarting anything.
-	if err := a.Insert(ctx, newLink("after")); err != nil {
+	if _, err := a.Insert(ctx, newLink("after")); err != nil {
 		t.Fatal(err)
 	}
 	mustGet(t, b, "after")
 	if err := a.Delete(ctx, "after"); err != nil {
 		t.Fatal(err)
 	}
-	took := within(t, time.Second, "b forgets a link deleted after the restart", func() bool { return isNotFound(b, "after") })
+	took := within(t, 10*time.Second, "b forgets a link deleted after the restart", func() bool { return isNotFound(b, "after") })
 	t.Logf("after the restart, b forgot a deleted link after %v", took)
 }
 
-// timed adds the time each call spends in the database to the
-// *time.Duration its context carries, so that the test can tell waiting
-// on Redis from waiting on the disk.
-type timed struct{ link.Store }
+// redisWaits is a hook on a Redis client, inside its breaker: it sees each
+// command sent, with the deadline the client gave it, and notes in the
+// operation the command was sent for (its context's *waits) whether the
+// deadline was within the timeout and whether the command waited it out.
+type redisWaits struct{}
 
-type dbTime struct{}
+type waitsKey struct{}
 
-func (d timed) spent(ctx context.Context, start time.Time) {
-	if p, ok := ctx.Value(dbTime{}).(*time.Duration); ok {
-		*p += time.Since(start)
+// waits is what one operation met on Redis.
+type waits struct {
+	mu        sync.Mutex
+	sent      int                // commands sent
+	timedOut  map[time.Time]bool // the deadlines that commands waited until
+	unbounded int                // commands sent without a deadline within the timeout
+}
+
+// deadline returns the deadline ctx gives a command about to be sent, and
+// whether that lets it wait longer than the timeout.
+func deadline(ctx context.Context) (time.Time, bool) {
+	dl, ok := ctx.Deadline()
+	return dl, !ok || time.Until(dl) > outageTimeout
+}
+
+// note records a command sent with deadline dl. Commands the client sends
+// inside another (the handshake of a new connection) share its deadline:
+// waiting them out is one wait, not two.
+func (w *waits) note(dl time.Time, late bool, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.sent++
+	if late {
+		w.unbounded++
+	}
+	if isTimeout(err) {
+		if w.timedOut == nil {
+			w.timedOut = map[time.Time]bool{}
+		}
+		w.timedOut[dl] = true
 	}
 }
 
-func (d timed) Get(ctx context.Context, c link.Code) (link.Link, error) {
-	defer d.spent(ctx, time.Now())
-	return d.Store.Get(ctx, c)
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
 }
 
-func (d timed) Insert(ctx context.Context, l link.Link) error {
-	defer d.spent(ctx, time.Now())
-	return d.Store.Insert(ctx, l)
+func (redisWaits) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (redisWaits) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		w, _ := ctx.Value(waitsKey{}).(*waits)
+		if w == nil {
+			return next(ctx, cmd)
+		}
+		dl, late := deadline(ctx)
+		err := next(ctx, cmd)
+		w.note(dl, late, err)
+		return err
+	}
 }
 
-func (d timed) Delete(ctx context.Context, c link.Code) error {
-	defer d.spent(ctx, time.Now())
-	return d.Store.Delete(ctx, c)
+func (redisWaits) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		w, _ := ctx.Value(waitsKey{}).(*waits)
+		if w == nil {
+			return next(ctx, cmds)
+		}
+		dl, late := deadline(ctx)
+		err := next(ctx, cmds)
+		w.note(dl, late, err)
+		return err
+	}
 }
 
 // outcome is what one phase of traffic saw.
 type outcome struct {
-	ops, failed, slow int
-	worst, worstTotal map[string]time.Duration
-	created, deleted  []link.Code
-	firstErr          error
-	mu                sync.Mutex
+	ops, failed int
+	sent        int // Redis commands sent
+	slow        int // waits for a Redis timeout
+	twice       int // operations that waited out the timeout more than once
+	unbounded   int // Redis commands sent without a deadline within the timeout
+	worst       map[string]time.Duration
+	created     []link.Code
+	deleted     []link.Code
+	firstErr    error
+	mu          sync.Mutex
 }
 
-// op runs f, timing it apart from its time in the database.
+// op runs f, noting what it met on Redis.
 func (o *outcome) op(kind string, f func(ctx context.Context) error) {
-	var inDB time.Duration
-	ctx := context.WithValue(context.Background(), dbTime{}, &inDB)
+	w := &waits{}
+	ctx := context.WithValue(context.Background(), waitsKey{}, w)
 	start := time.Now()
 	err := f(ctx)
-	total := time.Since(start)
-	o.record(kind, total, total-inDB, err)
-}
-
-func (o *outcome) record(kind string, total, took time.Duration, err error) {
+	took := time.Since(start)
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.ops++
-	o.worstTotal[kind] = max(o.worstTotal[kind], total)
+	o.worst[kind] = max(o.worst[kind], took)
 	if err != nil {
 		o.failed++
 		if o.firstErr == nil {
 			o.firstErr = fmt.Errorf("%s: %w", kind, err)
 		}
 	}
-	if took >= outageTimeout {
-		o.slow++
+	o.sent += w.sent
+	o.slow += len(w.timedOut)
+	o.unbounded += w.unbounded
+	if len(w.timedOut) > 1 {
+		o.twice++
 	}
-	o.worst[kind] = max(o.worst[kind], took)
 }
 
 func (o *outcome) String() string {
-	return fmt.Sprintf("%d ops, %d failed, %d waited the Redis timeout or longer; "+
-		"worst outside the database: get %v, insert %v, delete %v; worst in all: get %v, insert %v, delete %v",
-		o.ops, o.failed, o.slow, o.worst["get"], o.worst["insert"], o.worst["delete"],
-		o.worstTotal["get"], o.worstTotal["insert"], o.worstTotal["delete"])
+	return fmt.Sprintf("%d ops, %d failed; %d Redis commands sent, %d waited out the timeout; "+
+		"slowest by the clock (database and scheduling included): get %v, insert %v, delete %v",
+		o.ops, o.failed, o.sent, o.slow, o.worst["get"], o.worst["insert"], o.worst["delete"])
 }
 
 func (o *outcome) check(t *testing.T, when string) {
@@ -188,13 +244,14 @@ func (o *outcome) check(t *testing.T, when string) {
 	if o.failed > 0 {
 		t.Errorf("%s: %d of %d operations failed, first: %v", when, o.failed, o.ops, o.firstErr)
 	}
-	for kind, w := range o.worst {
-		if w > outageTimeout+outageSlack {
-			t.Errorf("%s: a %s spent %v outside the database; nothing may wait much longer than the %v Redis timeout", when, kind, w, outageTimeout)
-		}
+	if o.unbounded > 0 {
+		t.Errorf("%s: %d Redis commands were sent without a deadline within the %v timeout", when, o.unbounded, outageTimeout)
+	}
+	if o.twice > 0 {
+		t.Errorf("%s: %d operations waited out the Redis timeout more than once", when, o.twice)
 	}
 	if o.slow > maxSlow {
-		t.Errorf("%s: %d operations waited for the Redis timeout; the breaker should have let at most %d", when, o.slow, maxSlow)
+		t.Errorf("%s: %d Redis commands waited out the timeout; the breaker should have let at most %d", when, o.slow, maxSlow)
 	}
 }
 
@@ -205,7 +262,7 @@ var serial atomic.Int64
 // fourth, for d.
 func traffic(t *testing.T, s *cache.Store, codes []link.Code, d time.Duration) *outcome {
 	t.Helper()
-	o := &outcome{worst: map[string]time.Duration{}, worstTotal: map[string]time.Duration{}}
+	o := &outcome{worst: map[string]time.Duration{}}
 	end := time.Now().Add(d)
 	var wg sync.WaitGroup
 	for range 3 {
@@ -225,7 +282,7 @@ func traffic(t *testing.T, s *cache.Store, codes []link.Code, d time.Duration) *
 	wg.Go(func() {
 		for i := 0; time.Now().Before(end); i++ {
 			c := link.Code(fmt.Sprintf("new%05d", serial.Add(1)))
-			o.op("insert", func(ctx context.Context) error { return s.Insert(ctx, newLink(c)) })
+			o.op("insert", func(ctx context.Context) error { _, err := s.Insert(ctx, newLink(c)); return err })
 			if i%3 == 2 {
 				o.op("delete", func(ctx context.Context) error { return s.Delete(ctx, c) })
 				o.deleted = append(o.deleted, c)
@@ -240,14 +297,15 @@ func traffic(t *testing.T, s *cache.Store, codes []link.Code, d time.Duration) *
 }
 
 // recovered waits, under traffic, for lookups to be answered by Redis
-// again.
+// (again). The limit is for a machine so busy that Redis often misses its
+// timeout; on a quiet one it takes under a second.
 func recovered(t *testing.T, s *cache.Store, codes []link.Code, redisHits func() float64, when string) {
 	t.Helper()
 	before := redisHits()
 	start := time.Now()
 	for redisHits() == before {
-		if time.Since(start) > 5*time.Second {
-			t.Fatalf("%s: the Redis tier was not used again within 5s", when)
+		if time.Since(start) > 30*time.Second {
+			t.Fatalf("%s: the Redis tier was not used within 30s", when)
 		}
 		traffic(t, s, codes, 100*time.Millisecond)
 	}
@@ -274,8 +332,8 @@ func written(t *testing.T, rdb redis.UniversalClient, o *outcome) {
 			if err == nil && b[0] == tag {
 				break
 			}
-			if time.Since(start) > 5*time.Second {
-				t.Fatalf("%s: Redis holds %v, %v; want tag %d", c, b, err, tag)
+			if time.Since(start) > 30*time.Second {
+				t.Fatalf("%s: Redis holds %v, %v after 30s; want tag %d", c, b, err, tag)
 			}
 			time.Sleep(20 * time.Millisecond)
 		}

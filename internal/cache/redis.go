@@ -68,10 +68,11 @@ func (s *Store) fill(ctx context.Context, c link.Code, e entry, budget time.Dura
 		s.rdb.SetNX(ctx, s.key(c), missingValue, s.negTTL)
 		return
 	}
-	s.rdb.SetNX(ctx, s.key(c), encode(e.link), s.bound(e.link, s.redisTTL))
+	s.rdb.SetNX(ctx, s.key(c), encode(e.toLink(c)), s.bound(e.expires, s.redisTTL))
 }
 
-// A change is a create or a delete to be written to Redis and announced.
+// A change is a create, an edit or a delete to be written to Redis and
+// announced.
 type change struct {
 	link link.Link // only the Code, but for created
 	kind kind
@@ -89,6 +90,7 @@ const (
 	// deleted, so that it can still be created.
 	forgotten kind = iota + 1
 	created
+	edited // written for TTL only: see the package comment
 	deleted
 )
 
@@ -116,7 +118,10 @@ func (s *Store) apply(ctx context.Context, ch change) error {
 		case deleted:
 			p.Set(ctx, key, deletedValue, s.redisTTL)
 		case created:
-			ttl := max(s.bound(ch.link, s.redisTTL), time.Millisecond)
+			ttl := max(s.bound(ch.link.ExpiresAt, s.redisTTL), time.Millisecond)
+			p.Eval(ctx, setLive, []string{key}, encode(ch.link), ttl.Milliseconds())
+		case edited:
+			ttl := max(s.bound(ch.link.ExpiresAt, s.ttl), time.Millisecond)
 			p.Eval(ctx, setLive, []string{key}, encode(ch.link), ttl.Milliseconds())
 		case forgotten:
 			p.Eval(ctx, setLive, []string{key}, missingValue, s.negTTL.Milliseconds())

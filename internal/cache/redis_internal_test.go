@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -12,31 +11,25 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/shortlinks/shortlinks/internal/config"
 	"github.com/shortlinks/shortlinks/internal/link"
 	"github.com/shortlinks/shortlinks/internal/redisconn"
 	"github.com/shortlinks/shortlinks/internal/redisconn/redistest"
-	"github.com/shortlinks/shortlinks/internal/store/sqlite"
-	"github.com/shortlinks/shortlinks/internal/testenv"
+	"github.com/shortlinks/shortlinks/internal/servicetest"
+	"github.com/shortlinks/shortlinks/internal/store/sqlite/sqlitetest"
 )
 
 func openRedisStore(tb testing.TB, opts Options) (*Store, redis.UniversalClient, string) {
 	tb.Helper()
-	url := testenv.Redis(tb)
+	url := servicetest.Redis(tb)
 	rdb, err := redisconn.Open(url, redisconn.Options{Timeout: time.Second})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { rdb.Close() })
-	db, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "links.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	if err := db.Migrate(context.Background()); err != nil {
-		tb.Fatal(err)
-	}
+	db := sqlitetest.Open(tb)
 	opts.Redis, opts.Prefix, opts.Timeout = rdb, redistest.Prefix(tb, url), time.Second
-	s, err := New(db, opts)
+	s, err := New(db, WithDefaults(opts))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -52,13 +45,13 @@ func TestDeleteIsFinal(t *testing.T) {
 	s, rdb, _ := openRedisStore(t, Options{})
 	ctx := context.Background()
 	l := link.Link{Code: "racy", URL: "https://example.com/", CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
-	if err := s.Insert(ctx, l); err != nil {
+	if _, err := s.Insert(ctx, l); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Delete(ctx, l.Code); err != nil {
 		t.Fatal(err)
 	}
-	s.fill(ctx, l.Code, entry{link: l}, time.Second)
+	s.fill(ctx, l.Code, newEntry(l), time.Second)
 	if err := s.apply(ctx, change{link: l, kind: created}); err != nil {
 		t.Fatal(err)
 	}
@@ -98,14 +91,14 @@ func TestPending(t *testing.T) {
 // BenchmarkGetLocalHit compares a hit on the in-process tier with a bare
 // otter lookup, measured in the same run; "x-otter" is the ratio.
 func BenchmarkGetLocalHit(b *testing.B) {
-	s, err := New(nil, Options{})
+	s, err := New(nil, WithDefaults(Options{}))
 	if err != nil {
 		b.Fatal(err)
 	}
 	l := link.Link{Code: "hot", URL: "https://example.com/", CreatedAt: time.Now()}
-	s.local.Set(l.Code, entry{link: l})
-	bare := otter.Must(&otter.Options[link.Code, entry]{MaximumSize: DefaultSize})
-	bare.Set(l.Code, entry{link: l})
+	s.local.Set(l.Code, newEntry(l))
+	bare := otter.Must(&otter.Options[link.Code, entry]{MaximumSize: config.Default().CacheSize})
+	bare.Set(l.Code, newEntry(l))
 	ctx := context.Background()
 
 	compare(b, "otter", func() {
@@ -137,7 +130,7 @@ func BenchmarkGetRedisHit(b *testing.B) {
 	if _, err := p.Exec(ctx); err != nil {
 		b.Fatal(err)
 	}
-	o, err := redisconn.Parse(testenv.Redis(b))
+	o, err := redisconn.Parse(servicetest.Redis(b))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
@@ -31,6 +32,7 @@ func Version() string {
 // env is the process environment, injected so tests can run commands side
 // by side.
 type env struct {
+	stdin          io.Reader // nil: none
 	stdout, stderr io.Writer
 	environ        []string
 }
@@ -40,14 +42,20 @@ func (e env) get(name string) string { return environ.Get(e.environ, name) }
 // Run runs the command line args (without the program name) and returns
 // the error to report, if any.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer, environ []string) error {
-	e := env{stdout: stdout, stderr: stderr, environ: environ}
+	return RunWithInput(ctx, args, os.Stdin, stdout, stderr, environ)
+}
+
+// RunWithInput is Run with stdin as standard input, from which commands
+// read passwords.
+func RunWithInput(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, environ []string) error {
+	e := env{stdin: stdin, stdout: stdout, stderr: stderr, environ: environ}
 	root := &cobra.Command{
 		Use:   "shortlinks",
 		Short: "Shortlinks shortens URLs and redirects short links",
 		Long: `Shortlinks shortens URLs and redirects short links.
 
 With no configuration, 'shortlinks serve' runs everything in one process on
-an embedded SQLite database. The client commands (shorten, info, delete, list)
+an embedded SQLite database. The client commands (shorten, edit, info, delete, list)
 talk to a running server over its API.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -59,13 +67,19 @@ talk to a running server over its API.`,
 		serveCmd(e),
 		migrateCmd(e),
 		shortenCmd(e),
+		editCmd(e),
 		infoCmd(e),
 		deleteCmd(e),
 		listCmd(e),
-		apikeyCmd(e),
+		apikeyCmd(e), auditCmd(e), reportsCmd(e),
+		userCmd(e),
 		versionCmd(e),
 		loadtestCmd(e), bulkLoadCmd(e),
+		importCmd(e), exportCmd(e),
 		healthcheckCmd(e),
+		backupCmd(e), restoreCmd(e),
+		workerCmd(e), statsCmd(e),
+		domainCmd(e),
 	)
 	return root.ExecuteContext(ctx)
 }

@@ -6,16 +6,16 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"net"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/shortlinks/shortlinks/internal/app"
+	"github.com/shortlinks/shortlinks/internal/app/apptest"
 	"github.com/shortlinks/shortlinks/internal/cli"
 	"github.com/shortlinks/shortlinks/internal/config"
-	"github.com/shortlinks/shortlinks/internal/testenv"
+	"github.com/shortlinks/shortlinks/internal/servicetest"
 )
 
 // run runs the command line and returns its stdout.
@@ -39,27 +39,19 @@ func mustRun(t *testing.T, environ []string, args ...string) string {
 // address and database URL.
 func startServer(t *testing.T) (server, dbURL string) {
 	t.Helper()
-	dbURL = "sqlite:" + filepath.Join(t.TempDir(), "links.db")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	server = "http://" + ln.Addr().String()
-	cfg := config.Default()
-	cfg.DatabaseURL, cfg.BaseURL, cfg.CreateRate = dbURL, server, 0
-	a, err := app.New(t.Context(), cfg, slog.New(slog.DiscardHandler), app.Telemetry{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		a.Close()
+	s := apptest.Start(t, slog.New(slog.DiscardHandler), app.Telemetry{}, func(c *config.Config) {
+		c.CreateRate, dbURL = 0, c.DatabaseURL
 	})
-	return server, dbURL
+	return s.URL, dbURL
+}
+
+// serve runs a real server over the database dbURL and returns its
+// address.
+func serve(t *testing.T, dbURL string) string {
+	t.Helper()
+	return apptest.Start(t, slog.New(slog.DiscardHandler), app.Telemetry{}, func(c *config.Config) {
+		c.CreateRate, c.DatabaseURL = 0, dbURL
+	}).URL
 }
 
 func TestClientCommands(t *testing.T) {
@@ -125,7 +117,7 @@ func TestAPIKeyCommands(t *testing.T) {
 	out := mustRun(t, []string{"SHORTLINKS_DATABASE_URL=" + dbURL}, "apikey", "list")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) != 3 || !strings.Contains(lines[1], "first") || !strings.Contains(lines[1], "revoked") ||
-		!strings.Contains(lines[2], "boss") || !strings.Contains(lines[2], "true") || !strings.Contains(lines[2], "active") {
+		!strings.Contains(lines[2], "boss") || !strings.Contains(lines[2], "links:read,links:write,admin") || !strings.Contains(lines[2], "active") {
 		t.Fatalf("apikey list printed:\n%s", out)
 	}
 	if _, err := run(t, nil, "apikey", "revoke", "99", "--database-url", dbURL); err == nil {
@@ -184,7 +176,7 @@ func TestHealthcheck(t *testing.T) {
 	if _, err := run(t, nil, "healthcheck", "--url", server+"/nothere"); err == nil || !strings.Contains(err.Error(), "404") {
 		t.Errorf("healthcheck of a 404 = %v, want an error naming the status", err)
 	}
-	closed := "http://" + testenv.FreeAddr(t) + "/readyz"
+	closed := "http://" + servicetest.FreeAddr(t) + "/readyz"
 	if _, err := run(t, nil, "healthcheck", "--url", closed, "--timeout", "1s"); err == nil {
 		t.Error("healthcheck of a closed port succeeded")
 	}

@@ -47,11 +47,13 @@ func (f *clientFlags) client(e env) (*httpapi.Client, error) {
 func shortenCmd(e env) *cobra.Command {
 	var f clientFlags
 	var alias, expiresIn, expiresAt string
+	var options func(*httpapi.CreateRequest) error
 	cmd := &cobra.Command{
-		Use:   "shorten URL [--alias A] [--expires-in D]",
+		Use:   "shorten URL [--alias A] [--expires-in D] [--title T] [--tag T ...] [--max-visits N] [--password-stdin] [--forward-query]",
 		Short: "Shorten a URL on a running server",
 		Example: `  shortlinks shorten https://example.com/a/long/path
-  shortlinks shorten https://example.com --alias docs --expires-in 7d`,
+  shortlinks shorten https://example.com --alias docs --expires-in 7d
+  shortlinks shorten https://example.com/sale --tag spring --title "Spring sale" --max-visits 500`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := f.client(e)
@@ -59,6 +61,9 @@ func shortenCmd(e env) *cobra.Command {
 				return err
 			}
 			req := httpapi.CreateRequest{URL: args[0], Alias: alias, ExpiresAt: expiresAt}
+			if err := options(&req); err != nil {
+				return err
+			}
 			if expiresIn != "" {
 				d, err := parseDuration(expiresIn)
 				if err != nil {
@@ -79,6 +84,7 @@ func shortenCmd(e env) *cobra.Command {
 		},
 	}
 	f.add(cmd)
+	options = addLinkOptions(cmd)
 	cmd.Flags().StringVar(&alias, "alias", "", "custom code (3-64 of A-Z a-z 0-9 - _; case-sensitive)")
 	cmd.Flags().StringVar(&expiresIn, "expires-in", "", "lifetime, like 90m, 24h or 7d")
 	cmd.Flags().StringVar(&expiresAt, "expires-at", "", "expiry as an RFC 3339 time")
@@ -103,10 +109,7 @@ func infoCmd(e env) *cobra.Command {
 			if f.output == "json" {
 				return printJSON(e.stdout, l)
 			}
-			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintf(tw, "code\t%s\nshort_url\t%s\nurl\t%s\ncreated_at\t%s\nexpires_at\t%s\n",
-				l.Code, l.ShortURL, l.URL, l.CreatedAt.Format(time.RFC3339), expiresText(l))
-			return tw.Flush()
+			return printLink(e.stdout, l)
 		},
 	}
 	f.add(cmd)
@@ -178,7 +181,7 @@ func listCmd(e env) *cobra.Command {
 	return cmd
 }
 
-func expiresText(l httpapi.Link) string {
+func expiresText(l httpapi.LinkJSON) string {
 	if l.ExpiresAt == nil {
 		return "never"
 	}

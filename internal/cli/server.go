@@ -3,15 +3,18 @@ package cli
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
-	"text/tabwriter"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/shortlinks/shortlinks/internal/apikey"
 	"github.com/shortlinks/shortlinks/internal/app"
 	"github.com/shortlinks/shortlinks/internal/config"
+	"github.com/shortlinks/shortlinks/internal/liveconfig"
 	"github.com/shortlinks/shortlinks/internal/redisconn"
 	"github.com/shortlinks/shortlinks/internal/telemetry"
 )
@@ -28,21 +31,38 @@ YAML file named by --config, then defaults, in that order of precedence.`,
 	}
 	config.AddFlags(cmd.Flags())
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		cfg, err := config.Load(cmd.Flags(), e.environ)
+		// The configuration is reloaded while the server runs (the file,
+		// SIGHUP, etcd); the settings marked live change without a restart.
+		level := new(slog.LevelVar)
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		w := liveconfig.New(liveconfig.Options{
+			Load: func(over map[string]string) (config.Config, error) {
+				return config.LoadOver(cmd.Flags(), e.environ, over)
+			},
+			File:    config.File(cmd.Flags(), e.environ),
+			Signals: hup,
+		})
+		cfg, err := w.Start(cmd.Context())
 		if err != nil {
 			return err
 		}
 		// The server's output is its log, on stdout, as log shippers
 		// expect of a container.
-		log := telemetry.NewLogger(e.stdout, cfg.LogFormat, cfg.LogLevel)
+		telemetry.SetLevel(level, cfg.LogLevel)
+		log := telemetry.NewLevelLogger(e.stdout, cfg.LogFormat, level)
 		redisconn.SetLogger(log)
 		build := telemetry.ReadBuild(Version())
 		log.Info("starting", "version", build.Version, "commit", build.Commit, "config", cfg.Redacted())
-		a, err := app.New(cmd.Context(), cfg, log, app.Telemetry{Environ: e.environ, Build: build})
+		a, err := app.New(cmd.Context(), cfg, log, app.Telemetry{Environ: e.environ, Build: build, LogLevel: level})
 		if err != nil {
 			return err
 		}
 		defer a.Close()
+		if err := a.Watch(w); err != nil {
+			return err
+		}
 		if err := a.Run(cmd.Context()); err != nil {
 			return err
 		}
@@ -87,101 +107,6 @@ func migrateCmd(e env) *cobra.Command {
 		}
 		return nil
 	}
-	return cmd
-}
-
-func apikeyCmd(e env) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "apikey",
-		Short: "Create, list and revoke API keys (works on the database directly)",
-	}
-	// The key commands open the database alone, prepared as serve would
-	// prepare it.
-	withKeys := func(c *cobra.Command, fn func(ctx context.Context, svc *apikey.Service) error) error {
-		cfg, err := config.Load(c.Flags(), e.environ)
-		if err != nil {
-			return err
-		}
-		log := telemetry.NewLogger(e.stderr, cfg.LogFormat, "warn")
-		db, err := app.OpenStorage(c.Context(), cfg, log)
-		if err != nil {
-			return err
-		}
-		defer db.Close()
-		if err := db.Prepare(c.Context()); err != nil {
-			return err
-		}
-		return fn(c.Context(), db.Keys())
-	}
-
-	var name string
-	var admin bool
-	create := &cobra.Command{
-		Use:   "create --name NAME [--admin]",
-		Short: "Create a key and print it once",
-		Long:  "Create an API key. The key is printed once and only its hash is stored.\nAn admin key sees and deletes every link; other keys only their own.",
-		Args:  cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
-			return withKeys(c, func(ctx context.Context, svc *apikey.Service) error {
-				k, token, err := svc.Create(ctx, name, admin)
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(e.stderr, "created key %d (%s); store it now, it cannot be shown again:\n", k.ID, k.Name)
-				fmt.Fprintln(e.stdout, token)
-				return nil
-			})
-		},
-	}
-	create.Flags().StringVar(&name, "name", "", "what the key is for (required)")
-	create.Flags().BoolVar(&admin, "admin", false, "let the key see and delete every link")
-	create.MarkFlagRequired("name")
-
-	list := &cobra.Command{
-		Use:   "list",
-		Short: "List keys",
-		Args:  cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
-			return withKeys(c, func(ctx context.Context, svc *apikey.Service) error {
-				keys, err := svc.List(ctx)
-				if err != nil {
-					return err
-				}
-				tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ID\tNAME\tPREFIX\tADMIN\tCREATED\tSTATUS")
-				for _, k := range keys {
-					status := "active"
-					if !k.RevokedAt.IsZero() {
-						status = "revoked " + k.RevokedAt.Format("2006-01-02 15:04:05Z07:00")
-					}
-					fmt.Fprintf(tw, "%d\t%s\t%s…\t%t\t%s\t%s\n", k.ID, k.Name, k.Prefix, k.Admin, k.CreatedAt.Format("2006-01-02 15:04:05Z07:00"), status)
-				}
-				return tw.Flush()
-			})
-		},
-	}
-	revoke := &cobra.Command{
-		Use:   "revoke ID",
-		Short: "Revoke a key; the links it made stay",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(c *cobra.Command, args []string) error {
-			var id int64
-			if _, err := fmt.Sscan(args[0], &id); err != nil {
-				return fmt.Errorf("key id %q is not a number; see 'shortlinks apikey list'", args[0])
-			}
-			return withKeys(c, func(ctx context.Context, svc *apikey.Service) error {
-				if err := svc.Revoke(ctx, id); err != nil {
-					return fmt.Errorf("revoke key %d: %w", id, err)
-				}
-				fmt.Fprintf(e.stdout, "revoked key %d\n", id)
-				return nil
-			})
-		},
-	}
-	for _, c := range []*cobra.Command{create, list, revoke} {
-		config.AddFlags(c.Flags())
-	}
-	cmd.AddCommand(create, list, revoke)
 	return cmd
 }
 

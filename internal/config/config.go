@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -44,12 +45,17 @@ type Config struct {
 
 	CodeKey        string
 	RequireAPIKey  bool
+	Compat         []string // other shorteners' APIs to serve: shlink, yourls
 	RedirectStatus int
 	CacheControl   string
 	MaxURLLength   int
 
 	CreateRate     float64
 	CreateBurst    int
+	KeyCreateRate  float64
+	KeyCreateBurst int
+	ReportRate     float64
+	ReportBurst    int
 	TrustedProxies []netip.Prefix
 
 	CacheSize        int
@@ -66,6 +72,34 @@ type Config struct {
 	DrainDelay      time.Duration
 	MetricsListen   string
 	DebugListen     string
+
+	ConfigEtcd              []string
+	ConfigEtcdPrefix        string
+	ReadTimeout             time.Duration
+	IPv6Prefix              int
+	QRRate                  float64
+	QRBurst                 int
+	Blocklists              []string
+	ShortenerHosts          []string
+	SafeBrowsing            SafeBrowsing
+	Analytics               bool
+	GeoIPDB                 string
+	AnalyticsHonorDNT       bool
+	AnalyticsVisitRetention time.Duration
+	AnalyticsBuffer         int
+	AnalyticsFlushInterval  time.Duration
+	WorkerListen            string
+	AnalyticsClaimIdle      time.Duration
+	SessionIdleTimeout      time.Duration
+	SessionLifetime         time.Duration
+	AdminEmail              string
+	AdminPassword           string
+}
+
+// SafeBrowsing configures Google Safe Browsing lookups of new links.
+type SafeBrowsing struct {
+	Key      string // empty: no lookups
+	Endpoint string // empty: Google's
 }
 
 // Setting is one of the server's settings. The table of them, Settings, is
@@ -78,6 +112,10 @@ type Setting struct {
 	Default string // as written on the command line; "" for none
 	Usage   string
 	Secret  bool // shown masked: a URL without its password, anything else not at all
+	// Live settings take effect when the configuration is reloaded (the
+	// config file changes, SIGHUP, a key in etcd); a change to any other
+	// setting waits for a restart.
+	Live bool
 
 	field func(*Config) any // points at the setting's field in a Config
 	rule  rule              // what values are allowed beyond the type's; zero: any
@@ -125,18 +163,33 @@ var Settings = []Setting{
 		field: func(c *Config) any { return &c.CodeKey }},
 	{Name: "require-api-key", Default: "false", Usage: "refuse to create links without an API key",
 		field: func(c *Config) any { return &c.RequireAPIKey }},
-	{Name: "redirect-status", Default: "302", Usage: "status of redirects: 301, 302, 307 or 308",
+	{Name: "compat", Default: "", Usage: "other shorteners' APIs to serve as well, for their clients: shlink, yourls (comma-separated)",
+		field: func(c *Config) any { return &c.Compat },
+		rule: rule{"a list of shlink and yourls", func(v any) bool {
+			return !slices.ContainsFunc(v.([]string), func(s string) bool { return s != "shlink" && s != "yourls" })
+		}}},
+	{Name: "redirect-status", Live: true, Default: "302", Usage: "status of redirects: 301, 302, 307 or 308",
 		field: func(c *Config) any { return &c.RedirectStatus },
 		rule:  rule{"301, 302, 307 or 308", func(v any) bool { return slices.Contains([]int{301, 302, 307, 308}, v.(int)) }}},
-	{Name: "cache-control", Default: "private, max-age=90", Usage: "Cache-Control header on redirects (empty: none)",
+	{Name: "cache-control", Live: true, Default: "private, max-age=90", Usage: "Cache-Control header on redirects (empty: none)",
 		field: func(c *Config) any { return &c.CacheControl }},
 	{Name: "max-url-length", Default: "8192", Usage: "longest destination URL accepted, in bytes",
 		field: func(c *Config) any { return &c.MaxURLLength }, rule: between(64, 1<<20)},
-	{Name: "rate-limit-create", Default: "1", Usage: "link creations per second allowed per client address (0: no limit)",
+	{Name: "rate-limit-create", Live: true, Default: "1", Usage: "link creations per second allowed per client address (0: no limit)",
 		field: func(c *Config) any { return &c.CreateRate },
 		rule:  rule{"a number of creations per second, 0 or more", func(v any) bool { return v.(float64) >= 0 }}},
-	{Name: "rate-limit-create-burst", Default: "20", Usage: "creations a client may make at once before the rate applies",
+	{Name: "rate-limit-create-burst", Live: true, Default: "20", Usage: "creations a client may make at once before the rate applies",
 		field: func(c *Config) any { return &c.CreateBurst }, rule: between(1, 1<<20)},
+	{Name: "rate-limit-key-create", Default: "5", Usage: "link creations per second allowed per API key, on top of the per-address limit (0: no limit)",
+		field: func(c *Config) any { return &c.KeyCreateRate },
+		rule:  rule{"a number of creations per second, 0 or more", func(v any) bool { return v.(float64) >= 0 }}},
+	{Name: "rate-limit-key-create-burst", Default: "100", Usage: "creations one API key may make at once before its rate applies",
+		field: func(c *Config) any { return &c.KeyCreateBurst }, rule: between(1, 1<<20)},
+	{Name: "rate-limit-report", Default: "0.05", Usage: "abuse reports per second allowed per client address (0: no limit)",
+		field: func(c *Config) any { return &c.ReportRate },
+		rule:  rule{"a number of reports per second, 0 or more", func(v any) bool { return v.(float64) >= 0 }}},
+	{Name: "rate-limit-report-burst", Default: "5", Usage: "abuse reports a client may send at once before the rate applies",
+		field: func(c *Config) any { return &c.ReportBurst }, rule: between(1, 1<<20)},
 	{Name: "trusted-proxies", Default: "", Usage: "addresses or CIDRs whose X-Forwarded-For is believed (comma-separated)",
 		field: func(c *Config) any { return &c.TrustedProxies }},
 	{Name: "cache-size", Default: "1000000", Usage: "links kept in the in-process cache",
@@ -147,13 +200,13 @@ var Settings = []Setting{
 		field: func(c *Config) any { return &c.CacheNegativeTTL }, rule: positive},
 	{Name: "cache-redis-ttl", Default: "10m", Usage: "longest a link stays in the Redis cache tier",
 		field: func(c *Config) any { return &c.CacheRedisTTL }, rule: positive},
-	{Name: "log-level", Default: "info", Usage: "debug, info, warn or error",
+	{Name: "log-level", Live: true, Default: "info", Usage: "debug, info, warn or error",
 		field: func(c *Config) any { return &c.LogLevel }, rule: oneOf("debug", "info", "warn", "error")},
 	{Name: "log-format", Default: "json", Usage: "json or text",
 		field: func(c *Config) any { return &c.LogFormat }, rule: oneOf("json", "text")},
-	{Name: "log-requests", Default: "api", Usage: "which requests to log: all, api (every request but redirects, which are sampled), errors or none",
+	{Name: "log-requests", Live: true, Default: "api", Usage: "which requests to log: all, api (every request but redirects, which are sampled), errors or none",
 		field: func(c *Config) any { return &c.LogRequests }, rule: oneOf("all", "api", "errors", "none")},
-	{Name: "log-redirect-sample", Default: "0.001", Usage: "share of redirects logged when log-requests is api, from 0 (none) to 1 (all); failed redirects are always logged",
+	{Name: "log-redirect-sample", Live: true, Default: "0.001", Usage: "share of redirects logged when log-requests is api, from 0 (none) to 1 (all); failed redirects are always logged",
 		field: func(c *Config) any { return &c.LogRedirectSample },
 		rule:  rule{"a share from 0 to 1", func(v any) bool { f := v.(float64); return f >= 0 && f <= 1 }}},
 	{Name: "shutdown-timeout", Default: "15s", Usage: "how long to let requests finish after SIGTERM",
@@ -164,6 +217,60 @@ var Settings = []Setting{
 		field: func(c *Config) any { return &c.MetricsListen }},
 	{Name: "debug-listen", Default: "", Usage: "address for Go's pprof profiling endpoints, like 127.0.0.1:6060 (empty: off; never expose it publicly)",
 		field: func(c *Config) any { return &c.DebugListen }},
+	{Name: "read-timeout", Default: "20s", Usage: "longest a client may take to send a whole request, headers and body, on any route; headers alone get at most 5s",
+		field: func(c *Config) any { return &c.ReadTimeout }, rule: positive},
+	{Name: "rate-limit-ipv6-prefix", Default: "64", Usage: "IPv6 clients share a rate-limit budget per prefix of this many bits (IPv4 clients have one each)",
+		field: func(c *Config) any { return &c.IPv6Prefix }, rule: between(32, 128)},
+	{Name: "rate-limit-qr", Default: "5", Usage: "QR images drawn per second allowed per client address (0: no limit)",
+		field: func(c *Config) any { return &c.QRRate },
+		rule:  rule{"a number of images per second, 0 or more", func(v any) bool { return v.(float64) >= 0 }}},
+	{Name: "rate-limit-qr-burst", Default: "30", Usage: "QR images a client may fetch at once before the rate applies",
+		field: func(c *Config) any { return &c.QRBurst }, rule: between(1, 1<<20)},
+	{Name: "blocklist", Default: "", Usage: "list of domains or URLs refused as destinations, reloaded when the file changes: PATH, FORMAT:PATH or NAME=[FORMAT:]PATH (formats: domains, hosts, urls, csv; repeatable)",
+		field: func(c *Config) any { return &c.Blocklists }},
+	{Name: "shortener-hosts", Default: "", Usage: "other URL shorteners' domains refused as destinations, besides the built-in list (comma-separated)",
+		field: func(c *Config) any { return &c.ShortenerHosts }},
+	{Name: "safe-browsing-key", Default: "", Usage: "Google Safe Browsing v4 API key: new links are looked up after they are made (empty: off)", Secret: true,
+		field: func(c *Config) any { return &c.SafeBrowsing.Key }},
+	{Name: "safe-browsing-endpoint", Default: "", Usage: "Safe Browsing threatMatches:find URL (empty: Google's)",
+		field: func(c *Config) any { return &c.SafeBrowsing.Endpoint }},
+	{Name: "config-etcd", Default: "", Usage: "etcd endpoints (comma-separated, like http://10.0.0.21:2379) to read settings from, under config-etcd-prefix; they win over every other source and live ones apply at once",
+		field: func(c *Config) any { return &c.ConfigEtcd }},
+	{Name: "config-etcd-prefix", Default: "/shortlinks/config/", Usage: "etcd key prefix of the settings; a setting's key is the prefix and its name, like /shortlinks/config/rate-limit-create",
+		field: func(c *Config) any { return &c.ConfigEtcdPrefix }},
+
+	{Name: "analytics", Default: "true", Usage: "count clicks: per link by hour, referrer host, country, browser, OS and device, bots apart (false: record nothing)",
+		field: func(c *Config) any { return &c.Analytics }},
+	{Name: "geoip-db", Default: "", Usage: "MaxMind-format country or city database (GeoLite2, DB-IP Lite) to find clicks' countries (empty: countries unknown)",
+		field: func(c *Config) any { return &c.GeoIPDB }},
+	{Name: "analytics-honor-dnt", Default: "false", Usage: "for visitors sending DNT: 1 or Sec-GPC: 1, count the click and keep nothing else about it",
+		field: func(c *Config) any { return &c.AnalyticsHonorDNT }},
+	{Name: "analytics-visits-retention", Default: "720h", Usage: "how long individual visits are kept (0: none kept); the hourly and daily counts stay",
+		field: func(c *Config) any { return &c.AnalyticsVisitRetention },
+		rule:  rule{"a duration of 0 or more, like 720h", func(v any) bool { return v.(time.Duration) >= 0 }}},
+	{Name: "analytics-buffer", Default: "8192", Usage: "clicks an instance holds between drains; beyond it clicks are dropped and counted, never waited for",
+		field: func(c *Config) any { return &c.AnalyticsBuffer }, rule: between(64, 1<<22)},
+	{Name: "analytics-flush-interval", Default: "1s", Usage: "how often an instance hands its clicks on (most of the delay before they show in stats)",
+		field: func(c *Config) any { return &c.AnalyticsFlushInterval }, rule: positive},
+	{Name: "worker-listen", Default: ":8081", Usage: "address 'shortlinks worker' serves /healthz, /readyz and /metrics on",
+		field: func(c *Config) any { return &c.WorkerListen }},
+	{Name: "analytics-claim-idle", Default: "30s", Usage: "how long a click batch may stay unacknowledged by a stopped worker before another worker takes it over",
+		field: func(c *Config) any { return &c.AnalyticsClaimIdle }, rule: positive},
+
+	{Name: "session-idle-timeout", Default: "12h", Usage: "dashboard sessions end after this long unused",
+		field: func(c *Config) any { return &c.SessionIdleTimeout }, rule: positive},
+	{Name: "session-lifetime", Default: "168h", Usage: "dashboard sessions end this long after signing in, however they are used",
+		field: func(c *Config) any { return &c.SessionLifetime }, rule: positive},
+	{Name: "admin-email", Default: "", Usage: "email of the first administrator, made at start when there are no users yet (with admin-password)",
+		field: func(c *Config) any { return &c.AdminEmail }},
+	{Name: "admin-password", Default: "", Usage: "password of the first administrator, 12 to 256 characters (used only when there are no users yet)", Secret: true,
+		field: func(c *Config) any { return &c.AdminPassword }},
+}
+
+// Live reports whether the setting called name takes effect on reload.
+func Live(name string) bool {
+	s, ok := lookup(name)
+	return ok && s.Live
 }
 
 // Type names the kind of value a setting takes, as --help shows it: string,
@@ -243,11 +350,24 @@ func defaults() *koanf.Koanf {
 // environment in env (KEY=VALUE pairs) and the config file, and checks
 // them. It reports every problem at once.
 func Load(fs *pflag.FlagSet, env []string) (Config, error) {
-	k := defaults()
+	return LoadOver(fs, env, nil)
+}
+
+// File returns the config file that fs and env name, or "".
+func File(fs *pflag.FlagSet, env []string) string {
 	path, _ := fs.GetString("config")
 	if path == "" {
 		path = environ.Get(env, "SHORTLINKS_CONFIG")
 	}
+	return path
+}
+
+// LoadOver is Load with the settings in over, by name, winning over every
+// other source: the values kept in etcd (config-etcd). An unknown name in
+// over is an error.
+func LoadOver(fs *pflag.FlagSet, env []string, over map[string]string) (Config, error) {
+	k := defaults()
+	path := File(fs, env)
 	if path != "" {
 		if err := k.Load(file.Provider(path), yaml.Parser()); err != nil {
 			return Config{}, fmt.Errorf("config file %s: %w", path, err)
@@ -276,7 +396,34 @@ func Load(fs *pflag.FlagSet, env []string) (Config, error) {
 	if err := k.Load(posflag.Provider(fs, ".", k), nil); err != nil {
 		return Config{}, fmt.Errorf("flags: %w", err)
 	}
+	for name, v := range over {
+		if !known(name) {
+			return Config{}, fmt.Errorf("etcd: unknown setting %q", name)
+		}
+		k.Set(name, v)
+	}
 	return parse(k)
+}
+
+// Copy sets the setting called name in dst to its value in src.
+func Copy(dst *Config, src Config, name string) {
+	s, ok := lookup(name)
+	if !ok {
+		panic("config: no setting " + name)
+	}
+	reflect.ValueOf(s.field(dst)).Elem().Set(reflect.ValueOf(s.field(&src)).Elem())
+}
+
+// Changed returns the names of the settings whose values differ between a
+// and b, in the order of Settings.
+func Changed(a, b Config) []string {
+	var out []string
+	for _, s := range Settings {
+		if !reflect.DeepEqual(s.value(a), s.value(b)) {
+			out = append(out, s.Name)
+		}
+	}
+	return out
 }
 
 // lookup returns the setting called name.
@@ -313,7 +460,7 @@ func parse(k *koanf.Koanf) (Config, error) {
 		s, _ := lookup("redis-key-prefix")
 		c.RedisKeyPrefix = s.Default
 	}
-	for _, name := range []string{"debug-listen", "metrics-listen"} {
+	for _, name := range []string{"debug-listen", "metrics-listen", "worker-listen"} {
 		if v := text(k.Get(name)); v != "" {
 			if _, _, err := net.SplitHostPort(v); err != nil {
 				bad(name, "%q is not host:port or :port", v)
@@ -349,8 +496,16 @@ func parse(k *koanf.Koanf) (Config, error) {
 	if scheme, _, _ := strings.Cut(c.RedisURL, "://"); c.RedisURL != "" && !validRedisScheme(scheme) {
 		bad("redis-url", "must start with redis://, rediss://, redis-sentinel://, rediss-sentinel://, redis-cluster:// or rediss-cluster://")
 	}
+	if e := c.SafeBrowsing.Endpoint; e != "" {
+		if u, err := url.Parse(e); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("safe-browsing-endpoint", "%q is not an http or https URL", e)
+		}
+	}
 	if c.CodeKey != "" && !isHexKey(c.CodeKey) {
 		bad("code-key", "must be 64 hex digits (32 bytes); make one with 'openssl rand -hex 32'")
+	}
+	if c.SessionIdleTimeout > c.SessionLifetime {
+		bad("session-idle-timeout", "%v is longer than session-lifetime %v", c.SessionIdleTimeout, c.SessionLifetime)
 	}
 	return c, errors.Join(errs...)
 }
@@ -412,7 +567,7 @@ func (s Setting) set(c *Config, raw string) (problems []string) {
 		*p, v = d, d
 	case *[]string:
 		*p = list(raw)
-		return nil
+		v = *p // a list's rule is about the whole list
 	case *[]netip.Prefix:
 		for _, item := range list(raw) {
 			prefix, err := netip.ParsePrefix(item)

@@ -3,9 +3,11 @@ package config_test
 import (
 	"bytes"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -73,6 +75,15 @@ func TestPrecedence(t *testing.T) {
 	if c.RedirectStatus != 308 || c.CacheSize != 6 || !c.RequireAPIKey {
 		t.Fatalf("flags over env: %+v", c)
 	}
+	// --blocklist is repeatable, and the environment lists comma-separated.
+	c, err = load(t, []string{"--blocklist", "a=domains:/x/a.txt", "--blocklist", "/x/b.csv"}, nil)
+	if err != nil || len(c.Blocklists) != 2 || c.Blocklists[0] != "a=domains:/x/a.txt" || c.Blocklists[1] != "/x/b.csv" {
+		t.Fatalf("repeated --blocklist: %q, %v", c.Blocklists, err)
+	}
+	c, err = load(t, nil, []string{"SHORTLINKS_BLOCKLIST=/x/a.txt,/x/b.txt", "SHORTLINKS_SHORTENER_HOSTS=go.example"})
+	if err != nil || len(c.Blocklists) != 2 || len(c.ShortenerHosts) != 1 {
+		t.Fatalf("SHORTLINKS_BLOCKLIST: %q %q, %v", c.Blocklists, c.ShortenerHosts, err)
+	}
 }
 
 func TestValidation(t *testing.T) {
@@ -81,7 +92,8 @@ func TestValidation(t *testing.T) {
 	_, err := load(t, []string{
 		"--redirect-status", "303", "--listen", "nonsense", "--base-url", "ftp://x", "--database-url", "mysql://x",
 		"--code-key", "abc", "--trusted-proxies", "not-an-ip", "--log-level", "loud",
-		"--rate-limit-create", "-1",
+		"--rate-limit-create", "-1", "--rate-limit-ipv6-prefix", "16", "--rate-limit-qr", "-2",
+		"--safe-browsing-endpoint", "gopher://x", "--read-timeout", "0s",
 	}, []string{"SHORTLINKS_CACHE_SIZE=lots", "SHORTLINKS_CACHE_TTL=soon"})
 	if err == nil {
 		t.Fatal("invalid settings accepted")
@@ -89,6 +101,7 @@ func TestValidation(t *testing.T) {
 	for _, want := range []string{
 		"redirect-status", "listen", "base-url", "database-url", "code-key", "trusted-proxies",
 		"cache-ttl", "log-level", "rate-limit-create", "SHORTLINKS_CACHE_SIZE",
+		"rate-limit-ipv6-prefix", "rate-limit-qr", "safe-browsing-endpoint", "read-timeout",
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not mention %s:\n%v", want, err)
@@ -134,6 +147,8 @@ func TestRedactedCoversEverySetting(t *testing.T) {
 		"database-replica-urls": {"postgres://app:hunter3@replica-1/links,postgres://app:hunter5@replica-2/links", "hunter5"},
 		"redis-url":             {"rediss-sentinel://:hunter4@[::1]:26379,[::2]:26379/main", "hunter4"},
 		"code-key":              {strings.Repeat("c0", 32), strings.Repeat("c0", 32)},
+		"safe-browsing-key":     {"AIzaSyHunter6", "Hunter6"},
+		"admin-password":        {"correct horse battery", "correct horse battery"},
 	}
 	var env []string
 	for _, s := range config.Settings {
@@ -239,5 +254,60 @@ func TestEmptyRedisKeyPrefix(t *testing.T) {
 	}
 	if c.RedisKeyPrefix != config.Default().RedisKeyPrefix {
 		t.Fatalf("RedisKeyPrefix = %q, want the default", c.RedisKeyPrefix)
+	}
+}
+
+// Settings from etcd (LoadOver's over) win over flags, the environment and
+// the file; an unknown one is refused.
+func TestLoadOver(t *testing.T) {
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	config.AddFlags(fs)
+	if err := fs.Parse([]string{"--redirect-status", "301"}); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"SHORTLINKS_CACHE_CONTROL=no-cache"}
+	c, err := config.LoadOver(fs, env, map[string]string{"redirect-status": "308", "cache-control": "no-store"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RedirectStatus != 308 || c.CacheControl != "no-store" {
+		t.Errorf("LoadOver = %d %q, want 308 and no-store from over", c.RedirectStatus, c.CacheControl)
+	}
+	if _, err := config.LoadOver(fs, env, map[string]string{"redirect-stauts": "308"}); err == nil || !strings.Contains(err.Error(), "redirect-stauts") {
+		t.Errorf("LoadOver with an unknown setting = %v, want an error naming it", err)
+	}
+	if _, err := config.LoadOver(fs, env, map[string]string{"redirect-status": "303"}); err == nil {
+		t.Error("LoadOver with an invalid value succeeded")
+	}
+}
+
+func TestChangedAndCopy(t *testing.T) {
+	a := config.Default()
+	b := a
+	b.CreateRate, b.CacheSize, b.TrustedProxies = 5, 10, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	got := config.Changed(a, b)
+	if want := []string{"rate-limit-create", "trusted-proxies", "cache-size"}; !slices.Equal(got, want) {
+		t.Errorf("Changed = %v, want %v", got, want)
+	}
+	config.Copy(&b, a, "cache-size")
+	if b.CacheSize != a.CacheSize || b.CreateRate != 5 {
+		t.Errorf("Copy of cache-size: %d, %v", b.CacheSize, b.CreateRate)
+	}
+	if !config.Live("rate-limit-create") || config.Live("cache-size") || config.Live("no-such-setting") {
+		t.Error("Live is wrong about rate-limit-create, cache-size or an unknown name")
+	}
+}
+
+func TestCompat(t *testing.T) {
+	c, err := load(t, []string{"--compat", "shlink,yourls"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c.Compat, []string{"shlink", "yourls"}) {
+		t.Errorf("compat %q, want [shlink yourls]", c.Compat)
+	}
+	_, err = load(t, nil, []string{"SHORTLINKS_COMPAT=shlink,kutt"})
+	if err == nil || !strings.Contains(err.Error(), `"shlink,kutt" is not a list of shlink and yourls`) {
+		t.Errorf("compat kutt: %v, want it refused", err)
 	}
 }

@@ -21,8 +21,14 @@ func TestREADMEListsEverySetting(t *testing.T) {
 		if s.Default != "" {
 			row += " `" + s.Default + "` |"
 		}
-		if !strings.Contains(string(readme), row) {
+		i := strings.Index(string(readme), row)
+		if i < 0 {
 			t.Errorf("README's configuration table has no row starting %s", row)
+			continue
+		}
+		line, _, _ := strings.Cut(string(readme[i:]), "\n")
+		if live := strings.HasSuffix(line, " **live** |"); live != s.Live {
+			t.Errorf("README's row for --%s ends with **live**: %v; the setting is live: %v", s.Name, live, s.Live)
 		}
 	}
 }

@@ -27,17 +27,27 @@ func ClientIP(r *http.Request, trusted []netip.Prefix) netip.Addr {
 	if !isTrusted(trusted, peer) {
 		return peer
 	}
-	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
-	for i := len(hops) - 1; i >= 0; i-- {
-		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
-		if err != nil {
-			return peer // a hop we cannot read: trust nothing before it
+	// The hops are read from the right, value by value, without joining
+	// or splitting them: this runs for every recorded click.
+	vals := r.Header["X-Forwarded-For"]
+	for i := len(vals) - 1; i >= 0; i-- {
+		v := vals[i]
+		for {
+			j := strings.LastIndexByte(v, ',')
+			a, err := netip.ParseAddr(strings.TrimSpace(v[j+1:]))
+			if err != nil {
+				return peer // a hop we cannot read: trust nothing before it
+			}
+			a = a.Unmap()
+			if !isTrusted(trusted, a) {
+				return a
+			}
+			peer = a
+			if j < 0 {
+				break
+			}
+			v = v[:j]
 		}
-		a = a.Unmap()
-		if !isTrusted(trusted, a) {
-			return a
-		}
-		peer = a
 	}
 	return peer
 }

@@ -18,6 +18,7 @@ import (
 	"net/netip"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -49,39 +50,41 @@ type Options struct {
 	Tracer         trace.TracerProvider          // nil: requests are not traced
 	Propagator     propagation.TextMapPropagator // how incoming trace context is read; nil: W3C trace context
 	Errors         ErrorReporter                 // nil: errors are only logged
+	// HSTS is the Strict-Transport-Security header sent on every answer;
+	// empty: none. Set it when the service is reached over https only.
+	HSTS string
 }
 
 // Edge is the request pipeline. Wrap puts it around a handler.
 type Edge struct {
-	log            *slog.Logger
-	metrics        *metrics
-	trusted        []netip.Prefix
-	logRequests    string
-	sampled        string
-	redirectSample float64
-	ids            *telemetry.RequestIDs
-	tracer         trace.Tracer
-	propagator     propagation.TextMapPropagator
-	errors         ErrorReporter
-	writers        sync.Pool // *statusWriter, reused to save an allocation per request
+	log        *slog.Logger
+	metrics    *metrics
+	trusted    []netip.Prefix
+	logging    atomic.Pointer[logPolicy]
+	sampled    string
+	ids        *telemetry.RequestIDs
+	tracer     trace.Tracer
+	propagator propagation.TextMapPropagator
+	errors     ErrorReporter
+	hsts       []string  // the header's value, made once so a request does not allocate it
+	writers    sync.Pool // *statusWriter, reused to save an allocation per request
 }
 
 // New returns an Edge that logs to log.
 func New(log *slog.Logger, opts Options) *Edge {
 	e := &Edge{
-		log:            log,
-		trusted:        opts.TrustedProxies,
-		logRequests:    opts.LogRequests,
-		sampled:        opts.SampledRoute,
-		redirectSample: opts.RedirectSample,
-		ids:            telemetry.NewRequestIDs(),
-		propagator:     opts.Propagator,
-		errors:         opts.Errors,
-		writers:        sync.Pool{New: func() any { return new(statusWriter) }},
+		log:        log,
+		trusted:    opts.TrustedProxies,
+		sampled:    opts.SampledRoute,
+		ids:        telemetry.NewRequestIDs(),
+		propagator: opts.Propagator,
+		errors:     opts.Errors,
+		writers:    sync.Pool{New: func() any { return new(statusWriter) }},
 	}
-	if e.logRequests == "" {
-		e.logRequests = "api"
+	if opts.HSTS != "" {
+		e.hsts = []string{opts.HSTS}
 	}
+	e.SetLogging(opts.LogRequests, opts.RedirectSample)
 	if opts.Tracer != nil {
 		e.tracer = opts.Tracer.Tracer("github.com/shortlinks/shortlinks/internal/edge")
 		if e.propagator == nil {
@@ -94,6 +97,24 @@ func New(log *slog.Logger, opts Options) *Edge {
 	}
 	e.metrics = newMetrics(reg)
 	return e
+}
+
+// logPolicy is which requests the access log gets: Options.LogRequests and
+// Options.RedirectSample, swapped whole so that a request sees one or the
+// other, never half of each.
+type logPolicy struct {
+	requests string
+	sample   float64
+}
+
+// SetLogging changes which requests are logged, as Options.LogRequests and
+// Options.RedirectSample say, from the next request on. It is safe to call
+// while the edge serves: a live configuration reload calls it.
+func (e *Edge) SetLogging(requests string, redirectSample float64) {
+	if requests == "" {
+		requests = "api"
+	}
+	e.logging.Store(&logPolicy{requests: requests, sample: redirectSample})
 }
 
 // Wrap returns next behind the pipeline.
@@ -117,23 +138,26 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	// The gateway's id is echoed in the very slice it came in, which
 	// neither side changes: no allocation on the usual path.
+	// A new id comes as a header value from a block made for many
+	// requests at once (telemetry.RequestIDs.Header).
 	given := requestID(r.Header)
-	var id string
-	if given != nil {
-		id = given[0]
-	} else {
-		id = e.ids.Next()
-		given = []string{id}
+	if given == nil {
+		given = e.ids.Header()
 	}
-	w.Header()["X-Request-Id"] = given
+	hdr := w.Header()
+	hdr["X-Request-Id"] = given
+	if e.hsts != nil {
+		hdr["Strict-Transport-Security"] = e.hsts
+	}
 	var span trace.Span
 	if e.tracer != nil {
 		var ctx context.Context
-		ctx, span = e.startSpan(telemetry.WithRequestID(r.Context(), id), r)
+		ctx, span = e.startSpan(telemetry.WithRequestID(r.Context(), given[0]), r)
 		r = r.WithContext(ctx)
 	}
 	sw := e.writers.Get().(*statusWriter)
 	sw.ResponseWriter = w
+	sw.start = start
 	// Deferred, so that it also runs, and recovers, when next panics.
 	defer e.finish(sw, r, start, span)
 	h.next.ServeHTTP(sw, r)
@@ -227,7 +251,8 @@ func requestID(h http.Header) []string {
 }
 
 func (e *Edge) shouldLog(r *http.Request, status int) bool {
-	switch e.logRequests {
+	p := e.logging.Load()
+	switch p.requests {
 	case "all":
 		return true
 	case "none":
@@ -240,5 +265,5 @@ func (e *Edge) shouldLog(r *http.Request, status int) bool {
 	if e.sampled == "" || r.Pattern != e.sampled || status >= 500 {
 		return true
 	}
-	return e.redirectSample > 0 && rand.Float64() < e.redirectSample
+	return p.sample > 0 && rand.Float64() < p.sample
 }

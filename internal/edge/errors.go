@@ -49,6 +49,8 @@ var statusFor = map[link.Kind]int{
 	link.Gone:            http.StatusGone,
 	link.Unauthenticated: http.StatusUnauthorized,
 	link.Unavailable:     http.StatusServiceUnavailable,
+	link.Forbidden:       http.StatusForbidden,
+	link.TooManyRequests: http.StatusTooManyRequests,
 }
 
 // authChallenge is the WWW-Authenticate value of every 401.

@@ -3,6 +3,7 @@ package edge
 import (
 	"errors"
 	"net/http"
+	"time"
 )
 
 // errReported stands for a cause already reported where it happened.
@@ -14,6 +15,18 @@ type statusWriter struct {
 	http.ResponseWriter
 	status int
 	err    error
+	start  time.Time // when the edge took the request
+}
+
+// Started returns when the edge took the request that w answers, read once
+// for its latency metric, so that handlers needing the time (click
+// analytics) need not read the clock again; the zero time when w is not
+// the edge's.
+func Started(w http.ResponseWriter) time.Time {
+	if sw, ok := w.(*statusWriter); ok {
+		return sw.start
+	}
+	return time.Time{}
 }
 
 func (w *statusWriter) WriteHeader(code int) {

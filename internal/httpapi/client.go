@@ -44,15 +44,15 @@ func (e *APIError) Error() string {
 }
 
 // Create makes a link.
-func (c *Client) Create(ctx context.Context, req CreateRequest) (Link, error) {
-	var l Link
+func (c *Client) Create(ctx context.Context, req CreateRequest) (LinkJSON, error) {
+	var l LinkJSON
 	err := c.do(ctx, http.MethodPost, "/api/v1/links", req, http.StatusCreated, &l)
 	return l, err
 }
 
 // Get returns a link's details.
-func (c *Client) Get(ctx context.Context, code string) (Link, error) {
-	var l Link
+func (c *Client) Get(ctx context.Context, code string) (LinkJSON, error) {
+	var l LinkJSON
 	err := c.do(ctx, http.MethodGet, "/api/v1/links/"+url.PathEscape(code), nil, http.StatusOK, &l)
 	return l, err
 }
@@ -81,7 +81,36 @@ func (c *Client) List(ctx context.Context, cursor string, limit int) (LinkList, 
 	return out, err
 }
 
+// Patch is a JSON merge patch of a link for Update: a key with a nil value
+// clears that field, a key left out leaves it alone.
+type Patch map[string]any
+
+// Update edits a link with a JSON merge patch and returns it as stored.
+func (c *Client) Update(ctx context.Context, code string, p Patch) (LinkJSON, error) {
+	var l LinkJSON
+	err := c.send(ctx, http.MethodPatch, "/api/v1/links/"+url.PathEscape(code), "application/merge-patch+json", p, http.StatusOK, &l)
+	return l, err
+}
+
+// Bulk creates up to 1,000 links and returns one result per item, in order.
+func (c *Client) Bulk(ctx context.Context, links []CreateRequest) (BulkResponse, error) {
+	var out BulkResponse
+	err := c.do(ctx, http.MethodPost, "/api/v1/links/bulk", BulkRequest{Links: links}, http.StatusOK, &out)
+	return out, err
+}
+
+// Tags returns the tags on the key's links, with how many links carry each.
+func (c *Client) Tags(ctx context.Context) (TagList, error) {
+	var out TagList
+	err := c.do(ctx, http.MethodGet, "/api/v1/tags", nil, http.StatusOK, &out)
+	return out, err
+}
+
 func (c *Client) do(ctx context.Context, method, path string, in any, want int, out any) error {
+	return c.send(ctx, method, path, "application/json", in, want, out)
+}
+
+func (c *Client) send(ctx context.Context, method, path, contentType string, in any, want int, out any) error {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -96,7 +125,7 @@ func (c *Client) do(ctx context.Context, method, path string, in any, want int, 
 	}
 	req.Header.Set("Accept", "application/json")
 	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Type", contentType)
 	}
 	if c.key != "" {
 		req.Header.Set("Authorization", "Bearer "+c.key)

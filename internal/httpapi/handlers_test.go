@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -29,9 +28,10 @@ import (
 	"github.com/shortlinks/shortlinks/internal/link"
 	"github.com/shortlinks/shortlinks/internal/ratelimit"
 	"github.com/shortlinks/shortlinks/internal/routes"
+	"github.com/shortlinks/shortlinks/internal/servicetest"
 	"github.com/shortlinks/shortlinks/internal/shortcode"
 	"github.com/shortlinks/shortlinks/internal/store/sqlite"
-	"github.com/shortlinks/shortlinks/internal/testenv"
+	"github.com/shortlinks/shortlinks/internal/store/sqlite/sqlitetest"
 	"github.com/shortlinks/shortlinks/internal/web"
 )
 
@@ -40,8 +40,9 @@ type handlerFixture struct {
 	t       testing.TB
 	handler http.Handler
 	keys    *apikey.Service
-	clock   *testenv.Clock
+	clock   *servicetest.Clock
 	logs    *bytes.Buffer
+	db      *sqlite.DB
 }
 
 // handlerSetup is what a test may change: the options of the API, of the
@@ -53,23 +54,17 @@ type handlerSetup struct {
 	routes routes.Options
 	pages  *web.Pages
 	links  func(httpapi.Links) httpapi.Links
+	db     *sqlite.DB // the fixture's database, for setups to build on
 }
 
 func newHandlerFixture(t testing.TB, setups ...func(*handlerSetup)) *handlerFixture {
 	t.Helper()
-	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "links.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	db := sqlitetest.Open(t)
 	perm, err := shortcode.NewPermutation(bytes.Repeat([]byte{9}, shortcode.KeyLength))
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock := testenv.NewClock(time.Now().UTC().Truncate(time.Second))
+	clock := servicetest.NewClock(time.Now().UTC().Truncate(time.Second))
 	svc := link.NewService(db, db, shortcode.NewGenerator(perm, db, 100), link.Options{
 		URLRules: link.URLRules{SelfHosts: []string{"sho.rt"}},
 		Reserved: routes.ReservedPaths(),
@@ -77,6 +72,7 @@ func newHandlerFixture(t testing.TB, setups ...func(*handlerSetup)) *handlerFixt
 	})
 	reg := prometheus.NewRegistry()
 	setup := handlerSetup{
+		db: db,
 		opts: httpapi.Options{
 			BaseURL:      "https://sho.rt",
 			CacheControl: config.Default().CacheControl,
@@ -101,11 +97,14 @@ func newHandlerFixture(t testing.TB, setups ...func(*handlerSetup)) *handlerFixt
 	}
 	setup.opts.Errors = edge.NewRenderer(log, pages, routes.APIPrefix)
 	setup.routes.Errors = setup.opts.Errors
-	srv := httpapi.New(setup.links(svc), keys, log, setup.opts)
 	pipeline := edge.New(log, setup.edge)
 	setup.routes.ClientIP = pipeline.ClientIP
+	if setup.opts.ClientIP == nil {
+		setup.opts.ClientIP = pipeline.ClientIP
+	}
+	srv := httpapi.New(setup.links(svc), keys, log, setup.opts)
 	h := pipeline.Wrap(routes.New(srv, log, setup.routes))
-	return &handlerFixture{t: t, handler: h, keys: keys, clock: clock, logs: logs}
+	return &handlerFixture{t: t, handler: h, keys: keys, clock: clock, logs: logs, db: db}
 }
 
 type lockedWriter struct {
@@ -140,13 +139,13 @@ func (f *handlerFixture) create(body string, headers ...string) *httptest.Respon
 	return f.do(http.MethodPost, "/api/v1/links", body, append([]string{"Content-Type", "application/json"}, headers...)...)
 }
 
-func (f *handlerFixture) mustCreate(body string, headers ...string) httpapi.Link {
+func (f *handlerFixture) mustCreate(body string, headers ...string) httpapi.LinkJSON {
 	f.t.Helper()
 	rec := f.create(body, headers...)
 	if rec.Code != http.StatusCreated {
 		f.t.Fatalf("create %s: %d %s", body, rec.Code, rec.Body)
 	}
-	var l httpapi.Link
+	var l httpapi.LinkJSON
 	if err := json.Unmarshal(rec.Body.Bytes(), &l); err != nil {
 		f.t.Fatal(err)
 	}
@@ -187,7 +186,7 @@ func TestCreate(t *testing.T) {
 	if rec.Code != http.StatusCreated {
 		t.Fatalf("status %d: %s", rec.Code, rec.Body)
 	}
-	var l httpapi.Link
+	var l httpapi.LinkJSON
 	if err := json.Unmarshal(rec.Body.Bytes(), &l); err != nil {
 		t.Fatal(err)
 	}
@@ -531,8 +530,10 @@ func TestRoutingErrors(t *testing.T) {
 		code, allow  string
 	}{
 		{http.MethodPut, "/api/v1/links", 405, "method_not_allowed", "GET, HEAD, POST"},
-		{http.MethodPatch, "/api/v1/links/abc", 405, "method_not_allowed", "GET, HEAD, DELETE"},
-		{http.MethodPost, "/abcdefg", 405, "method_not_allowed", "GET, HEAD"},
+		{http.MethodPut, "/api/v1/links/abc", 405, "method_not_allowed", "GET, HEAD, DELETE, PATCH"},
+		{http.MethodPut, "/abcdefg", 405, "method_not_allowed", "GET, HEAD, POST"},
+		// POST is a password form's; a code that is no link's is not found.
+		{http.MethodPost, "/abcdefg", 404, "not_found", ""},
 		{http.MethodGet, "/a/b/c", 404, "not_found", ""},
 		{http.MethodGet, "/api/v2/links", 404, "not_found", ""},
 	}

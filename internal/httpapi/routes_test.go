@@ -54,6 +54,18 @@ func fullServer(t *testing.T) *routes.Table {
 var notDocumented = map[string]string{
 	"GET /static/": "static files of the web page, not an API",
 	"/":            "the catch-all that answers 404 for paths with no route",
+	// A method-less pattern for the bulk path would clash with the
+	// methods of /api/v1/links/{code}, so it takes them one by one.
+	"GET /api/v1/links/bulk":    "405 for the bulk path",
+	"PUT /api/v1/links/bulk":    "405 for the bulk path",
+	"PATCH /api/v1/links/bulk":  "405 for the bulk path",
+	"DELETE /api/v1/links/bulk": "405 for the bulk path",
+}
+
+// servedWithin are operations of openapi.yaml that a route of another
+// pattern serves: a wildcard is a whole path segment.
+var servedWithin = map[string]string{
+	"GET /{code}+": "GET /{code}",
 }
 
 // docPath turns a ServeMux path pattern into the document's path template.
@@ -93,6 +105,9 @@ func TestRoutesMatchDocument(t *testing.T) {
 		for method := range item.Operations() {
 			op := method + " " + path
 			// The ServeMux answers HEAD with the GET handler.
+			if within, ok := servedWithin[op]; ok {
+				op = within
+			}
 			if !routed[op] && !(method == http.MethodHead && routed["GET "+path]) {
 				t.Errorf("openapi.yaml documents %s, which no route serves", op)
 			}
@@ -124,6 +139,9 @@ func TestUndocumentedMethods(t *testing.T) {
 		target := strings.ReplaceAll(path, "{code}", "Xk3p9Qa")
 
 		for _, method := range []string{http.MethodPut, http.MethodPatch} {
+			if item.GetOperation(method) != nil {
+				continue
+			}
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, httptest.NewRequest(method, target, nil))
 			if rec.Code != http.StatusMethodNotAllowed {

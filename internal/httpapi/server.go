@@ -9,6 +9,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync/atomic"
 
@@ -25,6 +26,22 @@ type Links interface {
 	Get(ctx context.Context, c link.Code, p link.Principal) (link.Link, error)
 	Delete(ctx context.Context, c link.Code, p link.Principal) error
 	List(ctx context.Context, p link.Principal, after *link.Cursor, limit int) (link.Page, error)
+	Search(ctx context.Context, p link.Principal, q link.ListQuery) (link.Page, error)
+	Update(ctx context.Context, c link.Code, patch link.Patch, p link.Principal) (link.Link, error)
+	Tags(ctx context.Context, p link.Principal) ([]link.TagCount, error)
+	CreateBatch(ctx context.Context, ps []link.CreateParams) ([]link.Result, error)
+	// Visit counts a redirect of a link with a visit limit; ErrExhausted
+	// past it.
+	Visit(ctx context.Context, l link.Link) error
+	// CheckPassword returns ErrWrongPassword unless secret is l's
+	// password.
+	CheckPassword(ctx context.Context, l link.Link, secret string) error
+
+	// The same on any domain; on link.DefaultDomain they are the above.
+	ResolveOn(ctx context.Context, d int64, c link.Code) (link.Link, error)
+	GetOn(ctx context.Context, d int64, c link.Code, p link.Principal) (link.Link, error)
+	DeleteOn(ctx context.Context, d int64, c link.Code, p link.Principal) error
+	UpdateOn(ctx context.Context, d int64, c link.Code, patch link.Patch, p link.Principal) (link.Link, error)
 }
 
 // Authenticator turns a bearer token into a principal. It returns a
@@ -51,6 +68,30 @@ type Options struct {
 	QR             QR             // nil: no QR codes
 	Errors         *edge.Renderer // how failures are answered; nil: JSON to everyone
 	Registerer     prometheus.Registerer
+	// KeyLimiter rations the links each API key creates, on top of the
+	// per-address limit; nil: no limit per key.
+	KeyLimiter KeyLimiter
+	// Audit is the audit log admin keys read at /api/v1/audit; nil: 404.
+	Audit AuditLog
+	// Reports takes abuse reports at /api/v1/reports; nil: 404.
+	Reports Reports
+	// Clicks receives visits for click analytics; nil records none.
+	Clicks Clicks
+	// ClientIP gives the client's address behind trusted proxies, for
+	// analytics (edge.Edge.ClientIP); nil records none.
+	ClientIP func(*http.Request) netip.Addr
+	// Stats answers the stats endpoint and the clicks of links; nil: the
+	// endpoint answers 404 analytics_off and links carry no clicks.
+	Stats Stats
+	// PasswordForm shows browsers the form that asks for a link's
+	// password; nil: they get the JSON error, as programs do.
+	PasswordForm PasswordForm
+	// Countries finds visitors' countries for rules by country (it needs
+	// ClientIP too); nil: rules by country never match.
+	Countries Countries
+	// Domains are the short domains links live on; nil: the default
+	// domain (BaseURL's host) only, and the domains API answers 404.
+	Domains *link.Domains
 }
 
 // DefaultRedirectStatus is the redirect status when Options gives none.
@@ -67,7 +108,19 @@ type Server struct {
 	requireKey bool
 	redirect   redirect
 	checks     []Check
+	keyLimit   KeyLimiter
+	audit      AuditLog
+	reports    Reports
 	draining   atomic.Bool
+	clicks     Clicks
+	clientIP   func(*http.Request) netip.Addr
+	stats      Stats
+
+	passwordForm PasswordForm
+	countries    Countries
+	options      linkOptions
+	domains      *link.Domains
+	scheme       string // BaseURL's, for other domains' short URLs
 }
 
 // New returns a Server.
@@ -81,7 +134,18 @@ func New(links Links, auth Authenticator, log *slog.Logger, opts Options) *Serve
 		base:       strings.TrimSuffix(opts.BaseURL, "/"),
 		requireKey: opts.RequireAPIKey,
 		checks:     opts.Checks,
+		keyLimit:   opts.KeyLimiter,
+		audit:      opts.Audit,
+		reports:    opts.Reports,
+		clicks:     opts.Clicks,
+		clientIP:   opts.ClientIP,
+		stats:      opts.Stats,
+
+		passwordForm: opts.PasswordForm,
+		countries:    opts.Countries,
+		domains:      opts.Domains,
 	}
+	s.scheme, _, _ = strings.Cut(s.base, "://")
 	if s.errs == nil {
 		s.errs = edge.NewRenderer(log, nil, "")
 	}
@@ -89,7 +153,8 @@ func New(links Links, auth Authenticator, log *slog.Logger, opts Options) *Serve
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	s.redirect = newRedirect(opts.RedirectStatus, opts.CacheControl, reg)
+	s.redirect.init(opts.RedirectStatus, opts.CacheControl, reg)
+	s.options.init(reg)
 	return s
 }
 

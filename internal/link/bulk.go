@@ -10,7 +10,9 @@ import (
 // InsertBatch stores all of links or none of them: a code already used,
 // deleted links included, or given twice fails the whole batch with
 // ErrCodeTaken. Any error that means the engine cannot be reached wraps
-// ErrUnavailable.
+// ErrUnavailable. A link's ImportedClicks, when positive, become its click
+// total of all time (people's clicks) in the same transaction, so that a
+// link is never stored without them nor counted twice.
 type BatchStore interface {
 	InsertBatch(ctx context.Context, links []Link) error
 }

@@ -1,6 +1,7 @@
 package link_test
 
 import (
+	"encoding/base64"
 	"errors"
 	"net/netip"
 	"net/url"
@@ -185,7 +186,12 @@ func TestCursorRoundTrip(t *testing.T) {
 	if err != nil || c.Code != "Ab-_9" || !c.CreatedAt.Equal(mustTime(t, "2030-01-02T03:04:05.123456Z")) {
 		t.Fatalf("round trip = %+v, %v", c, err)
 	}
-	for _, bad := range []string{"", "!!!", "bm9jb2xvbg", "MTIzOmE"} { // "nocolon", "123:a" (code too short)
+	byClicks := link.Cursor{CreatedAt: mustTime(t, "2030-01-02T03:04:05.123456Z"), Code: "Ab-_9", ByClicks: true, Clicks: 42}
+	if c, err := link.ParseCursor(byClicks.String()); err != nil || c != byClicks {
+		t.Fatalf("round trip by clicks = %+v, %v; want %+v", c, err, byClicks)
+	}
+	enc := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+	for _, bad := range []string{"", "!!!", "bm9jb2xvbg", "MTIzOmE", enc("123:abc:-1"), enc("123:abc:x"), enc("123:abc:1:2")} { // "nocolon", "123:a" (code too short)
 		if _, err := link.ParseCursor(bad); err == nil {
 			t.Errorf("ParseCursor(%q) accepted", bad)
 		}
@@ -204,6 +210,8 @@ func FuzzNormalizeURL(f *testing.F) {
 		"http://[::ffff:127.0.0.1]:18482/x", "http://[0:0:0:0:0:0:0:1]:18482/x", "http://0.0.0.0:18482/x",
 		"http://foo.localhost:18482/x", "http://localhost:018482/x", "http://LOCALHOST.:18482/", "http://0x7f.1:18482/",
 		"http://%6c%6f%63%61%6c%68%6f%73%74:18482/", "http://ｌｏｃａｌｈｏｓｔ:18482/", "http://[::]:18482/",
+		"http://[::ffff:7f00:1]:18482/", "http://127.0.0.1.:18482/", "http://0:18482/", "http://0x7F.0.0.01:18482/",
+		"http://127.000.000.001:18482/", "http://[0000::1]:18482/", "http://a.b.localhost.:18482/", "http://127.0.0.1:18482.x/",
 		"https://SHO.RT./x", "https://sho%2ert/x", "https://b%69t.ly/x", "https://www.bit.ly./x",
 		"https://example.com/\u202etxt.exe", "https://example.com/ü?ä#ö",
 	} {

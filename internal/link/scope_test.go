@@ -56,8 +56,7 @@ func TestAnonymous(t *testing.T) {
 }
 
 // TestUserWithoutKey checks that a signed-in user who is not an admin is
-// shown neither anonymous links nor anyone's list, until links record
-// their user.
+// shown neither anonymous links nor other people's.
 func TestUserWithoutKey(t *testing.T) {
 	f := newService(t)
 	anon, err := f.svc.Create(t.Context(), link.CreateParams{URL: "https://anon.example/"})

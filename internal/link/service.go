@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -29,6 +30,33 @@ type Options struct {
 	// for checks that take time, such as a Safe Browsing lookup. It runs on
 	// the create path, so it must return at once: hand the link to a queue.
 	AfterCreate func(Link)
+	// Editor edits links and reads them whole; without one, Update,
+	// DisableTo and Tags fail and Get reads through the Store.
+	Editor Editor
+	// AfterEdit, when set, is called after each edit with the link before
+	// and after and who made it (the zero Principal: the service itself,
+	// as when a blocklist disables links), for the audit log. It runs on
+	// the request path and must return quickly.
+	AfterEdit func(before, after Link, by Principal)
+	// Loader stores CreateBatch's links in one transaction; nil: one
+	// at a time.
+	Loader *Loader
+	// HashPassword hashes link passwords; without it, links cannot have
+	// one.
+	HashPassword func(ctx context.Context, secret string) (string, error)
+	// VerifyPassword reports whether secret matches a hash HashPassword
+	// made; without it, no password is ever right.
+	VerifyPassword func(ctx context.Context, hash, secret string) (bool, error)
+	// Visits counts the redirects of links with a visit limit; without
+	// it, such links cannot redirect.
+	Visits Visitor
+	// Domains are the short domains links may be made on; nil: the
+	// default domain only.
+	Domains *Domains
+	// UserDomains returns the restricted domains a user was given (their
+	// account's domains), asked only when a member names a restricted
+	// domain; nil: none.
+	UserDomains func(ctx context.Context, userID int64) ([]string, error)
 }
 
 // A Screen refuses destinations by policy, such as blocklists. Blocked gets
@@ -47,8 +75,19 @@ type Service struct {
 	urls     *Normalizer
 	screen   Screen
 	created  func(Link)
+	editor   Editor
+	loader   *Loader
+	edited   func(before, after Link, by Principal)
+	hash     func(ctx context.Context, secret string) (string, error)
+	verify   func(ctx context.Context, hash, secret string) (bool, error)
+	visits   Visitor
 	reserved []string
 	now      func() time.Time
+
+	domains     *Domains
+	userDomains func(ctx context.Context, userID int64) ([]string, error)
+	onDomains   DomainLinks  // nil: the store knows the default domain only
+	editDomains DomainEditor // nil: the editor knows the default domain only
 }
 
 // NewService returns a Service that keeps links in store, lists them with
@@ -58,11 +97,17 @@ func NewService(store Store, lister Lister, codes Generator, opts Options) *Serv
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{
+	s := &Service{
 		store: store, lister: lister, codes: codes,
 		urls: NewNormalizer(opts.URLRules), screen: opts.Screen, created: opts.AfterCreate,
+		editor: opts.Editor, loader: opts.Loader, edited: opts.AfterEdit, hash: opts.HashPassword,
+		verify: opts.VerifyPassword, visits: opts.Visits,
 		reserved: opts.Reserved, now: now,
+		domains: opts.Domains, userDomains: opts.UserDomains,
 	}
+	s.onDomains, _ = store.(DomainLinks)
+	s.editDomains, _ = opts.Editor.(DomainEditor)
+	return s
 }
 
 // Create validates p and stores a new link. Rule violations are *Error values
@@ -77,28 +122,29 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (Link, error) {
 }
 
 func (s *Service) create(ctx context.Context, p CreateParams) (Link, error) {
-	u, err := s.urls.Normalize(p.URL)
+	l, err := s.prepare(ctx, p)
 	if err != nil {
 		return Link{}, err
 	}
-	if s.screen != nil {
-		if reason, blocked := s.screen.Blocked(u); blocked {
-			return Link{}, invalid("url", "url_blocked", "This URL cannot be shortened: "+reason+".")
-		}
-	}
-	now := s.now().UTC().Truncate(time.Microsecond)
-	exp, err := expiry(p, now)
-	if err != nil {
+	if l.Domain, err = s.domainFor(ctx, p.Domain, p.Owner); err != nil {
 		return Link{}, err
 	}
-	l := Link{URL: u, CreatedAt: now, ExpiresAt: exp, Owner: p.Owner.KeyID}
 
 	if p.Alias != "" {
 		if err := ValidateAlias(p.Alias, s.reserved); err != nil {
 			return Link{}, err
 		}
 		l.Code = p.Alias
-		if err := s.store.Insert(ctx, l); err != nil {
+	}
+	return s.insert(ctx, l)
+}
+
+// insert stores l under its code, or under a generated one when it has
+// none.
+func (s *Service) insert(ctx context.Context, l Link) (Link, error) {
+	if l.Code != "" {
+		var err error
+		if l.ID, err = s.store.Insert(ctx, l); err != nil {
 			return Link{}, fmt.Errorf("create alias %s: %w", l.Code, err)
 		}
 		return l, nil
@@ -113,7 +159,7 @@ func (s *Service) create(ctx context.Context, p CreateParams) (Link, error) {
 			return Link{}, fmt.Errorf("generate code: %w", err)
 		}
 		l.Code = c
-		err = s.store.Insert(ctx, l)
+		l.ID, err = s.store.Insert(ctx, l)
 		if err == nil {
 			return l, nil
 		}
@@ -122,6 +168,34 @@ func (s *Service) create(ctx context.Context, p CreateParams) (Link, error) {
 		}
 	}
 	return Link{}, errors.New("create: no free code after 1000 tries")
+}
+
+// prepare checks p and returns the link it asks for, without a code unless
+// p names an alias.
+func (s *Service) prepare(ctx context.Context, p CreateParams) (Link, error) {
+	u, err := s.destination(p.URL, "url")
+	if err != nil {
+		return Link{}, err
+	}
+	now := s.now().UTC().Truncate(time.Microsecond)
+	exp, err := expiry(p, now)
+	if err != nil {
+		return Link{}, err
+	}
+	l := Link{URL: u, CreatedAt: now, ExpiresAt: exp, Owner: p.Owner.KeyID, UserID: p.Owner.UserID}
+	if p.Options == nil {
+		return l, nil
+	}
+	opts := *p.Options
+	opts.URL, opts.ExpiresAt = Field[string]{}, Field[time.Time]{}
+	hash, err := s.hashPassword(ctx, opts.Password)
+	if err != nil {
+		return Link{}, err
+	}
+	if err := s.apply(&l, opts, hash, now); err != nil {
+		return Link{}, err
+	}
+	return l, nil
 }
 
 func expiry(p CreateParams, now time.Time) (time.Time, error) {
@@ -146,7 +220,8 @@ func expiry(p CreateParams, now time.Time) (time.Time, error) {
 }
 
 // Resolve returns the live link for c: the redirect path. It returns
-// ErrNotFound for unknown or deleted codes and ErrExpired after expiry.
+// ErrNotFound for unknown or deleted codes, ErrDisabled for a disabled
+// link, ErrNotYetValid before its ValidFrom, and ErrExpired after expiry.
 func (s *Service) Resolve(ctx context.Context, c Code) (Link, error) {
 	if !ValidCode(c) {
 		return Link{}, ErrNotFound
@@ -155,9 +230,19 @@ func (s *Service) Resolve(ctx context.Context, c Code) (Link, error) {
 	if err != nil {
 		return Link{}, err
 	}
-	// Most links never expire; skip reading the clock for them.
-	if !l.ExpiresAt.IsZero() && l.Expired(s.now()) {
-		return Link{}, ErrExpired
+	if !l.DisabledAt.IsZero() {
+		return Link{}, ErrDisabled
+	}
+	// Most links never expire and are valid from the start; skip reading
+	// the clock for them.
+	if !l.ExpiresAt.IsZero() || !l.ValidFrom.IsZero() {
+		now := s.now()
+		if l.Expired(now) {
+			return Link{}, ErrExpired
+		}
+		if !l.ValidFrom.IsZero() && now.Before(l.ValidFrom) {
+			return Link{}, ErrNotYetValid
+		}
 	}
 	return l, nil
 }
@@ -169,7 +254,13 @@ func (s *Service) Get(ctx context.Context, c Code, p Principal) (Link, error) {
 	if !ValidCode(c) {
 		return Link{}, ErrNotFound
 	}
-	l, err := s.store.Get(ctx, c)
+	var l Link
+	var err error
+	if s.editor != nil {
+		l, err = s.editor.Find(ctx, c)
+	} else {
+		l, err = s.store.Get(ctx, c)
+	}
 	if err != nil {
 		return Link{}, err
 	}
@@ -199,19 +290,34 @@ type Page struct {
 // List pages through the links p may see, newest first. limit zero means
 // DefaultPageSize; after nil means from the newest.
 func (s *Service) List(ctx context.Context, p Principal, after *Cursor, limit int) (Page, error) {
+	return s.Search(ctx, p, ListQuery{After: after, Limit: limit})
+}
+
+// Search pages through the links p may see that q's filters select. Its
+// Owner and UserID are set from p; Limit zero means DefaultPageSize.
+func (s *Service) Search(ctx context.Context, p Principal, q ListQuery) (Page, error) {
+	limit := q.Limit
 	switch {
 	case limit == 0:
 		limit = DefaultPageSize
 	case limit < 0 || limit > MaxPageSize:
 		return Page{}, invalid("limit", "invalid_limit", fmt.Sprintf("limit must be between 1 and %d.", MaxPageSize))
 	}
-	q := ListQuery{Owner: p.KeyID, After: after, Limit: limit + 1}
-	switch {
-	case p.Admin:
-		q.Owner = 0
-	case p.KeyID == 0:
-		// Owner zero would list everyone's links. A user's own links are
-		// listed by user once links record their user.
+	if q.Tag != "" && !ValidTag(q.Tag) {
+		return Page{}, invalid("tag", "invalid_tag", "That is not a tag: tags are lower case, without surrounding spaces.")
+	}
+	if q.DestinationHost != "" {
+		d, err := CanonicalHost(q.DestinationHost)
+		if err != nil || d == "" {
+			return Page{}, invalid("destination_host", "invalid_destination_host", "destination_host must be a host name, like example.com.")
+		}
+		q.DestinationHost = strings.TrimSuffix(d, ".")
+	}
+	if q.After != nil && q.After.ByClicks != q.ByClicks {
+		return Page{}, invalid("cursor", "invalid_cursor", "The cursor belongs to another sort order; start again without it.")
+	}
+	q.Limit = limit + 1
+	if !scope(&q, p) {
 		return Page{}, nil
 	}
 	links, err := s.lister.List(ctx, q)
@@ -222,14 +328,47 @@ func (s *Service) List(ctx context.Context, p Principal, after *Cursor, limit in
 	if len(links) > limit {
 		links = links[:limit]
 		last := links[limit-1]
-		page.Next = &Cursor{CreatedAt: last.CreatedAt, Code: last.Code}
+		page.Next = &Cursor{CreatedAt: last.CreatedAt, Code: last.Code, ByClicks: q.ByClicks, Clicks: last.Clicks}
 	}
 	page.Links = links
 	return page, nil
 }
 
+// Tags returns the tags on the links p may see, with how many carry each.
+func (s *Service) Tags(ctx context.Context, p Principal) ([]TagCount, error) {
+	if s.editor == nil {
+		return nil, errNoEditor
+	}
+	var q ListQuery
+	if !scope(&q, p) {
+		return nil, nil
+	}
+	tags, err := s.editor.Tags(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("tags: %w", err)
+	}
+	return tags, nil
+}
+
+// scope narrows q to the links p may see; false: none.
+func scope(q *ListQuery, p Principal) bool {
+	q.Owner, q.UserID = 0, 0
+	switch {
+	case p.Admin:
+	case p.UserID != 0:
+		q.UserID = p.UserID
+	case p.KeyID != 0:
+		q.Owner = p.KeyID
+	default:
+		// Owner zero would list everyone's links.
+		return false
+	}
+	return true
+}
+
+// visible reports whether p may see and manage l: an admin any link, a
+// user the links they own (through any of their keys, or signed in), an
+// ownerless key the links it made.
 func visible(l Link, p Principal) bool {
-	// A user's own links are matched by user once links record their user;
-	// until then only the key that made a link sees it.
-	return p.Admin || (p.KeyID != 0 && l.Owner == p.KeyID)
+	return p.Admin || (p.UserID != 0 && l.UserID == p.UserID) || (p.KeyID != 0 && l.Owner == p.KeyID)
 }

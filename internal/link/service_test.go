@@ -3,15 +3,16 @@ package link_test
 import (
 	"bytes"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/shortlinks/shortlinks/internal/link"
+	"github.com/shortlinks/shortlinks/internal/servicetest"
 	"github.com/shortlinks/shortlinks/internal/shortcode"
 	"github.com/shortlinks/shortlinks/internal/store/sqlite"
 	"github.com/shortlinks/shortlinks/internal/store/sqlite/sqlitetest"
-	"github.com/shortlinks/shortlinks/internal/testenv"
 )
 
 func mustTime(t *testing.T, s string) time.Time {
@@ -27,7 +28,7 @@ type fixture struct {
 	svc   *link.Service
 	db    *sqlite.DB
 	perm  *shortcode.Permutation
-	clock *testenv.Clock
+	clock *servicetest.Clock
 }
 
 var testKey = bytes.Repeat([]byte{7}, shortcode.KeyLength)
@@ -41,7 +42,7 @@ func newService(t *testing.T, edits ...func(*link.Options)) fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := testenv.NewClock(mustTime(t, "2030-06-01T12:00:00Z"))
+	c := servicetest.NewClock(mustTime(t, "2030-06-01T12:00:00Z"))
 	opts := link.Options{
 		URLRules: link.URLRules{SelfHosts: []string{"sho.rt"}},
 		Reserved: []string{"api", "healthz"},
@@ -308,7 +309,7 @@ func TestCreateScreenAndAfterCreate(t *testing.T) {
 	if want := "https://good.example/%C3%BC"; l.URL != want || len(screened) != 1 || screened[0] != want {
 		t.Fatalf("stored %q, screened %q; want %q for both", l.URL, screened, want)
 	}
-	if len(created) != 1 || created[0] != l {
+	if len(created) != 1 || !reflect.DeepEqual(created[0], l) {
 		t.Fatalf("AfterCreate saw %+v, want [%+v]", created, l)
 	}
 

@@ -254,6 +254,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 				rec.progress(o.Progress)
 			}
 		case <-done:
+			rec.stopped = time.Now()
 			atk.Stop()
 			done = nil
 		}

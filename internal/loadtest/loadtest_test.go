@@ -3,17 +3,16 @@ package loadtest_test
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net/http/httptest"
 	"net/netip"
-	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/shortlinks/shortlinks/internal/app"
+	"github.com/shortlinks/shortlinks/internal/app/apptest"
 	"github.com/shortlinks/shortlinks/internal/config"
 	"github.com/shortlinks/shortlinks/internal/link"
 	"github.com/shortlinks/shortlinks/internal/loadtest"
@@ -21,21 +20,9 @@ import (
 
 // startServer runs a real Shortlinks server on a temporary SQLite database,
 // with the defaults as set changes them.
-func startServer(t *testing.T, set ...func(*config.Config)) *httptest.Server {
+func startServer(t *testing.T, set ...func(*config.Config)) *apptest.Server {
 	t.Helper()
-	cfg := config.Default()
-	cfg.DatabaseURL = "sqlite:" + filepath.Join(t.TempDir(), "links.db")
-	for _, f := range set {
-		f(&cfg)
-	}
-	a, err := app.New(t.Context(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), app.Telemetry{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Close() })
-	srv := httptest.NewServer(a.Handler())
-	t.Cleanup(srv.Close)
-	return srv
+	return apptest.Start(t, slog.New(slog.DiscardHandler), app.Telemetry{}, set...)
 }
 
 func TestRunCountsAddUp(t *testing.T) {
@@ -58,9 +45,20 @@ func TestRunCountsAddUp(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// 400/s for 2s, less what the pacer had not yet sent when time ran out.
-	if n := rep.Total.Requests; n < 720 || n > 820 {
-		t.Errorf("total requests = %d, want about 800", n)
+	// The pacer never runs ahead of 400/s: at most 800 in 2 s, and one more
+	// that fell due as time ran out. A machine too busy to keep up sends
+	// fewer, and then the report must say so; on a quiet one it is 800.
+	const scheduled = 400 * 2
+	n := rep.Total.Requests
+	if n == 0 || n > scheduled+1 {
+		t.Errorf("total requests = %d, want at most %d", n, scheduled+1)
+	}
+	short := slices.ContainsFunc(rep.Warnings, func(w string) bool { return strings.Contains(w, "could not keep up") })
+	if short != (n < scheduled*95/100) {
+		t.Errorf("sent %d of %d scheduled requests with warnings %q: want a warning exactly when fewer than 95%% were sent", n, scheduled, rep.Warnings)
+	}
+	if short {
+		t.Logf("this machine could not keep up: %s", rep.Warnings)
 	}
 	if rep.Total.Errors != 0 {
 		t.Errorf("errors = %d (%v), want none", rep.Total.Errors, rep.Total.ErrorMessages)
@@ -107,8 +105,10 @@ func TestRunCountsAddUp(t *testing.T) {
 			t.Errorf("%s: latency percentiles out of order: %+v", s.Kind, l)
 		}
 	}
-	if rep.Duration < 1.9 || rep.Duration > 3 {
-		t.Errorf("duration = %.2fs, want about 2s", rep.Duration)
+	// From the first request sent to the last answer: no longer than the
+	// run and one request's timeout (10 s by default).
+	if rep.Duration <= 0 || rep.Duration > 2+10 {
+		t.Errorf("duration = %.2fs, want up to 12s", rep.Duration)
 	}
 	if lines := strings.Count(progress.String(), "\n"); lines < 2 || !strings.Contains(progress.String(), "rps") {
 		t.Errorf("progress printed %d lines: %q", lines, progress.String())
@@ -170,7 +170,9 @@ func TestSeedReportsRateLimit(t *testing.T) {
 }
 
 func TestRunCountsRateLimitedCreates(t *testing.T) {
-	srv := startServer(t)
+	// A burst of 20, then one an hour: exactly 20 go through, however long
+	// the run takes.
+	srv := startServer(t, func(c *config.Config) { c.CreateRate, c.CreateBurst = 1.0/3600, 20 })
 	rep, err := loadtest.Run(t.Context(), loadtest.Options{
 		Server: srv.URL, Redirects: 0, Creates: 1, Rate: 100, Workers: 2, Duration: time.Second,
 	})
@@ -178,8 +180,8 @@ func TestRunCountsRateLimitedCreates(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := rep.Kinds[0]
-	if c.StatusCodes["201"] < 15 || c.StatusCodes["201"] > 25 || c.StatusCodes["429"] == 0 {
-		t.Errorf("creates past the limit: status codes %v, want about 20 × 201 then 429s", c.StatusCodes)
+	if c.StatusCodes["201"] != 20 || c.StatusCodes["429"] == 0 {
+		t.Errorf("creates past the limit: status codes %v, want 20 × 201 then 429s", c.StatusCodes)
 	}
 	if c.Errors != c.StatusCodes["429"] || len(rep.Warnings) == 0 || !strings.Contains(rep.Warnings[0], "--client-addrs") {
 		t.Errorf("errors %d, warnings %q: want the 429s counted and explained", c.Errors, rep.Warnings)

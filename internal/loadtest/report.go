@@ -138,10 +138,11 @@ func errorMessage(r *vegeta.Result) string {
 
 // recorder accumulates results; only the goroutine in Run touches it.
 type recorder struct {
-	o     Options
-	began time.Time
-	total *kindRec
-	kinds map[string]*kindRec
+	o       Options
+	began   time.Time
+	stopped time.Time // when the run was cut short; zero: it ran its course
+	total   *kindRec
+	kinds   map[string]*kindRec
 
 	lastAt time.Time
 	lastN  uint64
@@ -221,10 +222,21 @@ func (rec *recorder) report() *Report {
 			rep.Warnings = append(rep.Warnings, fmt.Sprintf("%d of %d redirects answered 404: are the codes from this server's database?", k.StatusCodes["404"], k.Requests))
 		}
 	}
-	if o.Rate > 0 && rep.Duration > 0 && rep.Total.Rate < 0.95*float64(o.Rate) {
-		rep.Warnings = append(rep.Warnings, fmt.Sprintf("sent %.0f requests/s, short of the %d asked for: the generator or the server could not keep up", rep.Total.Rate, o.Rate))
+	if scheduled := rec.scheduled(); rep.Total.Requests < scheduled*95/100 {
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("sent %d of the %d requests scheduled (%d/s): the generator or the server could not keep up",
+			rep.Total.Requests, scheduled, o.Rate))
 	}
 	return rep
+}
+
+// scheduled is how many requests the pacer was to send in the time the run
+// had: at most that many are sent. Zero without a fixed rate.
+func (rec *recorder) scheduled() uint64 {
+	span := rec.o.Duration
+	if !rec.stopped.IsZero() {
+		span = min(span, rec.stopped.Sub(rec.began))
+	}
+	return uint64(float64(rec.o.Rate) * span.Seconds())
 }
 
 func (k *kindRec) stats(duration float64) Stats {

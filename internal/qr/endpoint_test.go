@@ -14,21 +14,21 @@ import (
 	"github.com/shortlinks/shortlinks/internal/httpapi"
 	"github.com/shortlinks/shortlinks/internal/link"
 	"github.com/shortlinks/shortlinks/internal/routes"
+	"github.com/shortlinks/shortlinks/internal/servicetest"
 	"github.com/shortlinks/shortlinks/internal/shortcode"
 	"github.com/shortlinks/shortlinks/internal/store/sqlite/sqlitetest"
-	"github.com/shortlinks/shortlinks/internal/testenv"
 )
 
 // newQRServer serves the API with this package's Encoder, on a real SQLite
 // database in a temporary directory and a clock the test moves.
-func newQRServer(t *testing.T) (http.Handler, *testenv.Clock) {
+func newQRServer(t *testing.T) (http.Handler, *servicetest.Clock) {
 	t.Helper()
 	db := sqlitetest.Open(t)
 	perm, err := shortcode.NewPermutation(bytes.Repeat([]byte{7}, shortcode.KeyLength))
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := testenv.NewClock(time.Now())
+	clk := servicetest.NewClock(time.Now())
 	links := link.NewService(db, db, shortcode.NewGenerator(perm, db, 0), link.Options{
 		Reserved: routes.ReservedPaths(),
 		Now:      clk.Now,
@@ -70,7 +70,7 @@ func TestEndpoint(t *testing.T) {
 		{"png by default", "/api/v1/links/guide/qr", "", 200, "image/png", "", httpapi.DefaultQRSize},
 		{"png sized", "/api/v1/links/guide/qr?format=png&size=100", "", 200, "image/png", "", 100},
 		{"png smallest", "/api/v1/links/guide/qr?size=64", "", 200, "image/png", "", 64},
-		{"png largest", "/api/v1/links/guide/qr?size=2048", "", 200, "image/png", "", 2048},
+		{"png largest", "/api/v1/links/guide/qr?size=1024", "", 200, "image/png", "", httpapi.MaxQRSize},
 		{"svg", "/api/v1/links/guide/qr?format=svg", "", 200, "image/svg+xml", "", 0},
 		{"svg from a browser", "/api/v1/links/guide/qr?format=svg", "image/avif,image/webp,*/*", 200, "image/svg+xml", "", 0},
 		{"unknown code", "/api/v1/links/nosuch/qr", "", 404, "application/json", "not_found", 0},
@@ -78,7 +78,7 @@ func TestEndpoint(t *testing.T) {
 		{"expired", "/api/v1/links/brief/qr?format=svg", "", 410, "application/json", "link_expired", 0},
 		{"bad format", "/api/v1/links/guide/qr?format=gif", "", 400, "application/json", "invalid_format", 0},
 		{"size too small", "/api/v1/links/guide/qr?size=63", "", 400, "application/json", "invalid_size", 0},
-		{"size too large", "/api/v1/links/guide/qr?size=2049", "", 400, "application/json", "invalid_size", 0},
+		{"size too large", "/api/v1/links/guide/qr?size=1025", "", 400, "application/json", "invalid_size", 0},
 		{"size not a number", "/api/v1/links/guide/qr?size=big", "", 400, "application/json", "invalid_size", 0},
 		{"error as JSON for a browser too", "/api/v1/links/nosuch/qr", "text/html,*/*", 404, "application/json", "not_found", 0},
 	}
@@ -145,5 +145,54 @@ func TestEndpointContent(t *testing.T) {
 		if got := decodeSmall(t, g); got != "https://sho.rt/Xy-_9" {
 			t.Errorf("%s encodes %q, want https://sho.rt/Xy-_9", format, got)
 		}
+	}
+}
+
+// TestEndpointCaching checks that an image is drawn once per client: it
+// carries an ETag and a Cache-Control lifetime, and a request that names
+// the tag is answered 304 with no image. Tags differ with what is drawn.
+func TestEndpointCaching(t *testing.T) {
+	h, _ := newQRServer(t)
+	mustCreate(t, h, `{"url":"https://example.com/docs","alias":"guide"}`)
+	mustCreate(t, h, `{"url":"https://example.com/other","alias":"other"}`)
+	get := func(path, inm string) *httptest.ResponseRecorder {
+		t.Helper()
+		req := httptest.NewRequest(http.MethodGet, path, nil)
+		if inm != "" {
+			req.Header.Set("If-None-Match", inm)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	first := get("/api/v1/links/guide/qr?size=300", "")
+	etag := first.Header().Get("ETag")
+	if first.Code != 200 || !strings.HasPrefix(etag, `"`) || first.Header().Get("Cache-Control") != "public, max-age=86400" {
+		t.Fatalf("first: status %d, ETag %q, Cache-Control %q", first.Code, etag, first.Header().Get("Cache-Control"))
+	}
+	for _, inm := range []string{etag, "W/" + etag, `"nope", ` + etag, "*"} {
+		rec := get("/api/v1/links/guide/qr?size=300", inm)
+		if rec.Code != http.StatusNotModified || rec.Body.Len() != 0 || rec.Header().Get("ETag") != etag {
+			t.Errorf("If-None-Match %s: status %d, %d bytes, ETag %q; want 304, none, %s", inm, rec.Code, rec.Body.Len(), rec.Header().Get("ETag"), etag)
+		}
+	}
+	seen := map[string]string{etag: "png 300 guide"}
+	for name, path := range map[string]string{
+		"png 301 guide": "/api/v1/links/guide/qr?size=301",
+		"svg guide":     "/api/v1/links/guide/qr?format=svg",
+		"png 300 other": "/api/v1/links/other/qr?size=300",
+	} {
+		rec := get(path, etag)
+		if rec.Code != 200 {
+			t.Errorf("%s with another image's tag: status %d, want 200", name, rec.Code)
+		}
+		tag := rec.Header().Get("ETag")
+		if prev, ok := seen[tag]; ok {
+			t.Errorf("%s has the tag of %s", name, prev)
+		}
+		seen[tag] = name
+	}
+	if rec := get("/api/v1/links/nosuch/qr", "*"); rec.Code != http.StatusNotFound {
+		t.Errorf("unknown code with If-None-Match *: status %d, want 404", rec.Code)
 	}
 }

@@ -5,6 +5,7 @@ package ratelimit
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/maypok86/otter/v2"
@@ -17,7 +18,8 @@ type Decision struct {
 	RetryAfter time.Duration // when not allowed: how long until a token is due
 }
 
-// Limit is a token bucket: Rate tokens a second, up to Burst at once.
+// Limit is a token bucket: Rate tokens a second, up to Burst at once. A
+// Rate of 0 or less allows everything.
 type Limit struct {
 	Rate  float64
 	Burst int
@@ -30,29 +32,46 @@ const maxKeys = 100_000
 // of idle keys are dropped once they would be full again, so forgetting them
 // changes nothing.
 type Local struct {
+	cur atomic.Pointer[localBuckets]
+}
+
+// localBuckets are the buckets of one Limit.
+type localBuckets struct {
 	limit   Limit
 	buckets *otter.Cache[string, *rate.Limiter]
 }
 
 // NewLocal returns a Local limiter enforcing l for each key.
 func NewLocal(l Limit) *Local {
+	lo := new(Local)
+	lo.SetLimit(l)
+	return lo
+}
+
+// SetLimit enforces l from now on. Every key starts again with a full
+// bucket of the new size. It is safe to call while Allow runs.
+func (l *Local) SetLimit(lim Limit) {
 	refill := time.Minute
-	if l.Rate > 0 {
-		refill = time.Duration(float64(l.Burst) / l.Rate * float64(time.Second))
+	if lim.Rate > 0 {
+		refill = time.Duration(float64(lim.Burst) / lim.Rate * float64(time.Second))
 	}
-	return &Local{
-		limit: l,
+	l.cur.Store(&localBuckets{
+		limit: lim,
 		buckets: otter.Must(&otter.Options[string, *rate.Limiter]{
 			MaximumSize:      maxKeys,
 			ExpiryCalculator: otter.ExpiryAccessing[string, *rate.Limiter](refill + time.Second),
 		}),
-	}
+	})
 }
 
 // Allow takes a token for key if one is there.
 func (l *Local) Allow(_ context.Context, key string) (Decision, error) {
-	b, _ := l.buckets.ComputeIfAbsent(key, func() (*rate.Limiter, bool) {
-		return rate.NewLimiter(rate.Limit(l.limit.Rate), l.limit.Burst), false
+	cur := l.cur.Load()
+	if cur.limit.Rate <= 0 {
+		return Decision{Allowed: true}, nil
+	}
+	b, _ := cur.buckets.ComputeIfAbsent(key, func() (*rate.Limiter, bool) {
+		return rate.NewLimiter(rate.Limit(cur.limit.Rate), cur.limit.Burst), false
 	})
 	now := time.Now()
 	r := b.ReserveN(now, 1)

@@ -12,7 +12,7 @@ import (
 	"github.com/shortlinks/shortlinks/internal/ratelimit"
 	"github.com/shortlinks/shortlinks/internal/redisconn"
 	"github.com/shortlinks/shortlinks/internal/redisconn/redistest"
-	"github.com/shortlinks/shortlinks/internal/testenv"
+	"github.com/shortlinks/shortlinks/internal/servicetest"
 )
 
 // instance makes another server instance's limiter: its own Redis client
@@ -56,7 +56,7 @@ func metric(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	return 0
 }
 
-func TestSharedStandalone(t *testing.T) { sharedSuite(t, testenv.Redis(t)) }
+func TestSharedStandalone(t *testing.T) { sharedSuite(t, servicetest.Redis(t)) }
 func TestSharedCluster(t *testing.T)    { sharedSuite(t, redistest.Cluster(t)) }
 func TestSharedSentinel(t *testing.T)   { sharedSuite(t, redistest.Sentinel(t)) }
 

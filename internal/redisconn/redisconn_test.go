@@ -12,13 +12,13 @@ import (
 	"github.com/shortlinks/shortlinks/internal/config"
 	"github.com/shortlinks/shortlinks/internal/redisconn"
 	"github.com/shortlinks/shortlinks/internal/redisconn/redistest"
-	"github.com/shortlinks/shortlinks/internal/testenv"
+	"github.com/shortlinks/shortlinks/internal/servicetest"
 )
 
 // TestTopologies checks that the one client type works with a standalone
 // server, a cluster and a sentinel-watched master.
 func TestTopologies(t *testing.T) {
-	t.Run("Standalone", func(t *testing.T) { roundTrip(t, testenv.Redis(t)) })
+	t.Run("Standalone", func(t *testing.T) { roundTrip(t, servicetest.Redis(t)) })
 	t.Run("Cluster", func(t *testing.T) { roundTrip(t, redistest.Cluster(t)) })
 	t.Run("Sentinel", func(t *testing.T) { roundTrip(t, redistest.Sentinel(t)) })
 }
@@ -170,7 +170,7 @@ func metric(t *testing.T, reg *prometheus.Registry, name string) float64 {
 // with a GET through a plain client of the same Redis, alternating in
 // rounds so that both see the same machine; "x-plain" is the ratio.
 func BenchmarkGet(b *testing.B) {
-	url := testenv.Redis(b)
+	url := servicetest.Redis(b)
 	o, err := redisconn.Parse(url)
 	if err != nil {
 		b.Fatal(err)

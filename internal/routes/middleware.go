@@ -34,16 +34,53 @@ func (t *Table) readsBody(next http.HandlerFunc) http.Handler {
 	})
 }
 
-// limitCreates rations link creation per client address, through the API
-// and the form alike.
+// limitCreates rations link creation per client, through the API and the
+// form alike.
 func (t *Table) limitCreates(next http.Handler) http.Handler {
-	if t.limiter == nil {
+	return t.limit(t.limiter, "create:", next)
+}
+
+// limit rations what next does per client with l, keeping each action's
+// budgets apart by prefix. Clients are keyed as ratelimit.ClientKey says:
+// IPv6 ones by their prefix.
+func (t *Table) limit(l Limiter, prefix string, next http.Handler) http.Handler {
+	return t.limitWith(t.errs.Fail, l, prefix, next)
+}
+
+// limitCreatesWith is limitCreates for a front end that answers a refusal
+// its own way (a compatible API).
+func (t *Table) limitCreatesWith(fail func(http.ResponseWriter, *http.Request, error), next http.Handler) http.Handler {
+	return t.limitWith(fail, t.limiter, "create:", next)
+}
+
+// limitWith is limit answering a refusal with fail.
+func (t *Table) limitWith(fail func(http.ResponseWriter, *http.Request, error), l Limiter, prefix string, next http.Handler) http.Handler {
+	if l == nil {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		d, err := t.limiter.Allow(r.Context(), "create:"+t.clientIP(r).String())
+		d, err := l.Allow(r.Context(), prefix+ratelimit.ClientKey(t.clientIP(r), t.ipv6Prefix))
 		if err != nil {
-			// A limiter that cannot decide must not stop people creating links.
+			// A limiter that cannot decide must not stop people using the service.
+			t.log.WarnContext(r.Context(), "rate limiter failed; allowing", "err", err)
+		} else if !d.Allowed {
+			t.metrics.rateLimited.Inc()
+			fail(w, r, errRateLimited(d.RetryAfter))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// limitReports rations abuse reports per client address, through the API
+// and the page alike, with a budget of their own.
+func (t *Table) limitReports(next http.Handler) http.Handler {
+	if t.reports == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		d, err := t.reports.Allow(r.Context(), "report:"+t.clientIP(r).String())
+		if err != nil {
 			t.log.WarnContext(r.Context(), "rate limiter failed; allowing", "err", err)
 		} else if !d.Allowed {
 			t.metrics.rateLimited.Inc()
@@ -76,6 +113,19 @@ func (t *Table) countCreates(next http.Handler) http.Handler {
 	})
 }
 
+// countCompatCreates counts the creates of another shortener's API, which
+// answer a create with 200 rather than 201.
+func (t *Table) countCompatCreates(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r)
+		status := edge.Status(w)
+		if status == http.StatusOK {
+			status = http.StatusCreated
+		}
+		t.metrics.creates[createOutcome(status)].Inc()
+	})
+}
+
 // Outcomes of a create request, from its status.
 const (
 	createOK = iota
@@ -97,7 +147,7 @@ var createOutcomes = [...]string{
 
 func createOutcome(status int) int {
 	switch {
-	case status == http.StatusCreated:
+	case status == http.StatusCreated, status == http.StatusSeeOther: // the dashboard goes on to the new link's page
 		return createOK
 	case status == http.StatusConflict:
 		return createAliasTaken

@@ -19,8 +19,8 @@ import (
 // out to net/http. In the service, the cache sits where it does.
 type callerStore struct{ callers []string }
 
-func (s *callerStore) Insert(context.Context, link.Link) error { return nil }
-func (s *callerStore) Delete(context.Context, link.Code) error { return nil }
+func (s *callerStore) Insert(context.Context, link.Link) (int64, error) { return 1, nil }
+func (s *callerStore) Delete(context.Context, link.Code) error          { return nil }
 
 func (s *callerStore) Get(_ context.Context, c link.Code) (link.Link, error) {
 	pc := make([]uintptr, 64)

@@ -16,7 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/shortlinks/shortlinks/internal/safebrowsing"
-	"github.com/shortlinks/shortlinks/internal/testenv"
+	"github.com/shortlinks/shortlinks/internal/servicetest"
 )
 
 func TestClientFind(t *testing.T) {
@@ -102,7 +102,7 @@ func (v *verdicts) count() int {
 
 func (v *verdicts) waitFor(t *testing.T, n int) {
 	t.Helper()
-	testenv.Eventually(t, 10*time.Second, fmt.Sprintf("%d verdicts", n), func() error {
+	servicetest.Eventually(t, 10*time.Second, fmt.Sprintf("%d verdicts", n), func() error {
 		if got := v.count(); got < n {
 			return fmt.Errorf("%d verdicts", got)
 		}
@@ -170,7 +170,7 @@ func TestCheckerVerdictsInBatches(t *testing.T) {
 
 func TestCheckerCache(t *testing.T) {
 	api := newFakeAPI(t, map[string][]string{"http://malware.example/": {"MALWARE"}})
-	clock := testenv.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	clock := servicetest.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 	var got verdicts
 	c := safebrowsing.New(safebrowsing.NewClient(testKey, safebrowsing.ClientOptions{Endpoint: api.endpoint()}), safebrowsing.Options{
 		Rate: 100, OnVerdict: got.add, Now: clock.Now, SafeTTL: time.Minute,
@@ -222,7 +222,7 @@ func TestCheckNeverBlocks(t *testing.T) {
 	})
 	start(t, c)
 	c.Check("first", "http://a.example/0")
-	testenv.Eventually(t, 5*time.Second, "the first lookup in flight", func() error {
+	servicetest.Eventually(t, 5*time.Second, "the first lookup in flight", func() error {
 		if api.requestCount() == 0 {
 			return errors.New("no request yet")
 		}
@@ -294,7 +294,7 @@ func TestCheckerGivesUpOnPermanentFailures(t *testing.T) {
 	})
 	c.Check("x", "http://a.example/")
 	start(t, c)
-	testenv.Eventually(t, 5*time.Second, "the failure counted", func() error {
+	servicetest.Eventually(t, 5*time.Second, "the failure counted", func() error {
 		if n := metricValue(t, reg, "shortlinks_safebrowsing_unchecked_total", "failed"); n != 1 {
 			return fmt.Errorf("failed metric %v", n)
 		}
@@ -347,7 +347,7 @@ func TestRunStopsWithAHungAPI(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
-	testenv.Eventually(t, 5*time.Second, "a lookup in flight", func() error {
+	servicetest.Eventually(t, 5*time.Second, "a lookup in flight", func() error {
 		if api.requestCount() == 0 {
 			return errors.New("no request yet")
 		}

@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"github.com/shortlinks/shortlinks/internal/apikey"
+	"github.com/shortlinks/shortlinks/internal/audit"
 	"github.com/shortlinks/shortlinks/internal/link"
+	"github.com/shortlinks/shortlinks/internal/report"
 	"github.com/shortlinks/shortlinks/internal/shortcode"
 )
 
@@ -21,8 +23,24 @@ type Engine interface {
 	link.Store
 	link.Lister
 	link.BatchStore
+	link.Editor
+	link.Visitor
+	link.DomainStore
+	link.DomainLinks
+	link.DomainEditor
 	apikey.Store
+	audit.Store
+	report.Store
 	shortcode.Counter
+
+	// Existing returns, for each of codes that has ever been used, the URL
+	// of its live link, or "" when the link was deleted, as read on the
+	// primary: imports check with it before they load.
+	Existing(ctx context.Context, codes []link.Code) (map[link.Code]string, error)
+
+	// CountLinks counts the live links of an API key, or all of them for
+	// key 0. It scans, so it serves occasional totals.
+	CountLinks(ctx context.Context, owner int64) (int64, error)
 
 	// Setting returns the value stored under name, first storing init
 	// there if there is none, so that every instance agrees on it.
@@ -53,4 +71,21 @@ type Pool struct {
 	Max      int
 	Waits    int64         // connections asked for when none was idle
 	WaitTime time.Duration // time spent waiting for them
+}
+
+// Backuper is an engine that copies its own database to a file, whole and
+// consistent, while it serves. SQLite is one; PostgreSQL is backed up by
+// its own tools (pgBackRest, CloudNativePG), which also give point-in-time
+// recovery.
+type Backuper interface {
+	// Backup writes the copy to path, replacing any file there only once
+	// the copy is complete.
+	Backup(ctx context.Context, path string) (BackupInfo, error)
+}
+
+// BackupInfo describes a backup.
+type BackupInfo struct {
+	SchemaVersion int64 // the last migration applied
+	Links         int64 // links not deleted
+	Bytes         int64 // size of the file
 }

@@ -33,7 +33,8 @@ func TestValidRequestID(t *testing.T) {
 	}
 }
 
-// Ids made here are valid, and unique among many made at once.
+// Ids made here, by Next and Header alike, are valid, and unique among
+// many made at once.
 func TestRequestIDsUnique(t *testing.T) {
 	g := telemetry.NewRequestIDs()
 	var mu sync.Mutex
@@ -41,8 +42,15 @@ func TestRequestIDsUnique(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 4 {
 		wg.Go(func() {
-			for range 10000 {
+			for i := range 10000 {
 				id := g.Next()
+				if i%2 == 1 {
+					h := g.Header()
+					if len(h) != 1 || cap(h) != 1 {
+						t.Fatalf("Header() = %q (cap %d), want one value of its own", h, cap(h))
+					}
+					id = h[0]
+				}
 				if !telemetry.ValidRequestID(id) {
 					t.Errorf("made an invalid id %q", id)
 				}
@@ -58,6 +66,18 @@ func TestRequestIDsUnique(t *testing.T) {
 	wg.Wait()
 	if other := telemetry.NewRequestIDs().Next(); seen[other] {
 		t.Errorf("a second generator repeated %q", other)
+	}
+}
+
+// A request id as a header value costs no allocation per request: they
+// are made in blocks.
+func TestRequestIDHeaderAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts mean nothing under the race detector")
+	}
+	g := telemetry.NewRequestIDs()
+	if n := testing.AllocsPerRun(1000, func() { g.Header() }); n != 0 {
+		t.Errorf("Header allocates %v times a call, want 0 (amortized over a block)", n)
 	}
 }
 

@@ -43,11 +43,11 @@ func end(span trace.Span, err error) {
 }
 
 // Insert implements link.Store.
-func (s *TracedStore) Insert(ctx context.Context, l link.Link) error {
+func (s *TracedStore) Insert(ctx context.Context, l link.Link) (int64, error) {
 	ctx, span := s.start(ctx, "Insert", l.Code)
-	err := s.next.Insert(ctx, l)
+	id, err := s.next.Insert(ctx, l)
 	end(span, err)
-	return err
+	return id, err
 }
 
 // Get implements link.Store. A tier that knows more about the lookup (the

@@ -18,16 +18,30 @@ import (
 // request's context carry its request id and, when it is traced, its trace
 // and span ids.
 func NewLogger(w io.Writer, format, level string) *slog.Logger {
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		lv = slog.LevelInfo
-	}
+	lv := new(slog.LevelVar)
+	SetLevel(lv, level)
+	return NewLevelLogger(w, format, lv)
+}
+
+// NewLevelLogger is NewLogger with a level that may change while it logs:
+// a live configuration reload sets it with SetLevel.
+func NewLevelLogger(w io.Writer, format string, lv *slog.LevelVar) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: lv}
 	var h slog.Handler = slog.NewJSONHandler(w, opts)
 	if format == "text" {
 		h = slog.NewTextHandler(w, opts)
 	}
 	return slog.New(contextHandler{h}).With("service", "shortlinks")
+}
+
+// SetLevel sets lv to level, "debug", "info", "warn" or "error"; anything
+// else is info.
+func SetLevel(lv *slog.LevelVar, level string) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	lv.Set(l)
 }
 
 // contextHandler adds what a record's context knows about its request.

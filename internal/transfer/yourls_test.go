@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
-	"github.com/shortlinks/shortlinks/internal/testenv"
+	"github.com/shortlinks/shortlinks/internal/servicetest"
 )
 
 // yourlsURLTable is the links table exactly as YOURLS 1.10.4 creates it
@@ -35,9 +35,9 @@ const yourlsURLTable = "CREATE TABLE IF NOT EXISTS `%s` (" +
 // the test ends, and returns a connection to it and its DSN.
 func yourlsDB(t *testing.T) (*sql.DB, string) {
 	t.Helper()
-	cfg, err := mysql.ParseDSN(testenv.MySQL(t))
+	cfg, err := mysql.ParseDSN(servicetest.MySQL(t))
 	if err != nil {
-		t.Fatalf("%s: %v", testenv.MySQLVar, err)
+		t.Fatalf("%s: %v", servicetest.MySQLVar, err)
 	}
 	b := make([]byte, 6)
 	rand.Read(b)

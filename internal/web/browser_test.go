@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"html"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -17,7 +18,10 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
-	"github.com/shortlinks/shortlinks/internal/testenv"
+	"github.com/shortlinks/shortlinks/internal/app"
+	"github.com/shortlinks/shortlinks/internal/app/apptest"
+	"github.com/shortlinks/shortlinks/internal/config"
+	"github.com/shortlinks/shortlinks/internal/servicetest"
 )
 
 // browserEnv is the real service on a loopback port, a destination site for
@@ -28,9 +32,10 @@ type browserEnv struct {
 	browser context.Context
 }
 
-func newBrowserEnv(t *testing.T) *browserEnv {
+// newBrowserEnv starts the service with the settings set changes.
+func newBrowserEnv(t *testing.T, set ...func(*config.Config)) *browserEnv {
 	t.Helper()
-	chromium := testenv.Chromium(t)
+	chromium := servicetest.Chromium(t)
 
 	// The destination is another host name for the loopback address, since
 	// the service refuses links to its own host.
@@ -41,21 +46,7 @@ func newBrowserEnv(t *testing.T) *browserEnv {
 	t.Cleanup(dest.Close)
 	_, port, _ := net.SplitHostPort(dest.Listener.Addr().String())
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := "http://" + ln.Addr().String()
-	a := newApp(t, testConfig(t, "--listen", ln.Addr().String(), "--base-url", base))
-	ctx, stop := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- a.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-served; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
+	base := apptest.Start(t, slog.New(slog.NewTextHandler(t.Output(), nil)), app.Telemetry{}, set...).URL
 
 	profile, err := os.MkdirTemp("", "shortlinks-chromium-")
 	if err != nil {

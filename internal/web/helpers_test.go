@@ -6,37 +6,23 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/spf13/pflag"
 	"golang.org/x/net/html"
 
 	"github.com/shortlinks/shortlinks/internal/app"
+	"github.com/shortlinks/shortlinks/internal/app/apptest"
 	"github.com/shortlinks/shortlinks/internal/config"
 )
 
 const testBase = "https://sho.rt"
 
 // testConfig is the configuration of a server on a fresh SQLite database in
-// a temporary directory; args are more serve flags.
-func testConfig(t *testing.T, args ...string) config.Config {
+// a temporary directory at testBase, as set changes it.
+func testConfig(t *testing.T, set ...func(*config.Config)) config.Config {
 	t.Helper()
-	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
-	config.AddFlags(fs)
-	all := append([]string{
-		"--database-url", "sqlite:" + filepath.Join(t.TempDir(), "links.db"),
-		"--base-url", testBase,
-	}, args...)
-	if err := fs.Parse(all); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(fs, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
+	return apptest.Config(t, append([]func(*config.Config){func(c *config.Config) { c.BaseURL = testBase }}, set...)...)
 }
 
 // newApp builds the real service from cfg.
@@ -51,9 +37,9 @@ func newApp(t *testing.T, cfg config.Config) *app.App {
 }
 
 // newHandler is the real service's handler on a fresh database.
-func newHandler(t *testing.T, args ...string) http.Handler {
+func newHandler(t *testing.T, set ...func(*config.Config)) http.Handler {
 	t.Helper()
-	return newApp(t, testConfig(t, args...)).Handler()
+	return newApp(t, testConfig(t, set...)).Handler()
 }
 
 // post sends the form as a browser on the page's own origin would.

@@ -36,6 +36,12 @@ type Options struct {
 	// (routes.QRURL): format "svg" or "png", size in pixels for a PNG (0:
 	// the default). nil gives empty addresses.
 	QRURL func(code, format string, size int) string
+	// Resolver finds links for the preview page (/{code}+); nil: no
+	// previews.
+	Resolver Resolver
+	// Reports takes reports from the "Report this link" page; nil: no
+	// report page.
+	Reports Reporter
 }
 
 // Pages serves the HTML side of the service.
@@ -46,8 +52,15 @@ type Pages struct {
 	requireKey bool
 	home       *template.Template
 	errPage    *template.Template
+	preview    *template.Template
+	report     *template.Template
+	reported   *template.Template
+	password   *template.Template
+	resolver   Resolver
+	reporter   Reporter
 	assets     *assets
 	csrf       *http.CrossOriginProtection
+	qrURL      func(code, format string, size int) string
 }
 
 //go:embed templates/*.html
@@ -71,6 +84,8 @@ func New(links Links, log *slog.Logger, opts Options) (*Pages, error) {
 		log:        log,
 		base:       strings.TrimSuffix(opts.BaseURL, "/"),
 		requireKey: opts.RequireAPIKey,
+		resolver:   opts.Resolver,
+		reporter:   opts.Reports,
 		assets:     a,
 		// The form needs no token: browsers mark every request with
 		// Sec-Fetch-Site (or, before 2023, Origin), which a page on another
@@ -90,12 +105,17 @@ func New(links Links, log *slog.Logger, opts Options) (*Pages, error) {
 	if qrURL == nil {
 		qrURL = func(string, string, int) string { return "" }
 	}
+	p.qrURL = qrURL
 	funcs := template.FuncMap{"asset": a.url, "qr": qrURL}
 	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
 	if err != nil {
 		return nil, fmt.Errorf("web: templates: %w", err)
 	}
-	for name, dst := range map[string]**template.Template{"home.html": &p.home, "error.html": &p.errPage} {
+	for name, dst := range map[string]**template.Template{
+		"home.html": &p.home, "error.html": &p.errPage,
+		"preview.html": &p.preview, "report.html": &p.report, "reported.html": &p.reported,
+		"password.html": &p.password,
+	} {
 		t, err := layout.Clone()
 		if err == nil {
 			t, err = t.ParseFS(templateFS, "templates/"+name)
@@ -122,6 +142,12 @@ type pageData struct {
 	Status  int
 	Code    string
 	Message string
+
+	Preview previewData // the preview page
+	Reports bool        // the preview page links to the report page
+	Report  reportData  // the report page and its thanks page
+
+	Password passwordData // the password page of a link
 }
 
 // FieldError returns the message for the input with the given id, if any.
@@ -212,7 +238,7 @@ func (p *Pages) ErrorPage(w http.ResponseWriter, r *http.Request, pr edge.Proble
 
 func (p *Pages) errorPage(w http.ResponseWriter, r *http.Request, pr edge.Problem) {
 	p.render(w, r, p.errPage, pr.Status, pageData{
-		Title:   errorTitle(pr.Status),
+		Title:   errorTitle(pr.Status, pr.Code),
 		Status:  pr.Status,
 		Code:    pr.Code,
 		Message: pr.Message,
@@ -223,7 +249,13 @@ func (p *Pages) errorPage(w http.ResponseWriter, r *http.Request, pr edge.Proble
 // page, before next sees it.
 func (p *Pages) SameOrigin(next http.Handler) http.Handler { return p.csrf.Handler(next) }
 
-func errorTitle(status int) string {
+func errorTitle(status int, code string) string {
+	if code == "link_disabled" {
+		return "This link has been disabled"
+	}
+	if code == "link_exhausted" {
+		return "This link has reached its visit limit"
+	}
 	switch status {
 	case http.StatusNotFound:
 		return "Nothing here"

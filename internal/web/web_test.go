@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -13,8 +12,9 @@ import (
 
 	"golang.org/x/net/html"
 
+	"github.com/shortlinks/shortlinks/internal/config"
 	"github.com/shortlinks/shortlinks/internal/link"
-	"github.com/shortlinks/shortlinks/internal/store/sqlite"
+	"github.com/shortlinks/shortlinks/internal/store/sqlite/sqlitetest"
 )
 
 // checkPageHeaders checks the headers every HTML response must carry.
@@ -350,7 +350,7 @@ func TestCrossOrigin(t *testing.T) {
 }
 
 func TestRequireAPIKey(t *testing.T) {
-	h := newHandler(t, "--require-api-key")
+	h := newHandler(t, func(c *config.Config) { c.RequireAPIKey = true })
 	for _, tt := range []struct {
 		name     string
 		rec      *httptest.ResponseRecorder
@@ -381,7 +381,7 @@ func TestRequireAPIKey(t *testing.T) {
 // TestRateLimit checks that the form draws on the same per-client budget
 // as the API, and that running out gives the form back with the message.
 func TestRateLimit(t *testing.T) {
-	h := newHandler(t, "--rate-limit-create", "0.001", "--rate-limit-create-burst", "2")
+	h := newHandler(t, func(c *config.Config) { c.CreateRate, c.CreateBurst = 0.001, 2 })
 	form := url.Values{"url": {"https://example.com/limited"}, "alias": {"lim1"}}
 	if rec := post(h, form); rec.Code != http.StatusCreated {
 		t.Fatalf("first post: status %d", rec.Code)
@@ -421,7 +421,7 @@ func TestRateLimit(t *testing.T) {
 // before the rate limit: posts another site forged are refused without
 // spending the visitor's budget for creates.
 func TestCrossSitePostSpendsNoBudget(t *testing.T) {
-	h := newHandler(t, "--rate-limit-create", "0.001", "--rate-limit-create-burst", "1")
+	h := newHandler(t, func(c *config.Config) { c.CreateRate, c.CreateBurst = 0.001, 1 })
 	for i := range 3 {
 		rec := post(h, url.Values{"url": {"https://example.com/forged"}}, "Sec-Fetch-Site", "cross-site")
 		if rec.Code != http.StatusForbidden {
@@ -443,13 +443,9 @@ func TestErrorPages(t *testing.T) {
 	h := a.Handler()
 
 	// An expired link, written straight to the database.
-	db, err := sqlite.Open(t.Context(), filepath.Join(strings.TrimPrefix(cfg.DatabaseURL, "sqlite:")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := sqlitetest.OpenFile(t, strings.TrimPrefix(cfg.DatabaseURL, "sqlite:"))
 	past := time.Now().Add(-time.Hour).UTC().Truncate(time.Microsecond)
-	if err := db.Insert(t.Context(), link.Link{Code: "old-news", URL: "https://example.com/old", CreatedAt: past.Add(-time.Hour), ExpiresAt: past}); err != nil {
+	if _, err := db.Insert(t.Context(), link.Link{Code: "old-news", URL: "https://example.com/old", CreatedAt: past.Add(-time.Hour), ExpiresAt: past}); err != nil {
 		t.Fatal(err)
 	}
 

@@ -1,6 +1,6 @@
 // Package pgsink stores click analytics in PostgreSQL: the rollups, the
 // user-agent table and the raw visits, partitioned by day. The schema is
-// analytics/schema/postgres.
+// the store's migration 00006_analytics.sql.
 package pgsink
 
 import (
@@ -60,7 +60,7 @@ var (
 )
 
 // New returns a Sink writing through pool, on a database migrated with
-// analytics/schema/postgres.
+// the PostgreSQL store (migration 00006).
 func New(pool *pgxpool.Pool, opts Options) *Sink {
 	if opts.VisitRetention <= 0 {
 		opts.VisitRetention = DefaultVisitRetention
@@ -370,6 +370,43 @@ func (s *Sink) Total(ctx context.Context, linkID int64) (analytics.TotalCount, e
 	}
 	t.Last = last.UnixNano()
 	return t, nil
+}
+
+// Sum returns the clicks of all time of every link together, deleted
+// links' included (their rollups are kept).
+func (s *Sink) Sum(ctx context.Context) (analytics.TotalCount, error) {
+	var t analytics.TotalCount
+	err := s.pool.QueryRow(ctx, `SELECT coalesce(sum(humans), 0)::bigint, coalesce(sum(bots), 0)::bigint FROM clicks_total`).Scan(&t.Humans, &t.Bots)
+	if err != nil {
+		return t, fmt.Errorf("pgsink: sum of totals: %w", err)
+	}
+	return t, nil
+}
+
+// Totals implements analytics.Stats.
+func (s *Sink) Totals(ctx context.Context, linkIDs []int64) (map[int64]analytics.TotalCount, error) {
+	out := make(map[int64]analytics.TotalCount, len(linkIDs))
+	if len(linkIDs) == 0 {
+		return out, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT link_id, humans, bots, last_click FROM clicks_total WHERE link_id = ANY($1)`, linkIDs)
+	if err != nil {
+		return nil, fmt.Errorf("pgsink: totals: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var t analytics.TotalCount
+		var last time.Time
+		if err := rows.Scan(&t.LinkID, &t.Humans, &t.Bots, &last); err != nil {
+			return nil, fmt.Errorf("pgsink: totals: %w", err)
+		}
+		t.Last = last.UnixNano()
+		out[t.LinkID] = t
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("pgsink: totals: %w", err)
+	}
+	return out, nil
 }
 
 // Hourly implements analytics.Stats.

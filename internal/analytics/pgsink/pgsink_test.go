@@ -1,55 +1,20 @@
 package pgsink_test
 
 import (
-	"context"
-	"database/sql"
-	"io/fs"
 	"math/rand/v2"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/jackc/pgx/v5/stdlib"
-	"github.com/pressly/goose/v3"
 
 	"github.com/shortlinks/shortlinks/internal/analytics"
 	"github.com/shortlinks/shortlinks/internal/analytics/pgsink"
-	"github.com/shortlinks/shortlinks/internal/analytics/schema"
 	"github.com/shortlinks/shortlinks/internal/analytics/sinktest"
-	"github.com/shortlinks/shortlinks/internal/store/postgres/pgtest"
 )
 
-// openPool makes a scratch database, migrates it and returns a pool on it.
-func openPool(t testing.TB) *pgxpool.Pool {
-	t.Helper()
-	dsn := pgtest.Database(t)
-	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	db := stdlib.OpenDBFromPool(pool)
-	defer db.Close()
-	migrate(t, db)
-	return pool
-}
-
-func migrate(t testing.TB, db *sql.DB) {
-	t.Helper()
-	sub, err := fs.Sub(schema.Postgres, "postgres")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := goose.NewProvider(goose.DialectPostgres, db, sub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.Up(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-}
+// openPool returns a pool on a scratch database migrated by the store.
+func openPool(t testing.TB) *pgxpool.Pool { return sinktest.Postgres(t) }
 
 func TestSink(t *testing.T) {
 	sinktest.Run(t, func(t *testing.T) sinktest.Store { return pgsink.New(openPool(t), pgsink.Options{}) })
@@ -142,19 +107,26 @@ func TestBytesPerRow(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, table := range []string{"clicks_hourly", "clicks_daily", "clicks_total", "visits", "user_agents", "analytics_batches"} {
-		var rows, bytes int64
-		// A partitioned table has no storage of its own: add its partitions.
-		err := pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM `+table+`),
-			(SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c
-			 WHERE c.oid = $1::regclass OR c.oid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = $1::regclass))`, table).Scan(&rows, &bytes)
+		var rows, total, heap, tuple int64
+		// A partitioned table has no storage of its own: add its
+		// partitions. heap is the table's main fork (pg_relation_size),
+		// tuple the mean of pg_column_size over its rows (the data alone,
+		// without page and item overhead); total adds indexes and TOAST.
+		err := pool.QueryRow(ctx, `WITH rels AS (SELECT c.oid FROM pg_class c
+			 WHERE c.oid = $1::regclass OR c.oid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = $1::regclass))
+			SELECT (SELECT count(*) FROM `+table+`),
+			(SELECT sum(pg_total_relation_size(oid)) FROM rels),
+			(SELECT sum(pg_relation_size(oid)) FROM rels),
+			(SELECT coalesce(avg(pg_column_size(t.*)), 0)::bigint FROM `+table+` t)`, table).Scan(&rows, &total, &heap, &tuple)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if rows == 0 {
 			t.Fatalf("%s is empty", table)
 		}
-		per := float64(bytes) / float64(rows)
-		t.Logf("%-18s %7d rows %6.1f bytes/row (with indexes)", table, rows, per)
+		per := float64(total) / float64(rows)
+		t.Logf("%-18s %7d rows %6.1f bytes/row with indexes (heap %6.1f, tuple data %d, indexes and TOAST %6.1f)",
+			table, rows, per, float64(heap)/float64(rows), tuple, float64(total-heap)/float64(rows))
 		if table == "visits" && per > 200 {
 			t.Errorf("a visit takes %.0f bytes, want under 200", per)
 		}

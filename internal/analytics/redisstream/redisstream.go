@@ -206,6 +206,11 @@ func NewConsumer(rdb redis.UniversalClient, proc Processor, opts ConsumerOptions
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
+	// Every operation's series exists from the start, at zero, so that
+	// rates and alerts over them have one before the first failure.
+	for _, op := range []string{"read", "claim", "ack", "apply", "info"} {
+		c.errs.WithLabelValues(op)
+	}
 	if reg := opts.Registerer; reg != nil {
 		for _, m := range []prometheus.Collector{c.length, c.lag, c.pending, c.claimed, c.acked, c.bad, c.errs} {
 			if err := reg.Register(m); err != nil {

@@ -2,19 +2,12 @@ package redisstream_test
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
-	"io/fs"
 	"net/netip"
-	"net/url"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/jackc/pgx/v5/stdlib"
-	"github.com/pressly/goose/v3"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
@@ -23,20 +16,18 @@ import (
 	"github.com/shortlinks/shortlinks/internal/analytics"
 	"github.com/shortlinks/shortlinks/internal/analytics/pgsink"
 	"github.com/shortlinks/shortlinks/internal/analytics/redisstream"
-	"github.com/shortlinks/shortlinks/internal/analytics/schema"
 	"github.com/shortlinks/shortlinks/internal/analytics/sinktest"
 	"github.com/shortlinks/shortlinks/internal/analytics/sqlitesink"
 	"github.com/shortlinks/shortlinks/internal/redisconn"
 	"github.com/shortlinks/shortlinks/internal/redisconn/redistest"
-	"github.com/shortlinks/shortlinks/internal/store/postgres/pgtest"
-	"github.com/shortlinks/shortlinks/internal/testenv"
+	"github.com/shortlinks/shortlinks/internal/servicetest"
 )
 
 // client connects to the Redis of SHORTLINKS_TEST_REDIS and returns a key
 // prefix of the test's own, deleted afterwards.
 func client(t *testing.T) (redis.UniversalClient, string) {
 	t.Helper()
-	u := testenv.Redis(t)
+	u := servicetest.Redis(t)
 	o, err := redisconn.Parse(u)
 	if err != nil {
 		t.Fatal(err)
@@ -47,44 +38,11 @@ func client(t *testing.T) (redis.UniversalClient, string) {
 }
 
 func sqliteSink(t *testing.T) *sqlitesink.Sink {
-	t.Helper()
-	q := url.Values{}
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "busy_timeout(5000)")
-	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "a.db")+"?"+q.Encode())
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.SetMaxOpenConns(1)
-	t.Cleanup(func() { db.Close() })
-	migrate(t, db, goose.DialectSQLite3, schema.SQLite, "sqlite")
-	return sqlitesink.New(db, sqlitesink.Options{})
+	return sqlitesink.New(sinktest.SQLite(t), sqlitesink.Options{})
 }
 
 func pgSink(t *testing.T) *pgsink.Sink {
-	t.Helper()
-	pool, err := pgxpool.New(context.Background(), pgtest.Database(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	db := stdlib.OpenDBFromPool(pool)
-	defer db.Close()
-	migrate(t, db, goose.DialectPostgres, schema.Postgres, "postgres")
-	return pgsink.New(pool, pgsink.Options{})
-}
-
-func migrate(t *testing.T, db *sql.DB, dialect goose.Dialect, fsys fs.FS, dir string) {
-	t.Helper()
-	sub, _ := fs.Sub(fsys, dir)
-	p, err := goose.NewProvider(dialect, db, sub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.Up(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	return pgsink.New(sinktest.Postgres(t), pgsink.Options{})
 }
 
 func processor(t *testing.T, s analytics.Sink) *analytics.Processor {
@@ -114,7 +72,7 @@ func runConsumer(t *testing.T, rdb redis.UniversalClient, proc redisstream.Proce
 // that it stays there a moment (no double count arriving late).
 func waitTotal(t *testing.T, s analytics.Stats, link, humans, bots int64) {
 	t.Helper()
-	testenv.Eventually(t, 20*time.Second, fmt.Sprintf("link %d counted", link), func() error {
+	servicetest.Eventually(t, 20*time.Second, fmt.Sprintf("link %d counted", link), func() error {
 		got, err := s.Total(context.Background(), link)
 		if err != nil {
 			return err
@@ -197,7 +155,7 @@ func TestDeadConsumerEntriesAreClaimed(t *testing.T) {
 		Prefix: prefix, Block: 100 * time.Millisecond, ClaimIdle: 300 * time.Millisecond, Registerer: reg,
 	})
 	waitTotal(t, sink, 1, 4*sinktest.Humans(9), 4*sinktest.Bots(9))
-	testenv.Eventually(t, 10*time.Second, "entries acknowledged", func() error {
+	servicetest.Eventually(t, 10*time.Second, "entries acknowledged", func() error {
 		p, err := rdb.XPending(ctx, key, redisstream.DefaultGroup).Result()
 		if err != nil {
 			return err
@@ -316,7 +274,7 @@ func TestRedisDownAtProducer(t *testing.T) {
 	buffered := rec.Buffered()
 
 	srv.Restart()
-	testenv.Eventually(t, 10*time.Second, "publishing resumes", func() error {
+	servicetest.Eventually(t, 10*time.Second, "publishing resumes", func() error {
 		rec.Flush(t.Context())
 		if rec.Buffered() != 0 {
 			return fmt.Errorf("%d still buffered", rec.Buffered())

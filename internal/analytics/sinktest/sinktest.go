@@ -96,6 +96,13 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 			t.Errorf("Last = %v, want %v", time.Unix(0, tot.Last), time.Unix(0, want))
 		}
 		CheckTotal(t, s, 11, 0, 0)
+		totals, err := s.Totals(ctx, []int64{10, 11})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(totals) != 1 || totals[10] != tot {
+			t.Errorf("Totals(10, 11) = %+v, want only link 10 as Total gives it: %+v", totals, tot)
+		}
 
 		hours, err := s.Hourly(ctx, 10, T0, T0.Add(3*time.Hour))
 		if err != nil {

@@ -1,5 +1,5 @@
 // Package sqlitesink stores click analytics in SQLite, for the embedded
-// single-process deployment. The schema is analytics/schema/sqlite.
+// single-process deployment. The schema is the store's migration 00006_analytics.sql.
 package sqlitesink
 
 import (
@@ -47,7 +47,7 @@ var (
 	_ analytics.Stats = (*Sink)(nil)
 )
 
-// New returns a Sink on db, a database migrated with analytics/schema/sqlite.
+// New returns a Sink on db, a database migrated by the SQLite store (migration 00006).
 func New(db *sql.DB, opts Options) *Sink {
 	if opts.VisitRetention <= 0 {
 		opts.VisitRetention = DefaultVisitRetention
@@ -85,9 +85,10 @@ const (
 const rowsPerStatement = 100
 
 // execRows runs query, whose VALUES list is %s, for n rows of width
-// columns each, args(i) giving row i's values, rowsPerStatement rows a
-// statement.
-func execRows(ctx context.Context, tx *sql.Tx, query string, width, n int, args func(i int) []any) error {
+// columns each, args(vals, i) appending row i's values to vals,
+// rowsPerStatement rows a statement. The values of a statement go into
+// one slice reused for the next: a row costs no slice of its own.
+func execRows(ctx context.Context, tx *sql.Tx, query string, width, n int, args func(vals []any, i int) []any) error {
 	if n == 0 {
 		return nil
 	}
@@ -112,7 +113,7 @@ func execRows(ctx context.Context, tx *sql.Tx, query string, width, n int, args 
 		}
 		vals = vals[:0]
 		for j := i; j < i+k; j++ {
-			vals = append(vals, args(j)...)
+			vals = args(vals, j)
 		}
 		if _, err := st.ExecContext(ctx, vals...); err != nil {
 			return err
@@ -156,7 +157,7 @@ func (s *Sink) apply(ctx context.Context, tx *sql.Tx, d *analytics.Delta) error 
 	if len(seen) > 0 {
 		return &analytics.AppliedError{Batches: seen}
 	}
-	exec := func(query string, width, n int, args func(i int) []any) error {
+	exec := func(query string, width, n int, args func(vals []any, i int) []any) error {
 		return execRows(ctx, tx, query, width, n, args)
 	}
 	// A visit older than the retention would be written and expired at
@@ -169,28 +170,30 @@ func (s *Sink) apply(ctx context.Context, tx *sql.Tx, d *analytics.Delta) error 
 		}
 	}
 	for _, err := range []error{
-		exec(upsertHourly, 4, len(d.Hourly), func(i int) []any {
-			c := d.Hourly[i]
-			return []any{c.LinkID, c.Hour, c.Humans, c.Bots}
+		// Integers go in as int64, which database/sql passes on as they
+		// are; an int would be converted, and boxed again, per value.
+		exec(upsertHourly, 4, len(d.Hourly), func(vals []any, i int) []any {
+			c := &d.Hourly[i]
+			return append(vals, c.LinkID, c.Hour, c.Humans, c.Bots)
 		}),
-		exec(upsertDaily, 6, len(d.Daily), func(i int) []any {
-			c := d.Daily[i]
-			return []any{c.LinkID, c.Day, int(c.Dim), c.Value, c.Humans, c.Bots}
+		exec(upsertDaily, 6, len(d.Daily), func(vals []any, i int) []any {
+			c := &d.Daily[i]
+			return append(vals, c.LinkID, c.Day, int64(c.Dim), c.Value, c.Humans, c.Bots)
 		}),
-		exec(upsertTotal, 4, len(d.Totals), func(i int) []any {
-			c := d.Totals[i]
-			return []any{c.LinkID, c.Humans, c.Bots, c.Last / 1000}
+		exec(upsertTotal, 4, len(d.Totals), func(vals []any, i int) []any {
+			c := &d.Totals[i]
+			return append(vals, c.LinkID, c.Humans, c.Bots, c.Last/1000)
 		}),
-		exec(upsertOrphan, 4, len(d.Orphans), func(i int) []any {
-			c := d.Orphans[i]
-			return []any{int64(c.Domain), int(c.Kind), c.Hour, c.Visits}
+		exec(upsertOrphan, 4, len(d.Orphans), func(vals []any, i int) []any {
+			c := &d.Orphans[i]
+			return append(vals, int64(c.Domain), int64(c.Kind), c.Hour, c.Visits)
 		}),
-		exec(insertAgent, 6, len(d.Agents), func(i int) []any {
-			a := d.Agents[i]
-			return []any{a.Hash, a.Bot, a.Browser, a.OS, a.Device, a.Value}
+		exec(insertAgent, 6, len(d.Agents), func(vals []any, i int) []any {
+			a := &d.Agents[i]
+			return append(vals, a.Hash, a.Bot, a.Browser, a.OS, a.Device, a.Value)
 		}),
-		exec(insertVisit, 8, len(visits), func(i int) []any {
-			v := visits[i]
+		exec(insertVisit, 8, len(visits), func(vals []any, i int) []any {
+			v := &visits[i]
 			var ua, addr any
 			if v.UA != 0 {
 				ua = v.UA
@@ -198,7 +201,7 @@ func (s *Sink) apply(ctx context.Context, tx *sql.Tx, d *analytics.Delta) error 
 			if v.Addr.IsValid() {
 				addr = v.Addr.String()
 			}
-			return []any{v.At / 1000, v.LinkID, ua, v.Bot, addr, v.Country, v.Language, v.Referrer}
+			return append(vals, v.At/1000, v.LinkID, ua, v.Bot, addr, v.Country, v.Language, v.Referrer)
 		}),
 	} {
 		if err != nil {
@@ -248,6 +251,17 @@ func (s *Sink) Total(ctx context.Context, linkID int64) (analytics.TotalCount, e
 	return t, nil
 }
 
+// Sum returns the clicks of all time of every link together, deleted
+// links' included (their rollups are kept).
+func (s *Sink) Sum(ctx context.Context) (analytics.TotalCount, error) {
+	var t analytics.TotalCount
+	err := s.db.QueryRowContext(ctx, `SELECT coalesce(sum(humans), 0), coalesce(sum(bots), 0) FROM clicks_total`).Scan(&t.Humans, &t.Bots)
+	if err != nil {
+		return t, fmt.Errorf("sqlitesink: sum of totals: %w", err)
+	}
+	return t, nil
+}
+
 func collect[T any](rows *sql.Rows, err error, scan func(*sql.Rows) (T, error)) ([]T, error) {
 	if err != nil {
 		return nil, err
@@ -262,6 +276,33 @@ func collect[T any](rows *sql.Rows, err error, scan func(*sql.Rows) (T, error)) 
 		out = append(out, v)
 	}
 	return out, rows.Err()
+}
+
+// Totals implements analytics.Stats.
+func (s *Sink) Totals(ctx context.Context, linkIDs []int64) (map[int64]analytics.TotalCount, error) {
+	out := make(map[int64]analytics.TotalCount, len(linkIDs))
+	if len(linkIDs) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(linkIDs))
+	for i, id := range linkIDs {
+		args[i] = id
+	}
+	q := `SELECT link_id, humans, bots, last_click FROM clicks_total WHERE link_id IN (?` + strings.Repeat(",?", len(linkIDs)-1) + `)`
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	_, err = collect(rows, err, func(r *sql.Rows) (struct{}, error) {
+		var t analytics.TotalCount
+		if err := r.Scan(&t.LinkID, &t.Humans, &t.Bots, &t.Last); err != nil {
+			return struct{}{}, err
+		}
+		t.Last *= 1000
+		out[t.LinkID] = t
+		return struct{}{}, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlitesink: totals: %w", err)
+	}
+	return out, nil
 }
 
 // Hourly implements analytics.Stats.

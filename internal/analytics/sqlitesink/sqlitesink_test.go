@@ -1,53 +1,21 @@
 package sqlitesink_test
 
 import (
-	"context"
 	"database/sql"
-	"io/fs"
 	"math/rand/v2"
-	"net/url"
-	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/pressly/goose/v3"
 	_ "modernc.org/sqlite"
 
 	"github.com/shortlinks/shortlinks/internal/analytics"
-	"github.com/shortlinks/shortlinks/internal/analytics/schema"
 	"github.com/shortlinks/shortlinks/internal/analytics/sinktest"
 	"github.com/shortlinks/shortlinks/internal/analytics/sqlitesink"
 )
 
-// openDB opens a migrated database in a temporary file, with the store's
-// pragmas and its single writing connection.
-func openDB(t testing.TB) *sql.DB {
-	t.Helper()
-	q := url.Values{}
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(FULL)")
-	q.Add("_pragma", "busy_timeout(5000)")
-	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "analytics.db")+"?"+q.Encode())
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.SetMaxOpenConns(1)
-	t.Cleanup(func() { db.Close() })
-	sub, err := fs.Sub(schema.SQLite, "sqlite")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, sub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.Up(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	return db
-}
+// openDB returns the writing connection of a migrated store database.
+func openDB(t testing.TB) *sql.DB { return sinktest.SQLite(t) }
 
 func TestSink(t *testing.T) {
 	sinktest.Run(t, func(t *testing.T) sinktest.Store { return sqlitesink.New(openDB(t), sqlitesink.Options{}) })

@@ -22,7 +22,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/shortlinks/shortlinks/internal/redisconn"
-	"github.com/shortlinks/shortlinks/internal/testenv"
+	"github.com/shortlinks/shortlinks/internal/servicetest"
 )
 
 // startTimeout bounds how long a server may take to answer.
@@ -43,7 +43,7 @@ type Server struct {
 // (fails it in CI) when redis-server is not installed.
 func Start(t testing.TB, extra ...string) *Server {
 	t.Helper()
-	s := &Server{t: t, bin: testenv.Binary(t, "redis-server"), port: testenv.FreePort(t), dir: t.TempDir()}
+	s := &Server{t: t, bin: servicetest.Binary(t, "redis-server"), port: servicetest.FreePort(t), dir: t.TempDir()}
 	s.args = append([]string{
 		"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 		"--dir", s.dir, "--daemonize", "no", "--enable-debug-command", "local",
@@ -116,12 +116,12 @@ func (s *Server) Resume() {
 // returns its redis-cluster:// URL.
 func Cluster(t testing.TB) string {
 	t.Helper()
-	cli := testenv.Binary(t, "redis-cli")
+	cli := servicetest.Binary(t, "redis-cli")
 	var addrs []string
 	for range 3 {
 		dir := t.TempDir()
 		s := Start(t, "--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(dir, "nodes.conf"),
-			"--cluster-port", strconv.Itoa(testenv.FreePort(t)), "--cluster-node-timeout", "5000")
+			"--cluster-port", strconv.Itoa(servicetest.FreePort(t)), "--cluster-node-timeout", "5000")
 		addrs = append(addrs, s.Addr())
 	}
 	args := append([]string{"--cluster", "create"}, addrs...)
@@ -155,7 +155,7 @@ func Sentinel(t testing.TB) string {
 	master := Start(t)
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "sentinel.conf")
-	port := testenv.FreePort(t)
+	port := servicetest.FreePort(t)
 	text := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor mymaster 127.0.0.1 %d 1\nsentinel down-after-milliseconds mymaster 5000\n",
 		port, dir, master.port)
 	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {

@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"sort"
@@ -8,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/shortlinks/shortlinks/internal/store"
 	"github.com/shortlinks/shortlinks/internal/store/postgres"
@@ -121,4 +124,23 @@ func TestUnreachable(t *testing.T) {
 	if d := time.Since(start); d > 2*time.Second {
 		t.Fatalf("Open of a silent server took %v with a 300ms timeout", d)
 	}
+}
+
+func TestClickOrder(t *testing.T) {
+	storetest.RunClickOrder(t, func(t *testing.T) (store.Engine, storetest.SetClicks) {
+		dsn := pgtest.Database(t)
+		db := postgres.OpenTest(t, postgres.Options{URL: dsn})
+		return db, func(t *testing.T, id, humans, bots int64) {
+			conn, err := pgx.Connect(t.Context(), dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close(context.Background())
+			_, err = conn.Exec(t.Context(),
+				`INSERT INTO clicks_total (link_id, humans, bots, last_click) VALUES ($1, $2, $3, now())`, id, humans, bots)
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
 }

@@ -12,15 +12,15 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/shortlinks/shortlinks/internal/link"
+	"github.com/shortlinks/shortlinks/internal/servicetest"
 	"github.com/shortlinks/shortlinks/internal/store/postgres/pgtest"
-	"github.com/shortlinks/shortlinks/internal/testenv"
 )
 
 // TestReserveTakesXID shows why reserveSQL asks for a transaction id:
 // nextval alone leaves most transactions without one, and such a commit
 // does not wait for a synchronous standby.
 func TestReserveTakesXID(t *testing.T) {
-	db := OpenTest(t, Options{URL: pgtest.CreateDatabase(t, testenv.Postgres(t))})
+	db := OpenTest(t, Options{URL: pgtest.CreateDatabase(t, servicetest.Postgres(t))})
 	conn, err := db.primary.pool.Acquire(t.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -79,7 +79,7 @@ func TestFollowPrimary(t *testing.T) {
 	const timeout = 1500 * time.Millisecond
 	db := OpenTest(t, Options{URL: url, Timeout: timeout})
 	start := time.Now()
-	if err := db.Insert(t.Context(), link.Link{Code: "multi", URL: "https://example.com/", CreatedAt: time.Now().UTC()}); err != nil {
+	if _, err := db.Insert(t.Context(), link.Link{Code: "multi", URL: "https://example.com/", CreatedAt: time.Now().UTC()}); err != nil {
 		t.Fatalf("Insert through a multi-host URL: %v", err)
 	}
 	t.Logf("insert took %v", time.Since(start))
@@ -121,12 +121,12 @@ func TestDemotedPrimaryDropped(t *testing.T) {
 	if s := db.primary.pool.Stat(); s.TotalConns() == 0 {
 		t.Fatal("Open left no connection in the pool; the test proves nothing")
 	}
-	err = db.Insert(t.Context(), link.Link{Code: "ro", URL: "https://example.com/", CreatedAt: time.Now().UTC()})
+	_, err = db.Insert(t.Context(), link.Link{Code: "ro", URL: "https://example.com/", CreatedAt: time.Now().UTC()})
 	var pgErr *pgconn.PgError
 	if !errors.Is(err, link.ErrUnavailable) || !strings.Contains(err.Error(), "25006") && !errors.As(err, &pgErr) {
 		t.Fatalf("Insert on a standby = %v, want ErrUnavailable for 25006", err)
 	}
-	testenv.Eventually(t, 2*time.Second, "pool emptied", func() error {
+	servicetest.Eventually(t, 2*time.Second, "pool emptied", func() error {
 		if n := db.primary.pool.Stat().TotalConns(); n != 0 {
 			return fmt.Errorf("%d connections to the standby still pooled", n)
 		}

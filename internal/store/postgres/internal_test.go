@@ -156,7 +156,7 @@ func TestPlans(t *testing.T) {
 	created := time.Now().UTC().Truncate(time.Microsecond)
 	batch := make([]link.Link, 20_000)
 	for i := range batch {
-		batch[i] = link.Link{Code: link.Code(fmt.Sprintf("p%06d", i)), URL: "https://example.com/", CreatedAt: created.Add(time.Duration(i) * time.Millisecond), Owner: int64(i % 50)}
+		batch[i] = link.Link{Code: link.Code(fmt.Sprintf("p%06d", i)), URL: "https://example.com/", CreatedAt: created.Add(time.Duration(i) * time.Millisecond), Owner: int64(i % 50), UserID: int64(i % 40)}
 	}
 	if err := db.InsertBatch(ctx, batch); err != nil {
 		t.Fatal(err)
@@ -167,6 +167,7 @@ func TestPlans(t *testing.T) {
 	after := &link.Cursor{CreatedAt: created.Add(10 * time.Second), Code: "p010000"}
 	owned, ownedArgs := listSQL(link.ListQuery{Owner: 7, After: after, Limit: 51})
 	all, allArgs := listSQL(link.ListQuery{After: after, Limit: 51})
+	byUser, byUserArgs := listSQL(link.ListQuery{UserID: 7, After: after, Limit: 51})
 	tests := []struct {
 		name  string
 		query string
@@ -176,6 +177,7 @@ func TestPlans(t *testing.T) {
 		{"get", getSQL, []any{"p000123"}, "links_pkey"},
 		{"list by owner", owned, ownedArgs, "links_owner_newest"},
 		{"list all", all, allArgs, "links_newest"},
+		{"list by user", byUser, byUserArgs, "links_user_newest"},
 	}
 	for _, tt := range tests {
 		// A generic plan is what a prepared statement ends up with: it must

@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/shortlinks/shortlinks/internal/link"
+	"github.com/shortlinks/shortlinks/internal/servicetest"
 	"github.com/shortlinks/shortlinks/internal/store/postgres"
 	"github.com/shortlinks/shortlinks/internal/store/postgres/pgtest"
-	"github.com/shortlinks/shortlinks/internal/testenv"
 )
 
 // testLog sends the store's health log lines to the test's log.
@@ -30,7 +30,7 @@ func (w logWriter) Write(p []byte) (int, error) {
 
 func mustInsert(t *testing.T, db *postgres.DB, code, url string) {
 	t.Helper()
-	if err := db.Insert(t.Context(), link.Link{Code: link.Code(code), URL: url, CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}); err != nil {
+	if _, err := db.Insert(t.Context(), link.Link{Code: link.Code(code), URL: url, CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}); err != nil {
 		t.Fatalf("Insert(%s): %v", code, err)
 	}
 }
@@ -146,7 +146,7 @@ func TestReplicas(t *testing.T) {
 		if err := db.Delete(t.Context(), "while-replica-down"); err != nil {
 			t.Fatal(err)
 		}
-		testenv.Eventually(t, 10*time.Second, "reads return to the replica", func() error {
+		servicetest.Eventually(t, 10*time.Second, "reads return to the replica", func() error {
 			_, err := db.Get(t.Context(), "while-replica-down")
 			return err
 		})
@@ -164,7 +164,7 @@ func TestReplicas(t *testing.T) {
 		if _, err := db.Get(t.Context(), "never"); !errors.Is(err, link.ErrNotFound) {
 			t.Fatalf("Get(never) with the primary down = %v, want ErrNotFound from the replica", err)
 		}
-		err := db.Insert(t.Context(), link.Link{Code: "refused", URL: "https://example.com/", CreatedAt: time.Now()})
+		_, err := db.Insert(t.Context(), link.Link{Code: "refused", URL: "https://example.com/", CreatedAt: time.Now()})
 		if !errors.Is(err, link.ErrUnavailable) {
 			t.Fatalf("Insert with the primary down = %v, want ErrUnavailable", err)
 		}
@@ -182,8 +182,9 @@ func TestReplicas(t *testing.T) {
 		}
 
 		primary.Start(t)
-		testenv.Eventually(t, 15*time.Second, "creates work again", func() error {
-			return db.Insert(t.Context(), link.Link{Code: "after", URL: "https://example.com/after", CreatedAt: time.Now()})
+		servicetest.Eventually(t, 15*time.Second, "creates work again", func() error {
+			_, err := db.Insert(t.Context(), link.Link{Code: "after", URL: "https://example.com/after", CreatedAt: time.Now()})
+			return err
 		})
 		// The replica streams from the restarted primary again.
 		primary.WaitReplayed(t, replica)

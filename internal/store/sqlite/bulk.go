@@ -43,12 +43,16 @@ func (db *DB) InsertBatch(ctx context.Context, links []link.Link) error {
 	// Each statement carries rowsPerStatement links: the per-statement cost
 	// of database/sql and the driver is most of the time of a one-row insert.
 	var full *sql.Stmt
-	args := make([]any, 0, rowsPerStatement*5)
+	args := make([]any, 0, rowsPerStatement*columns)
 	for rest := links; len(rest) > 0; {
 		n := min(len(rest), rowsPerStatement)
 		args = args[:0]
 		for _, l := range rest[:n] {
-			args = append(args, string(l.Code), l.URL, l.CreatedAt.UnixMicro(), nullTime(l.ExpiresAt), nullID(l.Owner))
+			a, err := insertArgs(l)
+			if err != nil {
+				return fmt.Errorf("sqlite: insert batch: %w", err)
+			}
+			args = append(args, a...)
 		}
 		st := full
 		if n < rowsPerStatement || full == nil {
@@ -66,23 +70,46 @@ func (db *DB) InsertBatch(ctx context.Context, links []link.Link) error {
 		}
 		rest = rest[n:]
 	}
+	for _, l := range links {
+		for _, tag := range l.Tags {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO link_tags (link_id, tag) SELECT id, ? FROM links WHERE code = ? AND domain_id = ?`, tag, string(l.Code), l.Domain); err != nil {
+				return fmt.Errorf("sqlite: insert batch: tags of %s: %w", l.Code, translate(err))
+			}
+		}
+		if l.ImportedClicks > 0 {
+			// The time of the last of those clicks is not known: 0 reads
+			// as "none", and the first click here replaces it.
+			if _, err := tx.ExecContext(ctx, `INSERT INTO clicks_total (link_id, humans, bots, last_click)
+				SELECT id, ?, 0, 0 FROM links WHERE code = ? AND domain_id = ?
+				ON CONFLICT (link_id) DO UPDATE SET humans = humans + excluded.humans`, l.ImportedClicks, string(l.Code), l.Domain); err != nil {
+				return fmt.Errorf("sqlite: insert batch: clicks of %s: %w", l.Code, translate(err))
+			}
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlite: insert batch: commit: %w", translate(err))
 	}
 	return nil
 }
 
-const rowsPerStatement = 200
+// rowsPerStatement links of columns values each stay under SQLite's
+// limit of 32766 variables in one statement.
+const (
+	rowsPerStatement = 200
+	columns          = 15
+)
 
 // insertRows is an INSERT of n links.
 func insertRows(n int) string {
 	var b strings.Builder
-	b.WriteString(`INSERT INTO links (code, url, created_at, expires_at, owner_id) VALUES `)
+	head, _, _ := strings.Cut(insertSQL, " VALUES ")
+	b.WriteString(head + " VALUES ")
+	row := "(?" + strings.Repeat(", ?", columns-1) + ")"
 	for i := range n {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString("(?, ?, ?, ?, ?)")
+		b.WriteString(row)
 	}
 	return b.String()
 }

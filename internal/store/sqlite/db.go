@@ -35,10 +35,22 @@ type DB struct {
 }
 
 // Open opens or creates the database file at path. It does not migrate.
-func Open(ctx context.Context, path string) (*DB, error) {
+// It fails, saying what to do, when the database cannot be written: a file,
+// its directory or a -wal or -shm file that is not writable, a read-only
+// file system, a full disk.
+func Open(ctx context.Context, path string) (_ *DB, err error) {
 	if path == "" {
 		return nil, errors.New("sqlite: empty path")
 	}
+	if err := checkWritable(path); err != nil {
+		return nil, err
+	}
+	existed := map[string]bool{path + "-wal": exists(path + "-wal"), path + "-shm": exists(path + "-shm")}
+	defer func() {
+		if err != nil {
+			cleanUpAfterFailedOpen(path, existed)
+		}
+	}()
 	// synchronous(FULL) syncs the WAL on every commit, so an acknowledged
 	// create survives power loss too, not only a killed process.
 	q := url.Values{}
@@ -46,6 +58,11 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", "busy_timeout(5000)")
 	q.Add("_pragma", "foreign_keys(1)")
+	// A statement that writes many rows in a transaction (the analytics
+	// writer's multi-row upserts, seeding) keeps a statement journal; in
+	// memory it costs a page copy, in a temporary file a write system call
+	// per page, which took a tenth of a busy server's CPU.
+	q.Add("_pragma", "temp_store(MEMORY)")
 	q.Set("_txlock", "immediate")
 	dsn := "file:" + path + "?" + q.Encode()
 
@@ -72,7 +89,26 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	read.SetMaxIdleConns(n)
 	read.SetConnMaxIdleTime(0)
 	read.SetConnMaxLifetime(0)
-	return &DB{write: write, read: read}, nil
+	db := &DB{write: write, read: read}
+	// SQLite opens a file it cannot write read-only and says nothing; a
+	// write now finds that, and a full disk, before the server says it is
+	// up. A new file has no settings table yet: Migrate writes then.
+	if err := db.checkWrite(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: open %s: the database cannot be written: %w", path, err)
+	}
+	return db, nil
+}
+
+// checkWrite runs a write that needs no schema: an immediate transaction
+// takes the write lock, which SQLite refuses on a read-only database.
+func (db *DB) checkWrite(ctx context.Context) error {
+	tx, err := db.write.BeginTx(ctx, nil) // _txlock=immediate
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `CREATE TEMP TABLE IF NOT EXISTS open_probe (x)`)
+	return errors.Join(err, tx.Rollback())
 }
 
 // Close closes the database.
@@ -82,6 +118,11 @@ func (db *DB) Close() error {
 	}
 	return errors.Join(db.read.Close(), db.write.Close())
 }
+
+// Writer returns the database's single writing connection, for other
+// tables in the same file (analytics) to queue their writes behind the
+// store's instead of failing with SQLITE_BUSY.
+func (db *DB) Writer() *sql.DB { return db.write }
 
 // Ping checks that the database answers.
 func (db *DB) Ping(ctx context.Context) error {
@@ -129,7 +170,7 @@ func (db *DB) prepare(ctx context.Context) error {
 	if db.get != nil {
 		return nil
 	}
-	st, err := db.read.PrepareContext(ctx, `SELECT url, created_at, expires_at, owner_id FROM links WHERE code = ? AND deleted_at IS NULL`)
+	st, err := db.read.PrepareContext(ctx, getSQL)
 	if err != nil {
 		return fmt.Errorf("sqlite: prepare: %w", err)
 	}

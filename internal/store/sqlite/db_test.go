@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/shortlinks/shortlinks/internal/store"
 	"github.com/shortlinks/shortlinks/internal/store/sqlite"
@@ -34,4 +35,17 @@ func TestSchemaVersion(t *testing.T) {
 	if err := db.Migrate(t.Context()); err != nil {
 		t.Fatalf("migrating twice: %v", err)
 	}
+}
+
+func TestClickOrder(t *testing.T) {
+	storetest.RunClickOrder(t, func(t *testing.T) (store.Engine, storetest.SetClicks) {
+		db := sqlitetest.Open(t)
+		return db, func(t *testing.T, id, humans, bots int64) {
+			_, err := db.Writer().ExecContext(t.Context(),
+				`INSERT INTO clicks_total (link_id, humans, bots, last_click) VALUES (?, ?, ?, ?)`, id, humans, bots, time.Now().UnixMicro())
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
 }

@@ -31,7 +31,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Engine) {
 	t.Run("InsertDuplicate", func(t *testing.T) {
 		s := open(t)
 		mustInsert(t, s, link.Link{Code: "dup", URL: "https://a.example/", CreatedAt: now()})
-		err := s.Insert(ctx(t), link.Link{Code: "dup", URL: "https://b.example/", CreatedAt: now()})
+		_, err := s.Insert(ctx(t), link.Link{Code: "dup", URL: "https://b.example/", CreatedAt: now()})
 		if !errors.Is(err, link.ErrCodeTaken) {
 			t.Fatalf("second Insert(dup) = %v, want ErrCodeTaken", err)
 		}
@@ -65,7 +65,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Engine) {
 		if err := s.Delete(ctx(t), "gone"); !errors.Is(err, link.ErrNotFound) {
 			t.Errorf("second Delete = %v, want ErrNotFound", err)
 		}
-		err := s.Insert(ctx(t), link.Link{Code: "gone", URL: "https://b.example/", CreatedAt: now()})
+		_, err := s.Insert(ctx(t), link.Link{Code: "gone", URL: "https://b.example/", CreatedAt: now()})
 		if !errors.Is(err, link.ErrCodeTaken) {
 			t.Errorf("Insert of a deleted code = %v, want ErrCodeTaken", err)
 		}
@@ -78,20 +78,37 @@ func Run(t *testing.T, open func(t *testing.T) store.Engine) {
 	t.Run("ConcurrentInsertOneWinner", func(t *testing.T) { testConcurrentInsert(t, open(t)) })
 	t.Run("List", func(t *testing.T) { testList(t, open(t)) })
 	t.Run("InsertBatch", func(t *testing.T) { testInsertBatch(t, open(t)) })
+	t.Run("Existing", func(t *testing.T) { testExisting(t, open(t)) })
+	t.Run("CountLinks", func(t *testing.T) { testCountLinks(t, open(t)) })
 	t.Run("ReserveIDs", func(t *testing.T) { testReserveIDs(t, open(t)) })
 	t.Run("Setting", func(t *testing.T) { testSetting(t, open(t)) })
 	t.Run("APIKeys", func(t *testing.T) { testAPIKeys(t, open(t)) })
+	t.Run("Options", func(t *testing.T) { testOptions(t, open(t)) })
+	t.Run("InsertBatchOptions", func(t *testing.T) { testInsertBatchOptions(t, open(t)) })
+	t.Run("Update", func(t *testing.T) { testUpdate(t, open(t)) })
+	t.Run("ConcurrentUpdates", func(t *testing.T) { testConcurrentUpdates(t, open(t)) })
+	t.Run("ListFilters", func(t *testing.T) { testListFilters(t, open(t)) })
+	t.Run("Tags", func(t *testing.T) { testTags(t, open(t)) })
+	t.Run("LinksTo", func(t *testing.T) { testLinksTo(t, open(t)) })
+	t.Run("Visits", func(t *testing.T) { testVisits(t, open(t)) })
+	t.Run("ConcurrentVisits", func(t *testing.T) { testConcurrentVisits(t, open(t)) })
+	t.Run("Domains", func(t *testing.T) { testDomains(t, open) })
 }
 
 func ctx(t *testing.T) context.Context { return t.Context() }
 
 func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 
-func mustInsert(t *testing.T, s link.Store, l link.Link) {
+func mustInsert(t *testing.T, s link.Store, l link.Link) int64 {
 	t.Helper()
-	if err := s.Insert(ctx(t), l); err != nil {
+	id, err := s.Insert(ctx(t), l)
+	if err != nil {
 		t.Fatalf("Insert(%s): %v", l.Code, err)
 	}
+	if id <= 0 {
+		t.Fatalf("Insert(%s) assigned id %d, want a positive id", l.Code, id)
+	}
+	return id
 }
 
 func mustGet(t *testing.T, s link.Store, c link.Code) link.Link {
@@ -112,10 +129,15 @@ func testRoundTrip(t *testing.T, s store.Engine) {
 		{Code: "long", URL: "https://example.com/" + strings.Repeat("a", 8192-20), CreatedAt: created},
 		{Code: link.Code(strings.Repeat("x", 64)), URL: "https://example.com/max-alias", CreatedAt: created},
 	}
+	ids := make(map[int64]link.Code)
 	for _, want := range tests {
-		mustInsert(t, s, want)
+		want.ID = mustInsert(t, s, want)
+		if other, dup := ids[want.ID]; dup {
+			t.Errorf("Insert(%s) assigned id %d, already %s's", want.Code, want.ID, other)
+		}
+		ids[want.ID] = want.Code
 		got := mustGet(t, s, want.Code)
-		if got.Code != want.Code || got.URL != want.URL || !got.CreatedAt.Equal(want.CreatedAt) ||
+		if got.ID != want.ID || got.Code != want.Code || got.URL != want.URL || !got.CreatedAt.Equal(want.CreatedAt) ||
 			!got.ExpiresAt.Equal(want.ExpiresAt) || got.Owner != want.Owner {
 			t.Errorf("Get(%s) = %+v, want %+v", want.Code, got, want)
 		}
@@ -128,7 +150,7 @@ func testConcurrentInsert(t *testing.T, s store.Engine) {
 	errs := make([]error, n)
 	for i := range n {
 		wg.Go(func() {
-			errs[i] = s.Insert(ctx(t), link.Link{Code: "race", URL: fmt.Sprintf("https://%d.example/", i), CreatedAt: now()})
+			_, errs[i] = s.Insert(ctx(t), link.Link{Code: "race", URL: fmt.Sprintf("https://%d.example/", i), CreatedAt: now()})
 		})
 	}
 	wg.Wait()

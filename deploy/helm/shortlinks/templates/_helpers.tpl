@@ -136,6 +136,7 @@ SHORTLINKS_LOG_REDIRECT_SAMPLE: {{ toString $c.logRedirectSample | quote }}
 {{- end }}
 SHORTLINKS_DATABASE_MAX_CONNS: {{ toString $c.databaseMaxConns | quote }}
 SHORTLINKS_CACHE_SIZE: {{ int64 $c.cacheSize | toString | quote }}
+SHORTLINKS_ANALYTICS: {{ .Values.analytics.enabled | toString | quote }}
 SHORTLINKS_DRAIN_DELAY: {{ printf "%ds" (int $c.drainDelaySeconds) | quote }}
 SHORTLINKS_SHUTDOWN_TIMEOUT: {{ printf "%ds" (int $c.shutdownTimeoutSeconds) | quote }}
 {{- with $c.sentryEnvironment }}

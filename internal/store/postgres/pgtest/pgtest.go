@@ -26,7 +26,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/shortlinks/shortlinks/internal/testenv"
+	"github.com/shortlinks/shortlinks/internal/servicetest"
 )
 
 // Database creates an empty database with a random name on the server that
@@ -35,7 +35,7 @@ import (
 // test is skipped, or fails when CI=true.
 func Database(t testing.TB) string {
 	t.Helper()
-	admin := testenv.Postgres(t)
+	admin := servicetest.Postgres(t)
 	dsn := CreateDatabase(t, admin)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -54,7 +54,7 @@ func CreateDatabase(t testing.TB, adminURL string) string {
 	t.Helper()
 	u, err := url.Parse(adminURL)
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		t.Fatalf("pgtest: %s must be a postgres:// URL", testenv.PostgresVar)
+		t.Fatalf("pgtest: %s must be a postgres:// URL", servicetest.PostgresVar)
 	}
 	name := "shortlinks_test_" + hex.EncodeToString(randomBytes(6))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -129,7 +129,7 @@ func (c *Cluster) StartReplica(t testing.TB) *Cluster {
 
 func newCluster(t testing.TB, name string) *Cluster {
 	t.Helper()
-	c := &Cluster{t: t, name: name, bin: binDir(t), port: testenv.FreePort(t)}
+	c := &Cluster{t: t, name: name, bin: binDir(t), port: servicetest.FreePort(t)}
 	dir, err := os.MkdirTemp("", "shortlinks-pg-")
 	if err != nil {
 		t.Fatal(err)
@@ -146,7 +146,7 @@ func newCluster(t testing.TB, name string) *Cluster {
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
 		if err != nil {
-			if testenv.CI() {
+			if servicetest.CI() {
 				t.Fatal("pgtest: tests run as root and there is no postgres user to run servers as")
 			}
 			t.Skip("pgtest: tests run as root and there is no postgres user to run servers as")
@@ -183,7 +183,7 @@ func binDir(t testing.TB) string {
 		}
 	}
 	// Nothing found: skip, or fail in CI, saying what is missing.
-	testenv.Binary(t, "postgres")
+	servicetest.Binary(t, "postgres")
 	t.Fatalf("pgtest: found postgres but not initdb and pg_basebackup beside it (looked in %v)", dirs)
 	return ""
 }

@@ -1,0 +1,7 @@
+//go:build race
+
+package edge_test
+
+// raceEnabled is set when the race detector is on. Allocation counts mean
+// nothing then: sync.Pool drops items on purpose and the detector allocates.
+const raceEnabled = true
