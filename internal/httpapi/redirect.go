@@ -25,13 +25,7 @@ type Clicks interface {
 // the path and the domain from the host (link.DefaultDomain while there is
 // no other).
 func (s *Server) Redirect(w http.ResponseWriter, r *http.Request, d int64, code link.Code) {
-	var l link.Link
-	var err error
-	if d == link.DefaultDomain {
-		l, err = s.links.Resolve(r.Context(), code)
-	} else {
-		l, err = s.links.ResolveOn(r.Context(), d, code)
-	}
+	l, err := s.links.ResolveOn(r.Context(), d, code)
 	if err != nil {
 		s.redirect.failed(err)
 		if kind, ok := orphanKind(err); ok {

@@ -74,13 +74,7 @@ func (s *Server) redirectWithOptions(w http.ResponseWriter, r *http.Request, l *
 // puts the cross-origin check and the per-link, per-client rate limit in
 // front of it, before any password is hashed.
 func (s *Server) Unlock(w http.ResponseWriter, r *http.Request, d int64, code link.Code) {
-	var l link.Link
-	var err error
-	if d == link.DefaultDomain {
-		l, err = s.links.Resolve(r.Context(), code)
-	} else {
-		l, err = s.links.ResolveOn(r.Context(), d, code)
-	}
+	l, err := s.links.ResolveOn(r.Context(), d, code)
 	if err != nil {
 		s.redirect.failed(err)
 		s.errs.Fail(w, r, err)

@@ -22,7 +22,6 @@ import (
 // Links is the link service the handlers call.
 type Links interface {
 	Create(ctx context.Context, p link.CreateParams) (link.Link, error)
-	Resolve(ctx context.Context, c link.Code) (link.Link, error)
 	Get(ctx context.Context, c link.Code, p link.Principal) (link.Link, error)
 	Delete(ctx context.Context, c link.Code, p link.Principal) error
 	List(ctx context.Context, p link.Principal, after *link.Cursor, limit int) (link.Page, error)
@@ -37,8 +36,10 @@ type Links interface {
 	// password.
 	CheckPassword(ctx context.Context, l link.Link, secret string) error
 
-	// The same on any domain; on link.DefaultDomain they are the above.
+	// ResolveOn returns the live link for c on domain d: the redirect path.
 	ResolveOn(ctx context.Context, d int64, c link.Code) (link.Link, error)
+
+	// The same on any domain; on link.DefaultDomain they are the above.
 	GetOn(ctx context.Context, d int64, c link.Code, p link.Principal) (link.Link, error)
 	DeleteOn(ctx context.Context, d int64, c link.Code, p link.Principal) error
 	UpdateOn(ctx context.Context, d int64, c link.Code, patch link.Patch, p link.Principal) (link.Link, error)

@@ -230,21 +230,30 @@ func (s *Service) Resolve(ctx context.Context, c Code) (Link, error) {
 	if err != nil {
 		return Link{}, err
 	}
+	if err := s.live(&l); err != nil {
+		return Link{}, err
+	}
+	return l, nil
+}
+
+// live reports why l may not be followed now: disabled, expired or not yet
+// valid; nil if it may.
+func (s *Service) live(l *Link) error {
 	if !l.DisabledAt.IsZero() {
-		return Link{}, ErrDisabled
+		return ErrDisabled
 	}
 	// Most links never expire and are valid from the start; skip reading
 	// the clock for them.
 	if !l.ExpiresAt.IsZero() || !l.ValidFrom.IsZero() {
 		now := s.now()
 		if l.Expired(now) {
-			return Link{}, ErrExpired
+			return ErrExpired
 		}
 		if !l.ValidFrom.IsZero() && now.Before(l.ValidFrom) {
-			return Link{}, ErrNotYetValid
+			return ErrNotYetValid
 		}
 	}
-	return l, nil
+	return nil
 }
 
 // Get returns the link for c as its owner sees it, expired or not. A link

@@ -57,17 +57,8 @@ func (s *Service) ResolveOn(ctx context.Context, d int64, c Code) (Link, error) 
 	if err != nil {
 		return Link{}, err
 	}
-	if !l.DisabledAt.IsZero() {
-		return Link{}, ErrDisabled
-	}
-	if !l.ExpiresAt.IsZero() || !l.ValidFrom.IsZero() {
-		now := s.now()
-		if l.Expired(now) {
-			return Link{}, ErrExpired
-		}
-		if !l.ValidFrom.IsZero() && now.Before(l.ValidFrom) {
-			return Link{}, ErrNotYetValid
-		}
+	if err := s.live(&l); err != nil {
+		return Link{}, err
 	}
 	return l, nil
 }
