@@ -201,7 +201,7 @@ func (s *Server) CreateLink(w http.ResponseWriter, r *http.Request) {
 		s.errs.Fail(w, r, err)
 		return
 	}
-	if who.Anonymous() && s.requireKey {
+	if who.Anonymous() && s.keys.required {
 		s.errs.Fail(w, r, errKeyRequired)
 		return
 	}

@@ -80,15 +80,15 @@ func (s *Server) NoRoute(w http.ResponseWriter, r *http.Request) {
 // already holds is read (header values by their canonical keys, the time
 // the edge read), and the Click is passed by value: no allocation.
 func (s *Server) record(w http.ResponseWriter, r *http.Request, kind analytics.Kind, id int64) {
-	if s.clicks == nil || r.Method == http.MethodHead {
+	if s.redirect.clicks == nil || r.Method == http.MethodHead {
 		return
 	}
 	var addr netip.Addr
-	if s.clientIP != nil {
-		addr = s.clientIP(r)
+	if s.redirect.clientIP != nil {
+		addr = s.redirect.clientIP(r)
 	}
 	h := r.Header
-	s.clicks.Record(analytics.Click{
+	s.redirect.clicks.Record(analytics.Click{
 		Kind:           kind,
 		LinkID:         id,
 		At:             edge.Started(w),
@@ -133,6 +133,15 @@ type redirect struct {
 	ok, notFound, expired, disabled, unavailable, failures prometheus.Counter
 
 	locations edge.HeaderValues // the Location headers' values
+
+	// What a redirect records and reads besides the link: the click
+	// pipeline, the client's address (trusted proxies applied), and for
+	// links with options the password form, countries and their counters.
+	clicks       Clicks
+	clientIP     func(*http.Request) netip.Addr
+	passwordForm PasswordForm
+	countries    Countries
+	options      linkOptions
 }
 
 type redirectPolicy struct {

@@ -223,17 +223,7 @@ func expiry(p CreateParams, now time.Time) (time.Time, error) {
 // ErrNotFound for unknown or deleted codes, ErrDisabled for a disabled
 // link, ErrNotYetValid before its ValidFrom, and ErrExpired after expiry.
 func (s *Service) Resolve(ctx context.Context, c Code) (Link, error) {
-	if !ValidCode(c) {
-		return Link{}, ErrNotFound
-	}
-	l, err := s.store.Get(ctx, c)
-	if err != nil {
-		return Link{}, err
-	}
-	if err := s.live(&l); err != nil {
-		return Link{}, err
-	}
-	return l, nil
+	return s.ResolveOn(ctx, DefaultDomain, c)
 }
 
 // live reports why l may not be followed now: disabled, expired or not yet
