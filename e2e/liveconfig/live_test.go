@@ -305,9 +305,13 @@ func TestSIGHUPReloads(t *testing.T) {
 		t.Fatal(err)
 	}
 	servicetest.Eventually(t, 10*time.Second, "SIGHUP applied", func() error { return l.redirectIs(308, "private, max-age=90") })
-	if !strings.Contains(l.srv.Log.String(), `"cause":"signal hangup"`) {
-		t.Error("the reload was not logged as caused by the signal")
-	}
+	// The log comes through a pipe from the server's process: wait for it.
+	servicetest.Eventually(t, 10*time.Second, "the reload logged as caused by the signal", func() error {
+		if !strings.Contains(l.srv.Log.String(), `"cause":"signal hangup"`) {
+			return errors.New("no reload with cause signal hangup in the log")
+		}
+		return nil
+	})
 }
 
 // startEtcd runs a one-member etcd on loopback ports and returns its
