@@ -82,6 +82,12 @@ func TestDomains(t *testing.T) {
 	if !mounted {
 		t.Error("the gateway does not mount shortlinks-domains.conf where shortlinks.conf includes it")
 	}
+	// The notes say what is left: registering each domain with Shortlinks.
+	for _, h := range []string{"go.acme.com", "acme.link", "internal.acme.com"} {
+		if !strings.Contains(r.Notes, "shortlinks domain add "+h+"\n") {
+			t.Errorf("NOTES.txt does not say to add %s:\n%s", h, r.Notes)
+		}
+	}
 	// Adding a domain rolls the gateway pods (subPath mounts never update).
 	before := get[*appsv1.Deployment](t, render(t, []string{productionVF}), gatewayName)
 	if before.Spec.Template.Annotations["checksum/config"] == d.Spec.Template.Annotations["checksum/config"] {
