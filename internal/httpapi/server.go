@@ -92,6 +92,10 @@ type Options struct {
 	// Domains are the short domains links live on; nil: the default
 	// domain (BaseURL's host) only, and the domains API answers 404.
 	Domains *link.Domains
+	// Host is the host a request asked for (edge.Edge.Host, which trusts
+	// X-Forwarded-Host from trusted proxies only), for the domain of an
+	// orphan visit to a path that is no code; nil: r.Host.
+	Host func(*http.Request) string
 }
 
 // DefaultRedirectStatus is the redirect status when Options gives none.
@@ -120,6 +124,7 @@ type Server struct {
 	countries    Countries
 	options      linkOptions
 	domains      *link.Domains
+	host         func(*http.Request) string
 	scheme       string // BaseURL's, for other domains' short URLs
 }
 
@@ -144,6 +149,10 @@ func New(links Links, auth Authenticator, log *slog.Logger, opts Options) *Serve
 		passwordForm: opts.PasswordForm,
 		countries:    opts.Countries,
 		domains:      opts.Domains,
+		host:         opts.Host,
+	}
+	if s.host == nil {
+		s.host = func(r *http.Request) string { return r.Host }
 	}
 	s.scheme, _, _ = strings.Cut(s.base, "://")
 	if s.errs == nil {
