@@ -233,7 +233,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, tel Telemetry
 	}
 
 	pages, err := web.New(a.links, log, web.Options{BaseURL: cfg.BaseURL, RequireAPIKey: cfg.RequireAPIKey, QRURL: routes.QRURL,
-		Resolver: a.links, Reports: reports})
+		Resolver: a.links, Reports: reports, Domains: domains})
 	if err != nil {
 		return nil, err
 	}

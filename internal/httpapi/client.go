@@ -51,7 +51,9 @@ func (c *Client) Create(ctx context.Context, req CreateRequest) (LinkJSON, error
 }
 
 // Get returns a link's details.
-func (c *Client) Get(ctx context.Context, code string) (LinkJSON, error) { return c.GetOn(ctx, "", code) }
+func (c *Client) Get(ctx context.Context, code string) (LinkJSON, error) {
+	return c.GetOn(ctx, "", code)
+}
 
 // GetOn returns the details of the link with code on the short domain
 // host; "" is the default domain.

@@ -119,6 +119,18 @@ func domainCases(t *testing.T, c *contract, srv *contractServer, owner, admin st
 	c.do(t, srv.url, contractCall{method: http.MethodPatch, path: "/api/v1/links/promo?domain=" + host, key: owner, contentType: jsonType,
 		body: `{"title":"Acme promo"}`, status: 200})
 
+	// A report names the link's domain, or its short URL does.
+	c.do(t, srv.url, contractCall{method: http.MethodPost, path: "/api/v1/reports", contentType: jsonType, status: 201,
+		body: `{"code":"promo","domain":"go.acme.example","reason":"spam"}`})
+	c.do(t, srv.url, contractCall{method: http.MethodPost, path: "/api/v1/reports", contentType: jsonType, status: 201,
+		body: `{"code":"http://go.acme.example/promo","reason":"spam"}`})
+	c.do(t, srv.url, contractCall{method: http.MethodPost, path: "/api/v1/reports", contentType: jsonType, status: 404, code: "not_found",
+		body: `{"code":"promo","domain":"nowhere.example","reason":"spam"}`})
+	r = c.do(t, srv.url, contractCall{method: http.MethodGet, path: "/api/v1/reports?limit=2", key: admin, status: 200})
+	if !strings.Contains(string(r.body), `"domain":"go.acme.example"`) {
+		t.Errorf("GET /api/v1/reports = %s, want the reports on %s", r.body, host)
+	}
+
 	// A bulk create names the batch's domain, and items their own (the
 	// default one by its host); an alias is unique per domain within the
 	// batch too.
