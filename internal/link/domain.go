@@ -48,6 +48,13 @@ type DomainStore interface {
 	DeleteDomain(ctx context.Context, id int64) error
 }
 
+// DomainCounter counts links by short domain. DomainLinkCounts returns
+// the number of live links on each branded domain that has any, by id;
+// the default domain, which holds most links, is not counted.
+type DomainCounter interface {
+	DomainLinkCounts(ctx context.Context) (map[int64]int64, error)
+}
+
 // DomainLinks reads and removes links on any domain; a Store's own Get and
 // Delete act on the default domain, as GetOn and DeleteOn with
 // DefaultDomain do. Errors are as Store's.
