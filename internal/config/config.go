@@ -61,7 +61,10 @@ type Config struct {
 	CacheSize        int
 	CacheTTL         time.Duration
 	CacheNegativeTTL time.Duration
-	CacheRedisTTL    time.Duration
+	// DomainReloadInterval is how often the short domains are read again
+	// in case another instance's news of a change was lost.
+	DomainReloadInterval time.Duration
+	CacheRedisTTL        time.Duration
 
 	LogLevel          string
 	LogFormat         string
@@ -200,6 +203,8 @@ var Settings = []Setting{
 		field: func(c *Config) any { return &c.CacheNegativeTTL }, rule: positive},
 	{Name: "cache-redis-ttl", Default: "10m", Usage: "longest a link stays in the Redis cache tier",
 		field: func(c *Config) any { return &c.CacheRedisTTL }, rule: positive},
+	{Name: "domain-reload-interval", Default: "15s", Usage: "how often the short domains are read again, in case news of a change from another instance was lost",
+		field: func(c *Config) any { return &c.DomainReloadInterval }, rule: positive},
 	{Name: "log-level", Live: true, Default: "info", Usage: "debug, info, warn or error",
 		field: func(c *Config) any { return &c.LogLevel }, rule: oneOf("debug", "info", "warn", "error")},
 	{Name: "log-format", Default: "json", Usage: "json or text",
