@@ -20,7 +20,7 @@ func testExisting(t *testing.T, s store.Engine) {
 	for i := range 1200 {
 		codes = append(codes, link.Code(fmt.Sprintf("absent%04d", i)))
 	}
-	got, err := s.Existing(ctx(t), codes)
+	got, err := s.Existing(ctx(t), 0, codes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,7 +28,7 @@ func testExisting(t *testing.T, s store.Engine) {
 	if !maps.Equal(got, want) {
 		t.Errorf("Existing = %v, want %v", got, want)
 	}
-	if got, err := s.Existing(ctx(t), nil); err != nil || len(got) != 0 {
+	if got, err := s.Existing(ctx(t), 0, nil); err != nil || len(got) != 0 {
 		t.Errorf("Existing(nil) = %v, %v; want nothing", got, err)
 	}
 }
