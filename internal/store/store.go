@@ -42,6 +42,10 @@ type Engine interface {
 	// CountLinks counts the live links of an API key, or all of them for
 	// key 0. It scans, so it serves occasional totals.
 	CountLinks(ctx context.Context, owner int64) (int64, error)
+	// CountClicks sums the clicks by people of all time, imported counts
+	// included, of the live links of an API key, or of all of them for key
+	// 0. It scans, as CountLinks does.
+	CountClicks(ctx context.Context, owner int64) (int64, error)
 
 	// Setting returns the value stored under name, first storing init
 	// there if there is none, so that every instance agrees on it.

@@ -46,3 +46,24 @@ func testCountLinks(t *testing.T, s store.Engine) {
 		}
 	}
 }
+
+// testCountClicks: the sum is of live links' people's clicks, imported
+// counts included, per key or of all.
+func testCountClicks(t *testing.T, s store.Engine) {
+	if err := s.InsertBatch(ctx(t), []link.Link{
+		{Code: "sum0", URL: "https://sum.example/0", CreatedAt: now(), ImportedClicks: 5},
+		{Code: "sum1", URL: "https://sum.example/1", CreatedAt: now(), Owner: 7, ImportedClicks: 30},
+		{Code: "sum2", URL: "https://sum.example/2", CreatedAt: now(), Owner: 7, ImportedClicks: 400},
+		{Code: "sum3", URL: "https://sum.example/3", CreatedAt: now(), Owner: 8},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete(ctx(t), "sum2"); err != nil {
+		t.Fatal(err)
+	}
+	for owner, want := range map[int64]int64{0: 35, 7: 30, 8: 0, 9: 0} {
+		if n, err := s.CountClicks(ctx(t), owner); err != nil || n != want {
+			t.Errorf("CountClicks(%d) = %d, %v; want %d", owner, n, err, want)
+		}
+	}
+}
