@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -104,6 +105,11 @@ func runImport(ctx context.Context, e env, cfg config.Config, f importFlags, arg
 		return err
 	}
 
+	// Destinations are held to the checks a create is held to.
+	screen, unsafe, err := app.ImportChecks(cfg, slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if err != nil {
+		return err
+	}
 	report, closeReport, err := outcomeReport(e, f.report)
 	if err != nil {
 		return err
@@ -114,6 +120,8 @@ func runImport(ctx context.Context, e env, cfg config.Config, f importFlags, arg
 		BatchSize: f.batch,
 		DryRun:    f.dryRun,
 		Report:    report,
+		Screen:    screen,
+		Unsafe:    unsafe,
 		Progress: func(s importer.Summary, p transfer.Progress) {
 			progress.update(s, p)
 			if f.state != "" && !f.dryRun && s.Resume != "" {
@@ -148,6 +156,9 @@ func runImport(ctx context.Context, e env, cfg config.Config, f importFlags, arg
 		}
 		fmt.Fprintf(e.stdout, "read %d, %s %d, skipped %d (already here), %d conflicts, %d invalid, in %s (%.0f records/s)\n",
 			sum.Read, verb, sum.Imported, sum.Skipped, sum.Conflict, sum.Invalid, took.Round(time.Millisecond), float64(sum.Read)/max(took.Seconds(), 1e-9))
+		if sum.Unchecked > 0 {
+			fmt.Fprintf(e.stdout, "%d records were stored without a Safe Browsing answer (the lookup failed)\n", sum.Unchecked)
+		}
 	}
 	if runErr != nil {
 		if f.state != "" {

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"maps"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -233,4 +235,75 @@ func readCSV(t *testing.T, path string) [][]string {
 		t.Fatal(err)
 	}
 	return rows
+}
+
+// TestImportScreensDestinations: an import holds every destination to the
+// checks a create is held to, the blocklists and Safe Browsing (here a
+// server that answers as the Lookup API does), and reports each refused
+// record without stopping.
+func TestImportScreensDestinations(t *testing.T) {
+	dir := t.TempDir()
+	lists := filepath.Join(dir, "blocked.txt")
+	if err := os.WriteFile(lists, []byte("evil.example\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var asked int
+	lookup := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			ThreatInfo struct {
+				ThreatEntries []struct{ URL string } `json:"threatEntries"`
+			} `json:"threatInfo"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil || r.URL.Query().Get("key") != "sb-key" {
+			http.Error(w, `{"error":{"code":400,"message":"bad request","status":"INVALID_ARGUMENT"}}`, http.StatusBadRequest)
+			return
+		}
+		asked += len(req.ThreatInfo.ThreatEntries)
+		w.Header().Set("Content-Type", "application/json")
+		var matches []string
+		for _, e := range req.ThreatInfo.ThreatEntries {
+			if strings.Contains(e.URL, "phish.example") {
+				matches = append(matches, `{"threatType":"SOCIAL_ENGINEERING","platformType":"ANY_PLATFORM","threatEntryType":"URL","threat":{"url":"`+e.URL+`"},"cacheDuration":"300s"}`)
+			}
+		}
+		if len(matches) == 0 {
+			w.Write([]byte(`{}`))
+			return
+		}
+		w.Write([]byte(`{"matches":[` + strings.Join(matches, ",") + `]}`))
+	}))
+	defer lookup.Close()
+
+	in := filepath.Join(dir, "in.csv")
+	if err := os.WriteFile(in, []byte(`url,code
+https://fine.example/,fine
+https://www.evil.example/x,blocked
+https://phish.example/login,phished
+https://also-fine.example/,alsofine
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dbURL := "sqlite:" + filepath.Join(dir, "links.db")
+	mustRun(t, nil, "migrate", "--database-url", dbURL)
+	report := filepath.Join(dir, "report.csv")
+	out := mustRun(t, nil, "import", "--from", "csv", in, "--database-url", dbURL, "--report", report, "-o", "json",
+		"--blocklist", lists, "--safe-browsing-key", "sb-key", "--safe-browsing-endpoint", lookup.URL)
+	var sum struct{ Read, Imported, Invalid int }
+	if err := json.Unmarshal([]byte(out), &sum); err != nil {
+		t.Fatalf("import output %q: %v", out, err)
+	}
+	if sum.Read != 4 || sum.Imported != 2 || sum.Invalid != 2 {
+		t.Errorf("summary %+v, want 4 read, 2 imported, 2 invalid", sum)
+	}
+	if asked == 0 {
+		t.Error("Safe Browsing was never asked")
+	}
+	got := map[string]string{}
+	for _, r := range readCSV(t, report)[1:] {
+		got[r[1]] = r[3] + " " + r[4]
+	}
+	want := map[string]string{"fine": "imported ", "blocked": "invalid url_blocked", "phished": "invalid url_unsafe", "alsofine": "imported "}
+	if !maps.Equal(got, want) {
+		t.Errorf("outcomes %v, want %v", got, want)
+	}
 }

@@ -61,6 +61,9 @@ type Summary struct {
 	Skipped  int64 `json:"skipped"`
 	Conflict int64 `json:"conflicts"`
 	Invalid  int64 `json:"invalid"`
+	// Unchecked counts the records stored without a Safe Browsing answer,
+	// because the lookup failed.
+	Unchecked int64 `json:"unchecked,omitempty"`
 	// Resume is the source's token after the last batch that was stored:
 	// a source opened with it carries on after it.
 	Resume string `json:"resume,omitempty"`
@@ -71,6 +74,12 @@ type Options struct {
 	URLRules link.URLRules
 	Reserved []string    // aliases that would shadow the server's own paths
 	Screen   link.Screen // refuses blocked destinations; nil: none
+	// Unsafe, when set, looks up the destinations of each batch before it
+	// is stored (Safe Browsing) and returns why each flagged one is unsafe.
+	// A flagged record is refused as url_unsafe; a failed lookup leaves
+	// the batch unchecked (counted in Summary.Unchecked), as a create is
+	// not refused when the lookup fails.
+	Unsafe func(ctx context.Context, urls []string) (map[string]string, error)
 	Owner    int64       // the API key the links belong to; 0: none
 	// BatchSize is how many records are checked and stored together; 0
 	// means 5000.
@@ -256,6 +265,9 @@ func (im *Importer) check(sum *Summary, rec transfer.Record) (pending, bool) {
 // refuses the whole batch if any is taken, and the batch is then looked up
 // and stored again, as is one that a link created meanwhile fails.
 func (im *Importer) flush(ctx context.Context, sum *Summary, batch []pending) error {
+	if im.opts.Unsafe != nil {
+		im.screen(ctx, sum, batch)
+	}
 	check := im.opts.DryRun || im.inUse || im.checkFirst
 	for attempt := 1; ; attempt++ {
 		load, kept, found, err := im.settle(ctx, batch, check)
@@ -306,6 +318,9 @@ func (im *Importer) settle(ctx context.Context, batch []pending, check bool) (lo
 	for i := range batch {
 		p := &batch[i]
 		c := p.link.Code
+		if p.out.Result != "" {
+			continue // settled before the batch was stored
+		}
 		if c == "" {
 			load, kept = append(load, p.link), append(kept, i)
 			continue
@@ -323,6 +338,26 @@ func (im *Importer) settle(ctx context.Context, batch []pending, check bool) (lo
 		}
 	}
 	return load, kept, len(taken), nil
+}
+
+// screen asks Unsafe about the batch's destinations and refuses the
+// records it flags.
+func (im *Importer) screen(ctx context.Context, sum *Summary, batch []pending) {
+	urls := make([]string, 0, len(batch))
+	for _, p := range batch {
+		urls = append(urls, p.link.URL)
+	}
+	flagged, err := im.opts.Unsafe(ctx, urls)
+	if err != nil {
+		sum.Unchecked += int64(len(batch))
+		return
+	}
+	for i := range batch {
+		if why, bad := flagged[batch[i].link.URL]; bad {
+			o := &batch[i].out
+			o.Result, o.Reason, o.Message = Invalid, "url_unsafe", "This URL cannot be shortened: Safe Browsing lists it ("+why+")."
+		}
+	}
 }
 
 // codeKey is a code on a domain.
