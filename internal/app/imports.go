@@ -14,17 +14,20 @@ import (
 	"github.com/shortlinks/shortlinks/internal/transfer"
 )
 
-// dashImports runs the dashboard's imports as 'shortlinks import' does,
-// into the same storage, and holds every destination to the checks a
-// create is held to: the blocklists, and Safe Browsing when configured.
+// dashImports runs the import jobs of the dashboard and the API as
+// 'shortlinks import' does, into the same storage, and holds every
+// destination to the checks a create is held to: the blocklists, and Safe
+// Browsing when configured.
 type dashImports struct {
 	st     *Storage
 	screen link.Screen // nil: no blocklists
 	unsafe func(ctx context.Context, urls []string) (map[string]string, error)
 }
 
-func (d dashImports) Import(ctx context.Context, src transfer.Source, dryRun bool, report func(importer.Outcome)) (importer.Summary, error) {
-	im, err := d.st.Importer(ctx, importer.Options{DryRun: dryRun, Report: report, Screen: d.screen, Unsafe: d.unsafe})
+// Run is an importjob.Run.
+func (d dashImports) Run(ctx context.Context, src transfer.Source, opts importer.Options, by link.Principal, createDomains bool) (importer.Summary, error) {
+	opts.Screen, opts.Unsafe = d.screen, d.unsafe
+	im, err := d.st.Importer(ctx, opts)
 	if err != nil {
 		return importer.Summary{}, err
 	}

@@ -92,6 +92,8 @@ type Options struct {
 	// Domains are the short domains links live on; nil: the default
 	// domain (BaseURL's host) only, and the domains API answers 404.
 	Domains *link.Domains
+	// Imports runs the imports of /api/v1/imports; nil: 404.
+	Imports Imports
 }
 
 // DefaultRedirectStatus is the redirect status when Options gives none.
@@ -120,6 +122,7 @@ type Server struct {
 	countries    Countries
 	options      linkOptions
 	domains      *link.Domains
+	imports      Imports
 	scheme       string // BaseURL's, for other domains' short URLs
 }
 
@@ -144,6 +147,7 @@ func New(links Links, auth Authenticator, log *slog.Logger, opts Options) *Serve
 		passwordForm: opts.PasswordForm,
 		countries:    opts.Countries,
 		domains:      opts.Domains,
+		imports:      opts.Imports,
 	}
 	s.scheme, _, _ = strings.Cut(s.base, "://")
 	if s.errs == nil {

@@ -80,7 +80,7 @@ type Options struct {
 	// the batch unchecked (counted in Summary.Unchecked), as a create is
 	// not refused when the lookup fails.
 	Unsafe func(ctx context.Context, urls []string) (map[string]string, error)
-	Owner    int64       // the API key the links belong to; 0: none
+	Owner  int64 // the API key the links belong to; 0: none
 	// BatchSize is how many records are checked and stored together; 0
 	// means 5000.
 	BatchSize int
@@ -105,10 +105,10 @@ type Importer struct {
 	// before they stored optimistically; benchmarks use it as a baseline.
 	checkFirst bool
 	store      Store
-	codes  link.BatchGenerator
-	loader *link.Loader
-	urls   *link.Normalizer
-	opts   Options
+	codes      link.BatchGenerator
+	loader     *link.Loader
+	urls       *link.Normalizer
+	opts       Options
 }
 
 // New returns an Importer into store, whose generated codes (for records
