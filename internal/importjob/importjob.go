@@ -78,7 +78,7 @@ type Job struct {
 	// Total is how many entries the source holds, -1 when it does not say.
 	Total int64
 	// Problems are the records that were not imported or skipped
-	// (conflicts and invalid ones), in source order, at most MaxProblems;
+	// (conflicts and invalid ones), as they were settled, at most MaxProblems;
 	// MoreProblems counts the rest.
 	Problems     []importer.Outcome
 	MoreProblems int64
