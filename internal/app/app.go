@@ -241,7 +241,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, tel Telemetry
 	checks := append(st.checks(), redisChecks(rdb, cached)...)
 	// Imports from the dashboard and the API run as background jobs, one
 	// at a time, never within the request that starts them.
-	imports := importjob.New(dashImports{st: st, screen: linkOpts.Screen, unsafe: safeBrowsingLookup(cfg)}.Run, log)
+	imports := importjob.New(dashImports{st: st, domains: domains, screen: linkOpts.Screen, unsafe: safeBrowsingLookup(cfg)}.Run, log)
 	a.workers = append(a.workers, imports.Run)
 	apiOpts := httpapi.Options{
 		BaseURL:        cfg.BaseURL,

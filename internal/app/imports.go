@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -19,14 +20,16 @@ import (
 // destination to the checks a create is held to: the blocklists, and Safe
 // Browsing when configured.
 type dashImports struct {
-	st     *Storage
-	screen link.Screen // nil: no blocklists
-	unsafe func(ctx context.Context, urls []string) (map[string]string, error)
+	st      *Storage
+	domains *link.Domains
+	screen  link.Screen // nil: no blocklists
+	unsafe  func(ctx context.Context, urls []string) (map[string]string, error)
 }
 
 // Run is an importjob.Run.
 func (d dashImports) Run(ctx context.Context, src transfer.Source, opts importer.Options, by link.Principal, createDomains bool) (importer.Summary, error) {
 	opts.Screen, opts.Unsafe = d.screen, d.unsafe
+	opts.Domain = ImportDomains(d.domains, by, createDomains, opts.DryRun)
 	im, err := d.st.Importer(ctx, opts)
 	if err != nil {
 		return importer.Summary{}, err
@@ -86,5 +89,45 @@ func safeBrowsingLookup(cfg config.Config) func(ctx context.Context, urls []stri
 			}
 		}
 		return flagged, nil
+	}
+}
+
+// errUnknownDomain refuses a record on a short domain that is not here.
+func errUnknownDomain(host string) error {
+	return &link.Error{Kind: link.Invalid, Code: "unknown_domain", Field: "domain",
+		Message: "No short domain " + host + " is here; an administrator can add it, or import with create_domains to add the domains records name."}
+}
+
+// ImportDomains resolves the short domains that import records name, for
+// importer.Options.Domain: the default domain's host, or a domain that is
+// here, gives its id; an unknown one is added when create is set and by
+// is an admin (in a dry run it is only said to be addable), and refuses
+// the record otherwise.
+func ImportDomains(doms *link.Domains, by link.Principal, create, dryRun bool) func(ctx context.Context, host string) (int64, error) {
+	return func(ctx context.Context, host string) (int64, error) {
+		d, err := doms.Named(host)
+		if err == nil {
+			return d.ID, nil
+		}
+		if !errors.Is(err, link.ErrDomainNotFound) {
+			return 0, err
+		}
+		if !create || !by.Admin {
+			return 0, errUnknownDomain(host)
+		}
+		if dryRun {
+			// Not added: no link of this run is stored, and no code is
+			// in use on a domain that is not there yet.
+			return -1, nil
+		}
+		d, err = doms.Add(ctx, by, link.NewDomain{Host: host})
+		if errors.Is(err, link.ErrDomainTaken) {
+			// Added meanwhile (by another instance): use it.
+			if err := doms.Reload(ctx); err != nil {
+				return 0, err
+			}
+			d, err = doms.Named(host)
+		}
+		return d.ID, err
 	}
 }

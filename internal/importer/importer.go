@@ -74,6 +74,12 @@ type Options struct {
 	URLRules link.URLRules
 	Reserved []string    // aliases that would shadow the server's own paths
 	Screen   link.Screen // refuses blocked destinations; nil: none
+	// Domain, when set, returns the id of the short domain a record names
+	// by its host, or why the record cannot go there (an *link.Error, such
+	// as unknown_domain), which refuses the record. Records without a
+	// domain, and all records when Domain is nil, go on the default
+	// domain.
+	Domain func(ctx context.Context, host string) (int64, error)
 	// Unsafe, when set, looks up the destinations of each batch before it
 	// is stored (Safe Browsing) and returns why each flagged one is unsafe.
 	// A flagged record is refused as url_unsafe; a failed lookup leaves
@@ -104,11 +110,13 @@ type Importer struct {
 	// checkFirst looks every batch up before storing it, as imports did
 	// before they stored optimistically; benchmarks use it as a baseline.
 	checkFirst bool
-	store      Store
-	codes      link.BatchGenerator
-	loader     *link.Loader
-	urls       *link.Normalizer
-	opts       Options
+	// domains remembers what Domain said of each host named.
+	domains map[string]domainAnswer
+	store   Store
+	codes   link.BatchGenerator
+	loader  *link.Loader
+	urls    *link.Normalizer
+	opts    Options
 }
 
 // New returns an Importer into store, whose generated codes (for records
@@ -120,7 +128,13 @@ func New(store Store, codes link.BatchGenerator, opts Options) *Importer {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Importer{store: store, codes: codes, loader: link.NewLoader(store, codes), urls: link.NewNormalizer(opts.URLRules), opts: opts}
+	return &Importer{domains: map[string]domainAnswer{}, store: store, codes: codes, loader: link.NewLoader(store, codes), urls: link.NewNormalizer(opts.URLRules), opts: opts}
+}
+
+// domainAnswer is what Options.Domain said of a host.
+type domainAnswer struct {
+	id  int64
+	err error
 }
 
 // pending is a record that passed the checks, waiting for its batch.
@@ -149,7 +163,7 @@ func (im *Importer) Run(ctx context.Context, src transfer.Source) (Summary, erro
 			return sum, fmt.Errorf("import: read: %w", err)
 		default:
 			sum.Read++
-			if p, ok := im.check(&sum, rec); ok {
+			if p, ok := im.check(ctx, &sum, rec); ok {
 				batch = append(batch, p)
 			}
 		}
@@ -178,7 +192,7 @@ func (im *Importer) Run(ctx context.Context, src transfer.Source) (Summary, erro
 
 // check holds rec to the rules of a create and makes its link, or reports
 // why it cannot be imported.
-func (im *Importer) check(sum *Summary, rec transfer.Record) (pending, bool) {
+func (im *Importer) check(ctx context.Context, sum *Summary, rec transfer.Record) (pending, bool) {
 	out := Outcome{Ref: rec.Ref, Code: link.Code(rec.Code), URL: rec.URL}
 	refuse := func(err error) (pending, bool) {
 		out.Result, out.Reason, out.Message = Invalid, "invalid", err.Error()
@@ -222,7 +236,23 @@ func (im *Importer) check(sum *Summary, rec transfer.Record) (pending, bool) {
 		im.report(sum, out)
 		return pending{}, false
 	}
+	var domain int64
+	if rec.Domain != "" && im.opts.Domain != nil {
+		d, ok := im.domains[rec.Domain]
+		if !ok {
+			var err error
+			if d.id, err = im.opts.Domain(ctx, rec.Domain); err != nil {
+				d.err = err
+			}
+			im.domains[rec.Domain] = d
+		}
+		if d.err != nil {
+			return refuse(d.err)
+		}
+		domain = d.id
+	}
 	l := link.Link{
+		Domain:    domain,
 		Code:      out.Code,
 		URL:       u,
 		CreatedAt: created.UTC().Truncate(time.Microsecond),
