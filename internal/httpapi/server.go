@@ -97,6 +97,8 @@ type Options struct {
 	// X-Forwarded-Host from trusted proxies only), for the domain of an
 	// orphan visit to a path that is no code; nil: r.Host.
 	Host func(*http.Request) string
+	// Imports runs the imports of /api/v1/imports; nil: 404.
+	Imports Imports
 }
 
 // DefaultRedirectStatus is the redirect status when Options gives none.
@@ -118,6 +120,7 @@ type Server struct {
 	stats    Stats
 	domains  *link.Domains
 	host     func(*http.Request) string // the request's host, X-Forwarded-Host from trusted proxies
+	imports  Imports
 }
 
 // keys is how API keys are checked: who a key is, its rate limit, and
@@ -148,6 +151,7 @@ func New(links Links, auth Authenticator, log *slog.Logger, opts Options) *Serve
 		stats:   opts.Stats,
 		domains: opts.Domains,
 		host:    opts.Host,
+		imports: opts.Imports,
 		redirect: redirect{
 			clicks:       opts.Clicks,
 			clientIP:     opts.ClientIP,
