@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"net/netip"
 	"strings"
 	"time"
@@ -24,7 +25,8 @@ const (
 type Options struct {
 	// VisitRetention is how long visit rows are kept; visits older than it
 	// are not written, and Expire deletes them. Zero means
-	// DefaultVisitRetention.
+	// DefaultVisitRetention; a negative value keeps none (Expire deletes
+	// every visit, as after raw visits are turned off).
 	VisitRetention time.Duration
 	// BatchRetention is how long the record of an applied batch is kept;
 	// zero means DefaultBatchRetention.
@@ -49,7 +51,7 @@ var (
 
 // New returns a Sink on db, a database migrated by the SQLite store (migration 00006).
 func New(db *sql.DB, opts Options) *Sink {
-	if opts.VisitRetention <= 0 {
+	if opts.VisitRetention == 0 {
 		opts.VisitRetention = DefaultVisitRetention
 	}
 	if opts.BatchRetention <= 0 {
@@ -211,29 +213,88 @@ func (s *Sink) apply(ctx context.Context, tx *sql.Tx, d *analytics.Delta) error 
 	return nil
 }
 
-// Expire deletes visits older than VisitRetention and forgets applied
-// batches older than BatchRetention, in chunks so that other writes get
-// the connection in between.
+// expireChunk is how many rows one expiry statement deletes: each chunk
+// is a transaction of its own, so that other writes (links created, the
+// next batch of clicks) get the one writing connection in between.
+const expireChunk = 2000
+
+// Expire deletes visits older than VisitRetention (all of them when it is
+// negative) and forgets applied batches older than BatchRetention, in
+// chunks of expireChunk rows.
+//
+// Visits are written within seconds of their time, so their rowids follow
+// their times but for that skew: Expire walks the table in rowid order and
+// stops at the first visit still inside the retention, rather than keeping
+// an index on the time that every click would pay for. A visit written
+// late (after the writer could not reach the database for a while) goes
+// when the visits before it have gone.
 func (s *Sink) Expire(ctx context.Context) error {
 	now := s.now()
-	for _, q := range []struct {
-		sql    string
-		cutoff int64
-	}{
-		{`DELETE FROM visits WHERE rowid IN (SELECT rowid FROM visits WHERE at < ? LIMIT 10000)`, now.Add(-s.opts.VisitRetention).UnixMicro()},
-		{`DELETE FROM analytics_batches WHERE (producer, seq) IN (SELECT producer, seq FROM analytics_batches WHERE applied_at < ? LIMIT 10000)`, now.Add(-s.opts.BatchRetention).Unix()},
-	} {
-		for {
-			res, err := s.db.ExecContext(ctx, q.sql, q.cutoff)
-			if err != nil {
-				return fmt.Errorf("sqlitesink: expire: %w", err)
-			}
-			if n, _ := res.RowsAffected(); n < 10000 {
-				break
-			}
+	cutoff := int64(math.MaxInt64)
+	if s.opts.VisitRetention > 0 {
+		cutoff = now.Add(-s.opts.VisitRetention).UnixMicro()
+	}
+	for {
+		n, err := s.expireVisits(ctx, cutoff)
+		if err != nil {
+			return fmt.Errorf("sqlitesink: expire visits: %w", err)
+		}
+		if n < expireChunk {
+			break
+		}
+	}
+	for {
+		res, err := s.db.ExecContext(ctx, `DELETE FROM analytics_batches WHERE (producer, seq) IN
+			(SELECT producer, seq FROM analytics_batches WHERE applied_at < ? LIMIT ?)`, now.Add(-s.opts.BatchRetention).Unix(), expireChunk)
+		if err != nil {
+			return fmt.Errorf("sqlitesink: forget old batches: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n < expireChunk {
+			break
 		}
 	}
 	return nil
+}
+
+// expireVisits deletes the oldest run of at most expireChunk visits, in
+// rowid order, that are older than cutoff (unix microseconds), and returns
+// how many rows it looked at and deleted: fewer than expireChunk means the
+// run ended.
+func (s *Sink) expireVisits(ctx context.Context, cutoff int64) (int, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `SELECT rowid, at FROM visits ORDER BY rowid LIMIT ?`, expireChunk)
+	if err != nil {
+		return 0, err
+	}
+	var last int64
+	n := 0
+	for rows.Next() {
+		var id, at int64
+		if err := rows.Scan(&id, &at); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		if at >= cutoff {
+			break
+		}
+		last = id
+		n++
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM visits WHERE rowid <= ?`, last); err != nil {
+		return 0, err
+	}
+	return n, tx.Commit()
 }
 
 // Total implements analytics.Stats.
