@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"net/netip"
 	"slices"
+	"strings"
 
 	"github.com/maypok86/otter/v2"
 )
@@ -402,9 +403,19 @@ func (a *Aggregator) Delta() *Delta {
 	slices.SortFunc(d.Hourly, func(x, y HourlyCount) int {
 		return cmp.Or(cmp.Compare(x.LinkID, y.LinkID), cmp.Compare(x.Hour, y.Hour))
 	})
+	// cmp.Or would compare the values, strings, every time: compare them
+	// only when the rest is equal.
 	slices.SortFunc(d.Daily, func(x, y DailyCount) int {
-		return cmp.Or(cmp.Compare(x.LinkID, y.LinkID), cmp.Compare(x.Day, y.Day),
-			cmp.Compare(x.Dim, y.Dim), cmp.Compare(x.Value, y.Value))
+		if x.LinkID != y.LinkID {
+			return cmp.Compare(x.LinkID, y.LinkID)
+		}
+		if x.Day != y.Day {
+			return cmp.Compare(x.Day, y.Day)
+		}
+		if x.Dim != y.Dim {
+			return cmp.Compare(x.Dim, y.Dim)
+		}
+		return strings.Compare(x.Value, y.Value)
 	})
 	slices.SortFunc(d.Totals, func(x, y TotalCount) int { return cmp.Compare(x.LinkID, y.LinkID) })
 	slices.SortFunc(d.Orphans, func(x, y OrphanCount) int {

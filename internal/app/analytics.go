@@ -80,7 +80,9 @@ func newClickPipeline(ctx context.Context, cfg config.Config, st *Storage, rdb r
 	// An embedded engine hands its one writer to the in-process sink;
 	// any other engine's clicks go to PostgreSQL through their own pool.
 	if db, ok := st.Engine.(interface{ Writer() *sql.DB }); ok {
-		sink = sqlitesink.New(db.Writer(), sqlitesink.Options{VisitRetention: visitRetention(cfg)})
+		sq := sqlitesink.New(db.Writer(), sqlitesink.Options{VisitRetention: visitRetention(cfg)})
+		p.closers = append(p.closers, func() { sq.Close() })
+		sink = sq
 	} else {
 		pool, err := analyticsPoolFor(ctx, cfg)
 		if err != nil {

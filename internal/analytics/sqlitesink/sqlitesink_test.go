@@ -18,7 +18,19 @@ import (
 func openDB(t testing.TB) *sql.DB { return sinktest.SQLite(t) }
 
 func TestSink(t *testing.T) {
-	sinktest.Run(t, func(t *testing.T) sinktest.Store { return sqlitesink.New(openDB(t), sqlitesink.Options{}) })
+	sinktest.Run(t, func(t *testing.T) sinktest.Store { return open(t, sqlitesink.Options{}) })
+}
+
+// open returns a sink on a new database, closed when the test ends.
+func open(t testing.TB, opts sqlitesink.Options) *sqlitesink.Sink {
+	t.Helper()
+	s := sqlitesink.New(openDB(t), opts)
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return s
 }
 
 func TestExpire(t *testing.T) {
