@@ -485,7 +485,14 @@ func (s *Sink) Breakdown(ctx context.Context, linkID int64, dim analytics.Dimens
 	if err != nil {
 		return nil, fmt.Errorf("pgsink: %s of %d: %w", dim, linkID, err)
 	}
-	return out, nil
+	var humans, bots int64
+	start, end := analytics.BreakdownHours(from, to)
+	err = s.pool.QueryRow(ctx, `SELECT coalesce(sum(humans), 0)::bigint, coalesce(sum(bots), 0)::bigint FROM clicks_hourly
+		WHERE link_id = $1 AND hour >= $2 AND hour < $3`, linkID, start, end).Scan(&humans, &bots)
+	if err != nil {
+		return nil, fmt.Errorf("pgsink: %s of %d: clicks of the days: %w", dim, linkID, err)
+	}
+	return analytics.WithUnknown(out, linkID, dim, humans, bots), nil
 }
 
 // Orphans implements analytics.Stats.

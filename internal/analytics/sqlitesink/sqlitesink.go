@@ -505,7 +505,14 @@ func (s *Sink) Breakdown(ctx context.Context, linkID int64, dim analytics.Dimens
 	if err != nil {
 		return nil, fmt.Errorf("sqlitesink: %s of %d: %w", dim, linkID, err)
 	}
-	return out, nil
+	var humans, bots int64
+	start, end := analytics.BreakdownHours(from, to)
+	err = s.db.QueryRowContext(ctx, `SELECT coalesce(sum(humans), 0), coalesce(sum(bots), 0) FROM clicks_hourly
+		WHERE link_id = ? AND hour >= ? AND hour < ?`, linkID, start.Unix(), end.Unix()).Scan(&humans, &bots)
+	if err != nil {
+		return nil, fmt.Errorf("sqlitesink: %s of %d: clicks of the days: %w", dim, linkID, err)
+	}
+	return analytics.WithUnknown(out, linkID, dim, humans, bots), nil
 }
 
 // Orphans implements analytics.Stats.
