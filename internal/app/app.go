@@ -288,7 +288,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, tel Telemetry
 	if routeOpts.Passwords, err = passwordLimiter(cfg, rdb); err != nil {
 		return nil, err
 	}
-	if routeOpts.Dashboard, err = a.dashboard(pages, pipeline.ClientIP, clicks.totals(), dashImports{st: st, screen: linkOpts.Screen}); err != nil {
+	counts, _ := db.(link.DomainCounter)
+	if routeOpts.Dashboard, err = a.dashboard(pages, pipeline.ClientIP, clicks.totals(), dashImports{st: st, screen: linkOpts.Screen},
+		domains, counts); err != nil {
 		return nil, err
 	}
 	if routeOpts.StatsPages, err = clicks.statsPages(a.links, a.keys, log, cfg); err != nil {
