@@ -36,6 +36,7 @@ type domainRow struct {
 	Links            int64
 	Counted          bool // Links was read (branded domains only)
 	ListPath         string
+	Slug             string // the host with "-" for ".", for element ids
 }
 
 // domainInputs maps a domain error's field to the input that shows it.
@@ -105,7 +106,7 @@ func (d *Dashboard) domainsData(r *http.Request, u account.User) (dashData, erro
 	for _, dom := range doms {
 		row := domainRow{Host: dom.Host, Default: dom.ID == link.DefaultDomain, RootRedirect: dom.RootRedirect,
 			NotFoundRedirect: dom.NotFoundRedirect, Restricted: dom.Restricted, CreatedAt: dom.CreatedAt,
-			ListPath: "/links?domain=" + url.QueryEscape(dom.Host)}
+			ListPath: "/links?domain=" + url.QueryEscape(dom.Host), Slug: strings.ReplaceAll(dom.Host, ".", "-")}
 		if counts != nil && !row.Default {
 			row.Links, row.Counted = counts[dom.ID], true
 		}
