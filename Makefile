@@ -20,7 +20,7 @@ help:
 	@echo "make fuzz       run each fuzz target for FUZZTIME (default 30s)"
 	@echo "make screenshots  capture the dashboard's pages into docs/images from its Chromium test"
 	@echo "make bench      measure Shortlinks against a minimal Go redirect server"
-	@echo "make check-deploy  lint, render and test the chart, compose stack, Dockerfile and CI workflow (pinned helm, actionlint)"
+	@echo "make check-deploy  lint, render and test the chart (with branded domains and cert-manager certificates), the nginx gateway configuration, compose stack, Dockerfile and CI workflow (pinned helm, actionlint)"
 
 run:
 	go run ./cmd/shortlinks serve

@@ -3,20 +3,24 @@
 # repository root: make -f deploy/deploy.mk check-deploy
 #
 #   helm lint --strict and helm template  the chart, with default, production and chart-made-Secret values,
-#                                         and with its own CloudNativePG database and Redis Sentinel
+#                                         with its own CloudNativePG database and Redis Sentinel, and with
+#                                         branded domains, through the Ingress annotation and through the
+#                                         chart's own cert-manager Certificates
 #   deploy/chartcheck (go vet, staticcheck, go test)
 #                                         every rendered manifest decoded strictly into the Kubernetes
 #                                         API types and checked; the Argo CD Application; the Dockerfile
 #                                         through BuildKit's front end (lint, image config, a real build
-#                                         of its go build step); .dockerignore; the compose stack
+#                                         of its go build step); .dockerignore; the compose stack; the
+#                                         cert-manager Certificates against cert-manager's pinned CRD; nginx -t
+#                                         on the gateway configuration as the chart and compose assemble it
 #   compose config -q                     deploy/compose/compose.yaml with `docker compose` (or docker-compose)
 #   promtool check config                 the compose stack's Prometheus configuration
 #   shellcheck                            the compose stack's scripts
 #   actionlint                            .github/workflows (with shellcheck on their run: steps)
 #
 # Helm and actionlint are built from the Go module proxy into bin/deploy-tools
-# the first time (helm takes a few minutes); docker-compose, promtool and
-# shellcheck come from Debian packages when missing. A tool that cannot be
+# the first time (helm takes a few minutes); docker-compose, promtool,
+# shellcheck and nginx come from Debian packages when missing. A tool that cannot be
 # had fails the target: nothing is skipped.
 
 DEPLOY_DIR         := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
@@ -30,6 +34,9 @@ ACTIONLINT         := $(DEPLOY_TOOLS)/actionlint-$(ACTIONLINT_VERSION)/actionlin
 CHART              := $(DEPLOY_ROOT)/deploy/helm/shortlinks
 COMPOSE_FILE       := $(DEPLOY_ROOT)/deploy/compose/compose.yaml
 APT_INSTALL        := DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends
+# Branded domains, and the chart's own cert-manager Certificates for them.
+CHART_DOMAINS      := domains[0].host=go.example.com,domains[1].host=example.link,domains[1].secretName=example-link-tls,domains[2].host=intra.example.com,domains[2].tls=false
+CHART_CERTIFICATES := ingress.clusterIssuer=,certManager.certificates=true,certManager.issuerRef.name=letsencrypt
 # Helm's release builds set the Kubernetes version it assumes without a
 # cluster (helm template) and its own version; so does this one.
 HELM_LDFLAGS       := -s -w -X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION) \
@@ -57,8 +64,13 @@ check-chart: $(HELM)
 	$(HELM) template shortlinks $(CHART) --namespace shortlinks -f $(CHART)/values-production.yaml >/dev/null
 	$(HELM) lint --strict $(CHART) --set secret.create=true,postgresql.cloudnativepg.enabled=true,redis.sentinel.enabled=true
 	$(HELM) template shortlinks $(CHART) --namespace shortlinks --set secret.create=true,postgresql.cloudnativepg.enabled=true,redis.sentinel.enabled=true >/dev/null
+	$(HELM) lint --strict $(CHART) -f $(CHART)/values-production.yaml --set '$(CHART_DOMAINS)'
+	$(HELM) template shortlinks $(CHART) --namespace shortlinks -f $(CHART)/values-production.yaml --set '$(CHART_DOMAINS)' >/dev/null
+	$(HELM) lint --strict $(CHART) -f $(CHART)/values-production.yaml --set '$(CHART_DOMAINS),$(CHART_CERTIFICATES)'
+	$(HELM) template shortlinks $(CHART) --namespace shortlinks -f $(CHART)/values-production.yaml --set '$(CHART_DOMAINS),$(CHART_CERTIFICATES)' >/dev/null
 
 check-chartcheck:
+	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || $(APT_INSTALL) nginx
 	cd $(DEPLOY_ROOT)/deploy/chartcheck && go vet ./...
 	cd $(DEPLOY_ROOT)/deploy/chartcheck && go run $(DEPLOY_STATICCHECK) ./...
 	cd $(DEPLOY_ROOT)/deploy/chartcheck && go test -count=1 ./...

@@ -25,8 +25,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spf13/pflag"
-
 	"github.com/shortlinks/shortlinks/internal/analytics"
 	"github.com/shortlinks/shortlinks/internal/analytics/geotest"
 	"github.com/shortlinks/shortlinks/internal/app"
@@ -105,9 +103,7 @@ type server struct {
 
 func loadConfig(t *testing.T, env ...string) config.Config {
 	t.Helper()
-	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
-	config.AddFlags(fs)
-	cfg, err := config.Load(fs, env)
+	cfg, err := config.FromEnv(env)
 	if err != nil {
 		t.Fatal(err)
 	}

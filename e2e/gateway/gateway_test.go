@@ -51,11 +51,22 @@ func nginxBinary(t *testing.T) string {
 // rewrites.
 func replaceOnce(t *testing.T, s, old, new string) string {
 	t.Helper()
-	if n := strings.Count(s, old); n != 1 {
-		t.Fatalf("the gateway configuration holds %q %d times, want once", old, n)
-	}
-	return strings.Replace(s, old, new, 1)
+	return replaceN(t, s, old, new, 1)
 }
+
+// replaceN replaces every old with new in s, failing the test unless old
+// occurs exactly n times.
+func replaceN(t *testing.T, s, old, new string, n int) string {
+	t.Helper()
+	if got := strings.Count(s, old); got != n {
+		t.Fatalf("the gateway configuration holds %q %d times, want %d", old, got, n)
+	}
+	return strings.ReplaceAll(s, old, new)
+}
+
+// serverName matches a server_name line of a domains file that is not
+// commented out.
+var serverName = regexp.MustCompile(`(?m)^\s*server_name\s+([^;\s]+);`)
 
 // gateway is nginx running the shipped Shortlinks configuration.
 type gateway struct {
@@ -64,10 +75,11 @@ type gateway struct {
 }
 
 // startGateway runs nginx with deploy/nginx/shortlinks.conf on addr in
-// front of the instances until the test ends. The instances take the places
-// of app1 and app2 in the compose stack's upstream file. Only the listening
-// address and file paths differ from what ships.
-func startGateway(t *testing.T, nginx, addr string, instances ...*apptest.Process) *gateway {
+// front of the instances until the test ends, serving the short domains
+// names. The instances take the places of app1 and app2 in the compose
+// stack's upstream file, and names the place of its one domain. Only the
+// listening address and file paths differ from what ships.
+func startGateway(t *testing.T, nginx, addr string, names []string, instances ...*apptest.Process) *gateway {
 	t.Helper()
 	dir := t.TempDir()
 	read := func(name string) string {
@@ -79,8 +91,9 @@ func startGateway(t *testing.T, nginx, addr string, instances ...*apptest.Proces
 	}
 	g := &gateway{accessLog: filepath.Join(dir, "access.log")}
 	conf := read("shortlinks.conf")
+	conf = replaceOnce(t, conf, "listen 80;", "listen "+addr+";")
 	conf = replaceOnce(t, conf, "listen 80 default_server;", "listen "+addr+" default_server;")
-	conf = replaceOnce(t, conf, "/var/log/nginx/access.log", g.accessLog)
+	conf = replaceN(t, conf, "/var/log/nginx/access.log", g.accessLog, 2)
 	conf = replaceOnce(t, conf, "/tmp/nginx-shortlinks-static", filepath.Join(dir, "static-cache"))
 	upstreams := read("shortlinks-upstreams.compose.conf")
 	for i, p := range instances {
@@ -89,6 +102,15 @@ func startGateway(t *testing.T, nginx, addr string, instances ...*apptest.Proces
 	if n := len(regexp.MustCompile(`(?m)^\s*server\s`).FindAllString(upstreams, -1)); n != len(instances) {
 		t.Fatalf("the compose upstream file lists %d servers, the test started %d:\n%s", n, len(instances), upstreams)
 	}
+	domains := read("shortlinks-domains.compose.conf")
+	if m := serverName.FindAllStringSubmatch(domains, -1); len(m) != 1 {
+		t.Fatalf("the compose domains file lists %d server names, want the default domain alone:\n%s", len(m), domains)
+	}
+	var lines strings.Builder
+	for _, n := range names {
+		fmt.Fprintf(&lines, "server_name %s;\n", n)
+	}
+	domains = serverName.ReplaceAllLiteralString(domains, strings.TrimSuffix(lines.String(), "\n"))
 
 	// The main file stands for the image's own nginx.conf. As root, nginx
 	// would run its workers as "nobody", who cannot enter the test's
@@ -122,6 +144,7 @@ http {
 		"nginx.conf":                main.String(),
 		"shortlinks.conf":           conf,
 		"shortlinks-upstreams.conf": upstreams,
+		"shortlinks-domains.conf":   domains,
 	} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
 			t.Fatal(err)
@@ -363,7 +386,7 @@ func TestGateway(t *testing.T) {
 	start := time.Now()
 	a.WaitReady(t)
 	b.WaitReady(t)
-	gw := startGateway(t, nginx, addr, a, b)
+	gw := startGateway(t, nginx, addr, []string{"127.0.0.1"}, a, b)
 	gw.WaitReady(t) // an instance's /readyz, through nginx
 	t.Logf("two instances and the gateway were ready in %v", time.Since(start).Round(time.Millisecond))
 	hostA, hostB := strings.TrimPrefix(a.URL, "http://"), strings.TrimPrefix(b.URL, "http://")
@@ -626,7 +649,7 @@ func TestGateway(t *testing.T) {
 		// One instance here dies after reading each request, before answering.
 		dying := startDyingInstance(t)
 		gwAddr := servicetest.FreeAddr(t)
-		gw := startGateway(t, nginx, gwAddr, dying.Process, a)
+		gw := startGateway(t, nginx, gwAddr, []string{"127.0.0.1"}, dying.Process, a)
 		gw.WaitReady(t)
 		gwBase := "http://" + gwAddr
 		c := clientFrom("127.0.0.14")
@@ -783,7 +806,7 @@ func TestGatewayStorageDown(t *testing.T) {
 	b := apptest.StartServe(t, bin, args...)
 	a.WaitReady(t)
 	b.WaitReady(t)
-	gw := startGateway(t, nginx, addr, a, b)
+	gw := startGateway(t, nginx, addr, []string{"127.0.0.1"}, a, b)
 	gw.WaitReady(t)
 
 	c := clientFrom("127.0.0.60")

@@ -305,9 +305,13 @@ func TestSIGHUPReloads(t *testing.T) {
 		t.Fatal(err)
 	}
 	servicetest.Eventually(t, 10*time.Second, "SIGHUP applied", func() error { return l.redirectIs(308, "private, max-age=90") })
-	if !strings.Contains(l.srv.Log.String(), `"cause":"signal hangup"`) {
-		t.Error("the reload was not logged as caused by the signal")
-	}
+	// The log comes through a pipe from the server's process: wait for it.
+	servicetest.Eventually(t, 10*time.Second, "the reload logged as caused by the signal", func() error {
+		if !strings.Contains(l.srv.Log.String(), `"cause":"signal hangup"`) {
+			return errors.New("no reload with cause signal hangup in the log")
+		}
+		return nil
+	})
 }
 
 // startEtcd runs a one-member etcd on loopback ports and returns its
@@ -434,9 +438,12 @@ func TestLiveSettingsFromEtcd(t *testing.T) {
 			}
 			return nil
 		})
-		if !strings.Contains(srv.Log.String(), `unknown setting \"redirect-stauts\"`) {
-			t.Error("the log does not name the unknown key")
-		}
+		servicetest.Eventually(t, 10*time.Second, "the unknown key named in the log", func() error {
+			if !strings.Contains(srv.Log.String(), `unknown setting \"redirect-stauts\"`) {
+				return errors.New("the log does not name the unknown key")
+			}
+			return nil
+		})
 	})
 	t.Run("the watch survives etcd restarting", func(t *testing.T) {
 		l.t = t

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/spf13/pflag"
-
 	"github.com/shortlinks/shortlinks/internal/account"
 	"github.com/shortlinks/shortlinks/internal/app"
 	"github.com/shortlinks/shortlinks/internal/cli"
@@ -125,9 +123,7 @@ func TestUserCommands(t *testing.T) {
 func TestFirstAdminFromEnvironment(t *testing.T) {
 	dbURL := "sqlite:" + filepath.Join(t.TempDir(), "links.db")
 	start := func(password string) error {
-		fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
-		config.AddFlags(fs)
-		cfg, err := config.Load(fs, []string{
+		cfg, err := config.FromEnv([]string{
 			"SHORTLINKS_DATABASE_URL=" + dbURL,
 			"SHORTLINKS_ADMIN_EMAIL=root@example.com",
 			"SHORTLINKS_ADMIN_PASSWORD=" + password,

@@ -358,9 +358,19 @@ func Load(fs *pflag.FlagSet, env []string) (Config, error) {
 	return LoadOver(fs, env, nil)
 }
 
-// File returns the config file that fs and env name, or "".
+// FromEnv is Load without flags: the settings a container's environment
+// (and the config file it names) gives.
+func FromEnv(env []string) (Config, error) {
+	return LoadOver(nil, env, nil)
+}
+
+// File returns the config file that fs (which may be nil) and env name,
+// or "".
 func File(fs *pflag.FlagSet, env []string) string {
-	path, _ := fs.GetString("config")
+	var path string
+	if fs != nil {
+		path, _ = fs.GetString("config")
+	}
 	if path == "" {
 		path = environ.Get(env, "SHORTLINKS_CONFIG")
 	}
@@ -398,8 +408,10 @@ func LoadOver(fs *pflag.FlagSet, env []string, over map[string]string) (Config, 
 		return Config{}, fmt.Errorf("environment: %w", err)
 	}
 	// Every key holds at least its default, so only the flags given count.
-	if err := k.Load(posflag.Provider(fs, ".", k), nil); err != nil {
-		return Config{}, fmt.Errorf("flags: %w", err)
+	if fs != nil {
+		if err := k.Load(posflag.Provider(fs, ".", k), nil); err != nil {
+			return Config{}, fmt.Errorf("flags: %w", err)
+		}
 	}
 	for name, v := range over {
 		if !known(name) {

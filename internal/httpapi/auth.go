@@ -71,7 +71,7 @@ func (s *Server) authenticate(r *http.Request) (link.Principal, error) {
 		return link.Principal{}, &link.Error{Kind: link.Unauthenticated, Code: "unauthorized",
 			Message: "The Authorization header must be 'Bearer <key>'."}
 	}
-	return s.auth.Authenticate(r.Context(), strings.TrimSpace(token))
+	return s.keys.auth.Authenticate(r.Context(), strings.TrimSpace(token))
 }
 
 // requireKeyFor is principal for routes that anonymous clients may not use.
@@ -104,10 +104,10 @@ func (s *Server) requireAdmin(r *http.Request) (link.Principal, error) {
 // has, so that a key used from many addresses is held to one budget.
 func (s *Server) creator(r *http.Request) (link.Principal, error) {
 	p, err := s.principal(r)
-	if err != nil || p.KeyID == 0 || s.keyLimit == nil {
+	if err != nil || p.KeyID == 0 || s.keys.limit == nil {
 		return p, err
 	}
-	d, err := s.keyLimit.Allow(r.Context(), "create-key:"+strconv.FormatInt(p.KeyID, 10))
+	d, err := s.keys.limit.Allow(r.Context(), "create-key:"+strconv.FormatInt(p.KeyID, 10))
 	if err != nil {
 		// A limiter that cannot decide must not stop people creating links.
 		s.log.WarnContext(r.Context(), "key rate limiter failed; allowing", "err", err)

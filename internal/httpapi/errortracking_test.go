@@ -117,7 +117,7 @@ func (f failingLinks) Create(ctx context.Context, p link.CreateParams) (link.Lin
 	return f.Links.Create(ctx, p)
 }
 
-func (failingLinks) Resolve(ctx context.Context, c link.Code) (link.Link, error) {
+func (failingLinks) ResolveOn(ctx context.Context, d int64, c link.Code) (link.Link, error) {
 	if c == "boom123" {
 		panic("secret internal detail")
 	}

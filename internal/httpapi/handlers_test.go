@@ -498,7 +498,7 @@ func TestRateLimit(t *testing.T) {
 // made to: it panics.
 type panicking struct{ httpapi.Links }
 
-func (panicking) Resolve(context.Context, link.Code) (link.Link, error) {
+func (panicking) ResolveOn(context.Context, int64, link.Code) (link.Link, error) {
 	panic("secret internal detail")
 }
 

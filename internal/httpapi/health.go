@@ -24,16 +24,16 @@ type checkResult struct {
 // not to the response: the errors name internal hosts and addresses, and
 // /readyz is served on the public listener.
 func (s *Server) Ready(w http.ResponseWriter, r *http.Request) {
-	if s.draining.Load() {
+	if s.health.draining.Load() {
 		edge.WriteJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "draining", "checks": map[string]checkResult{}})
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	results := make(map[string]checkResult, len(s.checks))
+	results := make(map[string]checkResult, len(s.health.checks))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for _, c := range s.checks {
+	for _, c := range s.health.checks {
 		wg.Go(func() {
 			res := checkResult{Status: "up", Critical: c.Critical}
 			if err := c.Run(ctx); err != nil {

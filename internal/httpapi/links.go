@@ -201,7 +201,7 @@ func (s *Server) CreateLink(w http.ResponseWriter, r *http.Request) {
 		s.errs.Fail(w, r, err)
 		return
 	}
-	if who.Anonymous() && s.requireKey {
+	if who.Anonymous() && s.keys.required {
 		s.errs.Fail(w, r, errKeyRequired)
 		return
 	}
@@ -226,17 +226,12 @@ func (s *Server) CreateLink(w http.ResponseWriter, r *http.Request) {
 
 // GetLink serves GET /api/v1/links/{code} to the link's owner or an admin.
 func (s *Server) GetLink(w http.ResponseWriter, r *http.Request) {
-	who, err := s.requireKeyFor(r)
+	who, d, c, err := s.linkRef(r)
 	if err != nil {
 		s.errs.Fail(w, r, err)
 		return
 	}
-	d, err := s.domainParam(r)
-	if err != nil {
-		s.errs.Fail(w, r, err)
-		return
-	}
-	l, err := s.links.GetOn(r.Context(), d, link.Code(r.PathValue("code")), who)
+	l, err := s.links.GetOn(r.Context(), d, c, who)
 	if err != nil {
 		s.errs.Fail(w, r, err)
 		return
@@ -246,20 +241,29 @@ func (s *Server) GetLink(w http.ResponseWriter, r *http.Request) {
 	edge.WriteJSON(w, http.StatusOK, out[0])
 }
 
-// DeleteLink serves DELETE /api/v1/links/{code} to the link's owner or an
-// admin.
-func (s *Server) DeleteLink(w http.ResponseWriter, r *http.Request) {
+// linkRef reads what every single-link endpoint needs: the caller (by
+// key), the short domain (?domain=) and the code in the path.
+func (s *Server) linkRef(r *http.Request) (link.Principal, int64, link.Code, error) {
 	who, err := s.requireKeyFor(r)
 	if err != nil {
-		s.errs.Fail(w, r, err)
-		return
+		return link.Principal{}, 0, "", err
 	}
 	d, err := s.domainParam(r)
 	if err != nil {
+		return link.Principal{}, 0, "", err
+	}
+	return who, d, link.Code(r.PathValue("code")), nil
+}
+
+// DeleteLink serves DELETE /api/v1/links/{code} to the link's owner or an
+// admin.
+func (s *Server) DeleteLink(w http.ResponseWriter, r *http.Request) {
+	who, d, c, err := s.linkRef(r)
+	if err != nil {
 		s.errs.Fail(w, r, err)
 		return
 	}
-	if err := s.links.DeleteOn(r.Context(), d, link.Code(r.PathValue("code")), who); err != nil {
+	if err := s.links.DeleteOn(r.Context(), d, c, who); err != nil {
 		s.errs.Fail(w, r, err)
 		return
 	}

@@ -25,13 +25,7 @@ type Clicks interface {
 // the path and the domain from the host (link.DefaultDomain while there is
 // no other).
 func (s *Server) Redirect(w http.ResponseWriter, r *http.Request, d int64, code link.Code) {
-	var l link.Link
-	var err error
-	if d == link.DefaultDomain {
-		l, err = s.links.Resolve(r.Context(), code)
-	} else {
-		l, err = s.links.ResolveOn(r.Context(), d, code)
-	}
+	l, err := s.links.ResolveOn(r.Context(), d, code)
 	if err != nil {
 		s.redirect.failed(err)
 		if kind, ok := orphanKind(err); ok {
@@ -88,15 +82,15 @@ func (s *Server) NoRoute(w http.ResponseWriter, r *http.Request) {
 // already holds is read (header values by their canonical keys, the time
 // the edge read), and the Click is passed by value: no allocation.
 func (s *Server) record(w http.ResponseWriter, r *http.Request, kind analytics.Kind, id, d int64) {
-	if s.clicks == nil || r.Method == http.MethodHead {
+	if s.redirect.clicks == nil || r.Method == http.MethodHead {
 		return
 	}
 	var addr netip.Addr
-	if s.clientIP != nil {
-		addr = s.clientIP(r)
+	if s.redirect.clientIP != nil {
+		addr = s.redirect.clientIP(r)
 	}
 	h := r.Header
-	s.clicks.Record(analytics.Click{
+	s.redirect.clicks.Record(analytics.Click{
 		Kind:           kind,
 		LinkID:         id,
 		Domain:         uint32(d),
@@ -142,6 +136,15 @@ type redirect struct {
 	ok, notFound, expired, disabled, unavailable, failures prometheus.Counter
 
 	locations edge.HeaderValues // the Location headers' values
+
+	// What a redirect records and reads besides the link: the click
+	// pipeline, the client's address (trusted proxies applied), and for
+	// links with options the password form, countries and their counters.
+	clicks       Clicks
+	clientIP     func(*http.Request) netip.Addr
+	passwordForm PasswordForm
+	countries    Countries
+	options      linkOptions
 }
 
 type redirectPolicy struct {

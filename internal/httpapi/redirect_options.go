@@ -59,7 +59,7 @@ func (o *linkOptions) init(reg prometheus.Registerer) {
 // send this visitor.
 func (s *Server) redirectWithOptions(w http.ResponseWriter, r *http.Request, l *link.Link) {
 	if l.PasswordHash != "" {
-		s.options.form.Inc()
+		s.redirect.options.form.Inc()
 		s.askPassword(w, r, l, http.StatusOK, "")
 		return
 	}
@@ -74,13 +74,7 @@ func (s *Server) redirectWithOptions(w http.ResponseWriter, r *http.Request, l *
 // puts the cross-origin check and the per-link, per-client rate limit in
 // front of it, before any password is hashed.
 func (s *Server) Unlock(w http.ResponseWriter, r *http.Request, d int64, code link.Code) {
-	var l link.Link
-	var err error
-	if d == link.DefaultDomain {
-		l, err = s.links.Resolve(r.Context(), code)
-	} else {
-		l, err = s.links.ResolveOn(r.Context(), d, code)
-	}
+	l, err := s.links.ResolveOn(r.Context(), d, code)
 	if err != nil {
 		s.redirect.failed(err)
 		s.errs.Fail(w, r, err)
@@ -94,7 +88,7 @@ func (s *Server) Unlock(w http.ResponseWriter, r *http.Request, d int64, code li
 		}
 		err = s.links.CheckPassword(r.Context(), l, secret)
 		if errors.Is(err, link.ErrWrongPassword) {
-			s.options.wrong.Inc()
+			s.redirect.options.wrong.Inc()
 			s.askPassword(w, r, &l, http.StatusUnauthorized, link.ErrWrongPassword.Message)
 			return
 		}
@@ -102,7 +96,7 @@ func (s *Server) Unlock(w http.ResponseWriter, r *http.Request, d int64, code li
 			s.errs.Fail(w, r, err)
 			return
 		}
-		s.options.unlocked.Inc()
+		s.redirect.options.unlocked.Inc()
 	}
 	s.redirectTo(w, r, &l, http.StatusSeeOther)
 }
@@ -134,7 +128,7 @@ func readPassword(w http.ResponseWriter, r *http.Request) (string, error) {
 // askPassword shows browsers the password form and answers programs
 // with 401: password_required, or wrong_password after a wrong one.
 func (s *Server) askPassword(w http.ResponseWriter, r *http.Request, l *link.Link, status int, problem string) {
-	if s.passwordForm == nil || !strings.Contains(r.Header.Get("Accept"), "text/html") {
+	if s.redirect.passwordForm == nil || !strings.Contains(r.Header.Get("Accept"), "text/html") {
 		err := link.ErrPasswordRequired
 		if problem != "" {
 			err = link.ErrWrongPassword
@@ -148,7 +142,7 @@ func (s *Server) askPassword(w http.ResponseWriter, r *http.Request, l *link.Lin
 	if r.URL.RawQuery != "" {
 		action += "?" + r.URL.RawQuery
 	}
-	s.passwordForm.PasswordForm(w, r, l.Code, action, status, problem)
+	s.redirect.passwordForm.PasswordForm(w, r, l.Code, action, status, problem)
 }
 
 // redirectTo counts the visit against l's limit, if it has one, and sends
@@ -160,7 +154,7 @@ func (s *Server) redirectTo(w http.ResponseWriter, r *http.Request, l *link.Link
 	if len(l.Rules) != 0 {
 		dest = l.Destination(s.visitOf(r, l))
 		if dest != l.URL {
-			s.options.ruled.Inc()
+			s.redirect.options.ruled.Inc()
 		}
 	}
 	if l.ForwardQuery {
@@ -169,7 +163,7 @@ func (s *Server) redirectTo(w http.ResponseWriter, r *http.Request, l *link.Link
 	if l.MaxVisits != 0 {
 		if err := s.links.Visit(r.Context(), *l); err != nil {
 			if errors.Is(err, link.ErrExhausted) {
-				s.options.exhausted.Inc()
+				s.redirect.options.exhausted.Inc()
 			} else {
 				s.redirect.failed(err)
 			}
@@ -195,8 +189,8 @@ func (s *Server) visitOf(r *http.Request, l *link.Link) link.Visit {
 	if device {
 		v.Device = link.DeviceOf(r.Header.Get("User-Agent"))
 	}
-	if country && s.countries != nil && s.clientIP != nil {
-		v.Country = s.countries.Country(s.clientIP(r))
+	if country && s.redirect.countries != nil && s.redirect.clientIP != nil {
+		v.Country = s.redirect.countries.Country(s.redirect.clientIP(r))
 	}
 	if language {
 		v.Language = link.PreferredLanguage(r.Header.Get("Accept-Language"))

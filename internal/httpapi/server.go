@@ -22,7 +22,6 @@ import (
 // Links is the link service the handlers call.
 type Links interface {
 	Create(ctx context.Context, p link.CreateParams) (link.Link, error)
-	Resolve(ctx context.Context, c link.Code) (link.Link, error)
 	Get(ctx context.Context, c link.Code, p link.Principal) (link.Link, error)
 	Delete(ctx context.Context, c link.Code, p link.Principal) error
 	List(ctx context.Context, p link.Principal, after *link.Cursor, limit int) (link.Page, error)
@@ -37,8 +36,10 @@ type Links interface {
 	// password.
 	CheckPassword(ctx context.Context, l link.Link, secret string) error
 
-	// The same on any domain; on link.DefaultDomain they are the above.
+	// ResolveOn returns the live link for c on domain d: the redirect path.
 	ResolveOn(ctx context.Context, d int64, c link.Code) (link.Link, error)
+
+	// The same on any domain; on link.DefaultDomain they are the above.
 	GetOn(ctx context.Context, d int64, c link.Code, p link.Principal) (link.Link, error)
 	DeleteOn(ctx context.Context, d int64, c link.Code, p link.Principal) error
 	UpdateOn(ctx context.Context, d int64, c link.Code, patch link.Patch, p link.Principal) (link.Link, error)
@@ -103,53 +104,59 @@ const DefaultRedirectStatus = http.StatusFound
 
 // Server serves the API and the redirect.
 type Server struct {
-	links      Links
-	auth       Authenticator
-	qr         QR
-	errs       *edge.Renderer
-	log        *slog.Logger
-	base       string
-	requireKey bool
-	redirect   redirect
-	checks     []Check
-	keyLimit   KeyLimiter
-	audit      AuditLog
-	reports    Reports
-	draining   atomic.Bool
-	clicks     Clicks
-	clientIP   func(*http.Request) netip.Addr
-	stats      Stats
+	links    Links
+	keys     keys
+	qr       QR
+	errs     *edge.Renderer
+	log      *slog.Logger
+	base     string
+	scheme   string // BaseURL's, for other domains' short URLs
+	redirect redirect
+	health   health
+	audit    AuditLog
+	reports  Reports
+	stats    Stats
+	domains  *link.Domains
+	// host is the host a request asked for, for the domain of orphan
+	// visits to paths that are no code.
+	host func(*http.Request) string
+}
 
-	passwordForm PasswordForm
-	countries    Countries
-	options      linkOptions
-	domains      *link.Domains
-	host         func(*http.Request) string
-	scheme       string // BaseURL's, for other domains' short URLs
+// keys is how API keys are checked: who a key is, its rate limit, and
+// whether a create needs one.
+type keys struct {
+	auth     Authenticator
+	limit    KeyLimiter
+	required bool
+}
+
+// health is what /healthz and /readyz answer from.
+type health struct {
+	checks   []Check
+	draining atomic.Bool
 }
 
 // New returns a Server.
 func New(links Links, auth Authenticator, log *slog.Logger, opts Options) *Server {
 	s := &Server{
-		links:      links,
-		auth:       auth,
-		qr:         opts.QR,
-		errs:       opts.Errors,
-		log:        log,
-		base:       strings.TrimSuffix(opts.BaseURL, "/"),
-		requireKey: opts.RequireAPIKey,
-		checks:     opts.Checks,
-		keyLimit:   opts.KeyLimiter,
-		audit:      opts.Audit,
-		reports:    opts.Reports,
-		clicks:     opts.Clicks,
-		clientIP:   opts.ClientIP,
-		stats:      opts.Stats,
-
-		passwordForm: opts.PasswordForm,
-		countries:    opts.Countries,
-		domains:      opts.Domains,
-		host:         opts.Host,
+		links:   links,
+		keys:    keys{auth: auth, limit: opts.KeyLimiter, required: opts.RequireAPIKey},
+		qr:      opts.QR,
+		errs:    opts.Errors,
+		log:     log,
+		base:    strings.TrimSuffix(opts.BaseURL, "/"),
+		audit:   opts.Audit,
+		reports: opts.Reports,
+		stats:   opts.Stats,
+		domains: opts.Domains,
+		redirect: redirect{
+			clicks:       opts.Clicks,
+			clientIP:     opts.ClientIP,
+			passwordForm: opts.PasswordForm,
+			countries:    opts.Countries,
+		},
+		health: health{checks: opts.Checks},
+		host:   opts.Host,
 	}
 	if s.host == nil {
 		s.host = func(r *http.Request) string { return r.Host }
@@ -163,12 +170,12 @@ func New(links Links, auth Authenticator, log *slog.Logger, opts Options) *Serve
 		reg = prometheus.NewRegistry()
 	}
 	s.redirect.init(opts.RedirectStatus, opts.CacheControl, reg)
-	s.options.init(reg)
+	s.redirect.options.init(reg)
 	return s
 }
 
 // Drain makes /readyz answer 503 from now on, so that load balancers stop
 // sending requests before the server stops taking them.
-func (s *Server) Drain() { s.draining.Store(true) }
+func (s *Server) Drain() { s.health.draining.Store(true) }
 
 func (s *Server) shortURL(c link.Code) string { return s.base + "/" + string(c) }

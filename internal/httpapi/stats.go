@@ -37,7 +37,7 @@ var errAnalyticsOff = problem(http.StatusNotFound, "analytics_off", "Click analy
 // by default the last 30 days), as a series by hour or day (the default),
 // bots apart, and the top values of each breakdown.
 func (s *Server) LinkStats(w http.ResponseWriter, r *http.Request) {
-	who, err := s.requireKeyFor(r)
+	who, d, c, err := s.linkRef(r)
 	if err != nil {
 		s.errs.Fail(w, r, err)
 		return
@@ -47,12 +47,7 @@ func (s *Server) LinkStats(w http.ResponseWriter, r *http.Request) {
 		s.errs.Fail(w, r, err)
 		return
 	}
-	d, err := s.domainParam(r)
-	if err != nil {
-		s.errs.Fail(w, r, err)
-		return
-	}
-	l, err := s.links.GetOn(r.Context(), d, link.Code(r.PathValue("code")), who)
+	l, err := s.links.GetOn(r.Context(), d, c, who)
 	if err != nil {
 		s.errs.Fail(w, r, err)
 		return

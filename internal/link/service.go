@@ -223,28 +223,27 @@ func expiry(p CreateParams, now time.Time) (time.Time, error) {
 // ErrNotFound for unknown or deleted codes, ErrDisabled for a disabled
 // link, ErrNotYetValid before its ValidFrom, and ErrExpired after expiry.
 func (s *Service) Resolve(ctx context.Context, c Code) (Link, error) {
-	if !ValidCode(c) {
-		return Link{}, ErrNotFound
-	}
-	l, err := s.store.Get(ctx, c)
-	if err != nil {
-		return Link{}, err
-	}
+	return s.ResolveOn(ctx, DefaultDomain, c)
+}
+
+// live reports why l may not be followed now: disabled, expired or not yet
+// valid; nil if it may.
+func (s *Service) live(l *Link) error {
 	if !l.DisabledAt.IsZero() {
-		return Link{}, ErrDisabled
+		return ErrDisabled
 	}
 	// Most links never expire and are valid from the start; skip reading
 	// the clock for them.
 	if !l.ExpiresAt.IsZero() || !l.ValidFrom.IsZero() {
 		now := s.now()
 		if l.Expired(now) {
-			return Link{}, ErrExpired
+			return ErrExpired
 		}
 		if !l.ValidFrom.IsZero() && now.Before(l.ValidFrom) {
-			return Link{}, ErrNotYetValid
+			return ErrNotYetValid
 		}
 	}
-	return l, nil
+	return nil
 }
 
 // Get returns the link for c as its owner sees it, expired or not. A link

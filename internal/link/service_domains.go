@@ -47,27 +47,24 @@ func (s *Service) domainFor(ctx context.Context, host string, p Principal) (int6
 // ResolveOn is Resolve for the link with code c on domain d: the redirect
 // path of every domain. On DefaultDomain it is Resolve.
 func (s *Service) ResolveOn(ctx context.Context, d int64, c Code) (Link, error) {
-	if d == DefaultDomain {
-		return s.Resolve(ctx, c)
-	}
-	if !ValidCode(c) || s.onDomains == nil {
+	if !ValidCode(c) {
 		return Link{}, ErrNotFound
 	}
-	l, err := s.onDomains.GetOn(ctx, d, c)
+	var l Link
+	var err error
+	switch {
+	case d == DefaultDomain:
+		l, err = s.store.Get(ctx, c)
+	case s.onDomains != nil:
+		l, err = s.onDomains.GetOn(ctx, d, c)
+	default:
+		return Link{}, ErrNotFound
+	}
 	if err != nil {
 		return Link{}, err
 	}
-	if !l.DisabledAt.IsZero() {
-		return Link{}, ErrDisabled
-	}
-	if !l.ExpiresAt.IsZero() || !l.ValidFrom.IsZero() {
-		now := s.now()
-		if l.Expired(now) {
-			return Link{}, ErrExpired
-		}
-		if !l.ValidFrom.IsZero() && now.Before(l.ValidFrom) {
-			return Link{}, ErrNotYetValid
-		}
+	if err := s.live(&l); err != nil {
+		return Link{}, err
 	}
 	return l, nil
 }

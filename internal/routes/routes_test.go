@@ -61,7 +61,7 @@ func TestRedirectHops(t *testing.T) {
 		t.Fatalf("GET /abcdefg = %d, want 302", resp.StatusCode)
 	}
 	want := []string{
-		"github.com/shortlinks/shortlinks/internal/link.(*Service).Resolve",
+		"github.com/shortlinks/shortlinks/internal/link.(*Service).ResolveOn",
 		"github.com/shortlinks/shortlinks/internal/httpapi.(*Server).Redirect",
 		"github.com/shortlinks/shortlinks/internal/routes.(*Table).ServeHTTP",
 		"github.com/shortlinks/shortlinks/internal/edge.(*handler).ServeHTTP",
