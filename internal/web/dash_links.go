@@ -55,9 +55,8 @@ func (d *Dashboard) row(l link.Link) linkRow {
 		r.Rules = append(r.Rules, ruleText(rule))
 	}
 	r.QRSVG, r.QRPNG = d.p.qrURL(r.Code, "svg", 0), d.p.qrURL(r.Code, "png", 1024)
-	if l.Domain == link.DefaultDomain {
-		r.StatsPath = "/links/" + url.PathEscape(r.Code) + "/stats"
-	} else if d.domains != nil {
+	r.StatsPath = "/links/" + url.PathEscape(r.Code) + "/stats" + r.Q
+	if l.Domain != link.DefaultDomain && d.domains != nil {
 		r.Domain = d.domains.Host(l.Domain)
 		if r.QRSVG != "" {
 			// The QR endpoint takes the domain as the API's link paths do.
