@@ -145,16 +145,25 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, tel Telemetry
 		below = telemetry.TraceStore(db, tel.Tracer, "database", system)
 		lister = telemetry.TraceLister(db, tel.Tracer, "database", system)
 	}
+	// Domains come before the cache, which carries news of their changes
+	// between instances.
+	domains, err := st.Domains(ctx, log)
+	if err != nil {
+		return nil, err
+	}
+	domains.SetReloadEvery(cfg.DomainReloadInterval)
+	a.workers = append(a.workers, domains.Run)
 	cached, err := cache.New(below, cache.Options{
 		Size: cfg.CacheSize, TTL: cfg.CacheTTL, NegativeTTL: cfg.CacheNegativeTTL,
 		Redis: rdb, RedisTTL: cfg.CacheRedisTTL, Prefix: cfg.RedisKeyPrefix, Timeout: cfg.RedisTimeout,
 		Registerer: reg, Log: log, TraceTiers: tel.Tracer != nil,
-		Editor: db,
+		Editor: db, DomainsChanged: domains.Changed,
 	})
 	if err != nil {
 		return nil, err
 	}
 	a.closers = append(a.closers, cached.Close)
+	domains.OnChange(cached.AnnounceDomains)
 
 	var store link.Store = cached
 	if tel.Tracer != nil {
@@ -183,11 +192,6 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, tel Telemetry
 		return nil, fmt.Errorf("shortener-hosts: %w", err)
 	}
 	screens.linkOptions(&linkOpts)
-	domains, err := st.Domains(ctx, log)
-	if err != nil {
-		return nil, err
-	}
-	a.workers = append(a.workers, domains.Run)
 	linkOpts.Domains, linkOpts.UserDomains = domains, st.userDomains()
 	a.links = link.NewService(store, lister, gen, linkOpts)
 	a.audit = st.Audit(log)
@@ -230,7 +234,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, tel Telemetry
 	}
 
 	pages, err := web.New(a.links, log, web.Options{BaseURL: cfg.BaseURL, RequireAPIKey: cfg.RequireAPIKey, QRURL: routes.QRURL,
-		Resolver: a.links, Reports: reports})
+		Resolver: a.links, Reports: reports, Domains: domains})
 	if err != nil {
 		return nil, err
 	}
@@ -258,11 +262,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, tel Telemetry
 		Domains:        domains,
 		Imports:        imports,
 	}
-	if err := a.redirectOptions(&apiOpts, pages, cfg); err != nil {
-		return nil, err
-	}
-	clicks.wireAPI(&apiOpts, cfg)
-	a.srv = httpapi.New(auditedLinks{a.links, a.audit}, a.keys, log, apiOpts)
+
 	edgeOpts := edge.Options{
 		TrustedProxies: cfg.TrustedProxies,
 		LogRequests:    cfg.LogRequests,
@@ -281,6 +281,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, tel Telemetry
 	}
 	pipeline := edge.New(log, edgeOpts)
 	a.edge = pipeline
+	apiOpts.Host = pipeline.Host
+	if err := a.redirectOptions(&apiOpts, pages, cfg); err != nil {
+		return nil, err
+	}
+	clicks.wireAPI(&apiOpts, cfg)
+	a.srv = httpapi.New(auditedLinks{a.links, a.audit}, a.keys, log, apiOpts)
 	a.metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
 	routeOpts := routes.Options{Pages: pages, Errors: errs, Limiter: a.limiter, Reports: reportLimit, ClientIP: pipeline.ClientIP, Registerer: reg,
 		BodyTimeout: cfg.ReadTimeout, QRLimiter: qrLimiter, IPv6Prefix: cfg.IPv6Prefix,

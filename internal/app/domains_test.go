@@ -109,7 +109,9 @@ func TestDomainsByHost(t *testing.T) {
 		{"root without a redirect", req{path: "/", host: "acme.link"}, 404, ""},
 		{"root of the default domain", req{path: "/"}, 200, ""},
 		{"root of an unknown host", req{path: "/", host: "evil.example"}, 404, ""},
-		{"preview on a branded domain", req{path: "/promo+", host: "acme.link"}, 404, ""},
+		{"preview on a branded domain", req{path: "/promo+", host: "acme.link"}, 200, ""},
+		{"preview of a code on another domain", req{path: "/only-acme+", host: "acme.link"}, 404, ""},
+		{"preview on an unknown host", req{path: "/promo+", host: "evil.example"}, 404, ""},
 		{"path with escapes, branded", req{path: "/pro%6Do", host: "acme.link"}, 302, "https://example.com/link"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -78,6 +78,13 @@ type Options struct {
 	// Editor edits the links of the next store; nil: Store's Editor
 	// methods fail.
 	Editor link.Editor
+
+	// DomainsChanged is called when another instance announces that it
+	// added or removed a short domain (AnnounceDomains), and whenever the
+	// invalidation channel is subscribed again, since news may have been
+	// missed meanwhile (link.Domains.Changed fits). It must not block.
+	// nil: such news is ignored.
+	DomainsChanged func()
 }
 
 // entry is a cached lookup: a link, or the fact that there is none. It
@@ -164,6 +171,7 @@ type Store struct {
 	// subscribed: the invalidation channel is heard now; everSubscribed:
 	// it has been at least once.
 	subscribed, everSubscribed atomic.Bool
+	domainsChanged             func()
 	stop                       context.CancelFunc
 	wg                         sync.WaitGroup
 }
@@ -198,7 +206,7 @@ func New(next link.Store, opts Options) (*Store, error) {
 		ttl: opts.TTL, negTTL: opts.NegativeTTL, now: time.Now, log: log, traced: opts.TraceTiers,
 		rdb: opts.Redis, redisTTL: opts.RedisTTL, timeout: opts.Timeout,
 		prefix: opts.Prefix + "link:", channel: opts.Prefix + "invalidate",
-		pending: newPending(maxPending),
+		pending: newPending(maxPending), domainsChanged: opts.DomainsChanged,
 	}
 	// Reading the precise time costs more than the rest of a hit; entries
 	// live for seconds, so a clock that is 10ms coarse is precise enough.

@@ -209,6 +209,9 @@ func (s *Store) listen(ctx context.Context) {
 				continue
 			}
 			s.local.InvalidateAll()
+			if s.domainsChanged != nil {
+				s.domainsChanged()
+			}
 			if s.everSubscribed.Swap(true) {
 				s.m.flushes.Inc()
 				s.log.Info("invalidation channel back; emptied the in-process cache")
@@ -216,10 +219,36 @@ func (s *Store) listen(ctx context.Context) {
 			s.subscribed.Store(true)
 		case *redis.Message:
 			origin, code, ok := strings.Cut(m.Payload, ":")
-			if ok && origin != s.origin {
+			switch {
+			case !ok || origin == s.origin:
+			case code == domainsNews:
+				if s.domainsChanged != nil {
+					s.domainsChanged()
+				}
+			default:
 				s.local.Invalidate(link.Code(code))
 			}
 		}
+	}
+}
+
+// domainsNews is the message that says the short domains changed, on the
+// channel that carries the codes to drop: no code or domain key has a "+".
+const domainsNews = "+domains"
+
+// AnnounceDomains tells the other instances that a short domain was added
+// or removed here, so that they read the domains again at once (see
+// Options.DomainsChanged) rather than at their next periodic reload,
+// which remains the fallback if Redis cannot take the message now.
+// Without a Redis tier it does nothing.
+func (s *Store) AnnounceDomains(ctx context.Context) {
+	if s.rdb == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
+	defer cancel()
+	if err := s.rdb.Publish(ctx, s.channel, s.origin+":"+domainsNews).Err(); err != nil {
+		s.log.Warn("could not announce a change of domains; other instances reload them on their own", "err", err)
 	}
 }
 

@@ -60,8 +60,9 @@ the batches in hand, acknowledges them and exits.`,
 func statsCmd(e env) *cobra.Command {
 	var f clientFlags
 	var since, interval string
+	var domain *string
 	cmd := &cobra.Command{
-		Use:   "stats CODE [--since 7d] [--interval hour|day]",
+		Use:   "stats CODE [--domain HOST] [--since 7d] [--interval hour|day]",
 		Short: "Show a link's clicks (needs an API key)",
 		Example: `  shortlinks stats launch-2030
   shortlinks stats launch-2030 --since 24h --interval hour`,
@@ -79,7 +80,7 @@ func statsCmd(e env) *cobra.Command {
 				}
 				from = time.Now().Add(-d)
 			}
-			s, err := c.Stats(cmd.Context(), args[0], from, time.Time{}, interval)
+			s, err := c.StatsOn(cmd.Context(), *domain, args[0], from, time.Time{}, interval)
 			if err != nil {
 				return err
 			}
@@ -92,6 +93,7 @@ func statsCmd(e env) *cobra.Command {
 	f.add(cmd)
 	cmd.Flags().StringVar(&since, "since", "", "how far back, like 24h, 7d or 90d (default 30d)")
 	cmd.Flags().StringVar(&interval, "interval", "", "hour or day (default day)")
+	domain = domainFlag(cmd, onDomain)
 	return cmd
 }
 

@@ -26,6 +26,17 @@ func (f *clientFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVarP(&f.output, "output", "o", "text", "text or json")
 }
 
+// domainFlag adds --domain, the short domain of the link a command acts
+// on, to cmd, and returns where its value goes.
+func domainFlag(cmd *cobra.Command, usage string) *string {
+	var host string
+	cmd.Flags().StringVar(&host, "domain", "", usage)
+	return &host
+}
+
+// onDomain is the usage of --domain for the commands that act on a link.
+const onDomain = "the short domain the link is on, like go.acme.com (default: the default domain)"
+
 func (f *clientFlags) client(e env) (*httpapi.Client, error) {
 	server := f.server
 	if server == "" {
@@ -48,19 +59,21 @@ func shortenCmd(e env) *cobra.Command {
 	var f clientFlags
 	var alias, expiresIn, expiresAt string
 	var options func(*httpapi.CreateRequest) error
+	var domain *string
 	cmd := &cobra.Command{
-		Use:   "shorten URL [--alias A] [--expires-in D] [--title T] [--tag T ...] [--max-visits N] [--password-stdin] [--forward-query]",
+		Use:   "shorten URL [--domain HOST] [--alias A] [--expires-in D] [--title T] [--tag T ...] [--max-visits N] [--password-stdin] [--forward-query]",
 		Short: "Shorten a URL on a running server",
 		Example: `  shortlinks shorten https://example.com/a/long/path
   shortlinks shorten https://example.com --alias docs --expires-in 7d
-  shortlinks shorten https://example.com/sale --tag spring --title "Spring sale" --max-visits 500`,
+  shortlinks shorten https://example.com/sale --tag spring --title "Spring sale" --max-visits 500
+  shortlinks shorten https://acme.com/jobs --domain go.acme.com --alias jobs`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := f.client(e)
 			if err != nil {
 				return err
 			}
-			req := httpapi.CreateRequest{URL: args[0], Alias: alias, ExpiresAt: expiresAt}
+			req := httpapi.CreateRequest{URL: args[0], Alias: alias, ExpiresAt: expiresAt, Domain: *domain}
 			if err := options(&req); err != nil {
 				return err
 			}
@@ -88,13 +101,15 @@ func shortenCmd(e env) *cobra.Command {
 	cmd.Flags().StringVar(&alias, "alias", "", "custom code (3-64 of A-Z a-z 0-9 - _; case-sensitive)")
 	cmd.Flags().StringVar(&expiresIn, "expires-in", "", "lifetime, like 90m, 24h or 7d")
 	cmd.Flags().StringVar(&expiresAt, "expires-at", "", "expiry as an RFC 3339 time")
+	domain = domainFlag(cmd, "the short domain to make the link on, like go.acme.com (default: the default domain; see 'shortlinks domain list')")
 	return cmd
 }
 
 func infoCmd(e env) *cobra.Command {
 	var f clientFlags
+	var domain *string
 	cmd := &cobra.Command{
-		Use:   "info CODE",
+		Use:   "info CODE [--domain HOST]",
 		Short: "Show a link's details (needs an API key)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -102,7 +117,7 @@ func infoCmd(e env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			l, err := c.Get(cmd.Context(), args[0])
+			l, err := c.GetOn(cmd.Context(), *domain, args[0])
 			if err != nil {
 				return err
 			}
@@ -113,13 +128,15 @@ func infoCmd(e env) *cobra.Command {
 		},
 	}
 	f.add(cmd)
+	domain = domainFlag(cmd, onDomain)
 	return cmd
 }
 
 func deleteCmd(e env) *cobra.Command {
 	var f clientFlags
+	var domain *string
 	cmd := &cobra.Command{
-		Use:   "delete CODE",
+		Use:   "delete CODE [--domain HOST]",
 		Short: "Delete a link (needs an API key); its code is never reissued",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -127,7 +144,7 @@ func deleteCmd(e env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := c.Delete(cmd.Context(), args[0]); err != nil {
+			if err := c.DeleteOn(cmd.Context(), *domain, args[0]); err != nil {
 				return err
 			}
 			if f.output == "json" {
@@ -138,6 +155,7 @@ func deleteCmd(e env) *cobra.Command {
 		},
 	}
 	f.add(cmd)
+	domain = domainFlag(cmd, onDomain)
 	return cmd
 }
 

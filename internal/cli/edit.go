@@ -36,9 +36,10 @@ func editCmd(e env) *cobra.Command {
 		disable, enable, noExpiry, noTags, passwordStdin    bool
 		noPassword, forwardQuery                            bool
 		maxVisits                                           int64
+		domain                                              *string
 	)
 	cmd := &cobra.Command{
-		Use:   "edit CODE [--url U] [--tag T ...] [--title T] [--disable --reason R | --enable] [--max-visits N] [--expires-at T | --expires-in D | --no-expiry] [--password-stdin] [--forward-query]",
+		Use:   "edit CODE [--domain HOST] [--url U] [--tag T ...] [--title T] [--disable --reason R | --enable] [--max-visits N] [--expires-at T | --expires-in D | --no-expiry] [--password-stdin] [--forward-query]",
 		Short: "Change a link (needs an API key with links:write); only the options given change",
 		Example: `  shortlinks edit launch --url https://example.com/new --tag spring --tag launch
   shortlinks edit Xk3p9Qa --disable --reason "reported as phishing"
@@ -122,7 +123,7 @@ func editCmd(e env) *cobra.Command {
 			if len(p) == 0 {
 				return errors.New("nothing to change: give at least one option (see --help)")
 			}
-			l, err := c.Update(cmd.Context(), args[0], p)
+			l, err := c.UpdateOn(cmd.Context(), *domain, args[0], p)
 			if err != nil {
 				return err
 			}
@@ -133,6 +134,7 @@ func editCmd(e env) *cobra.Command {
 		},
 	}
 	f.add(cmd)
+	domain = domainFlag(cmd, onDomain)
 	fl := cmd.Flags()
 	fl.StringVar(&url, "url", "", "new destination URL")
 	fl.StringArrayVar(&tags, "tag", nil, "tag; repeat for several (replaces all tags)")

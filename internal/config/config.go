@@ -61,7 +61,10 @@ type Config struct {
 	CacheSize        int
 	CacheTTL         time.Duration
 	CacheNegativeTTL time.Duration
-	CacheRedisTTL    time.Duration
+	// DomainReloadInterval is how often the short domains are read again
+	// in case another instance's news of a change was lost.
+	DomainReloadInterval time.Duration
+	CacheRedisTTL        time.Duration
 
 	LogLevel          string
 	LogFormat         string
@@ -200,6 +203,8 @@ var Settings = []Setting{
 		field: func(c *Config) any { return &c.CacheNegativeTTL }, rule: positive},
 	{Name: "cache-redis-ttl", Default: "10m", Usage: "longest a link stays in the Redis cache tier",
 		field: func(c *Config) any { return &c.CacheRedisTTL }, rule: positive},
+	{Name: "domain-reload-interval", Default: "15s", Usage: "how often the short domains are read again, in case news of a change from another instance was lost",
+		field: func(c *Config) any { return &c.DomainReloadInterval }, rule: positive},
 	{Name: "log-level", Live: true, Default: "info", Usage: "debug, info, warn or error",
 		field: func(c *Config) any { return &c.LogLevel }, rule: oneOf("debug", "info", "warn", "error")},
 	{Name: "log-format", Default: "json", Usage: "json or text",
@@ -245,7 +250,7 @@ var Settings = []Setting{
 		field: func(c *Config) any { return &c.GeoIPDB }},
 	{Name: "analytics-honor-dnt", Default: "false", Usage: "for visitors sending DNT: 1 or Sec-GPC: 1, count the click and keep nothing else about it",
 		field: func(c *Config) any { return &c.AnalyticsHonorDNT }},
-	{Name: "analytics-visits-retention", Default: "720h", Usage: "how long individual visits are kept (0: none kept); the hourly and daily counts stay",
+	{Name: "analytics-visits-retention", Default: "720h", Usage: "how long individual visits are kept (0: none kept, and those kept before are deleted); the hourly and daily counts stay",
 		field: func(c *Config) any { return &c.AnalyticsVisitRetention },
 		rule:  rule{"a duration of 0 or more, like 720h", func(v any) bool { return v.(time.Duration) >= 0 }}},
 	{Name: "analytics-buffer", Default: "8192", Usage: "clicks an instance holds between drains; beyond it clicks are dropped and counted, never waited for",

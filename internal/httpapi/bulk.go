@@ -15,6 +15,9 @@ const MaxBulkBodyBytes = 4 << 20
 // BulkRequest is the body of POST /api/v1/links/bulk.
 type BulkRequest struct {
 	Links []CreateRequest `json:"links"`
+	// Domain is the short domain of the items that name none; empty: the
+	// default domain.
+	Domain string `json:"domain,omitempty"`
 }
 
 // BulkResult is the outcome of one item of a bulk create: Status 201 with
@@ -62,6 +65,9 @@ func (s *Server) BulkCreate(w http.ResponseWriter, r *http.Request) {
 	params := make([]link.CreateParams, 0, len(req.Links))
 	index := make([]int, 0, len(req.Links)) // params[j] is item index[j]
 	for i, item := range req.Links {
+		if item.Domain == "" {
+			item.Domain = req.Domain
+		}
 		p, err := item.params(who)
 		if err != nil {
 			out.Results[i] = s.bulkError(r, err)

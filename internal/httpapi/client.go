@@ -52,14 +52,35 @@ func (c *Client) Create(ctx context.Context, req CreateRequest) (LinkJSON, error
 
 // Get returns a link's details.
 func (c *Client) Get(ctx context.Context, code string) (LinkJSON, error) {
+	return c.GetOn(ctx, "", code)
+}
+
+// GetOn returns the details of the link with code on the short domain
+// host; "" is the default domain.
+func (c *Client) GetOn(ctx context.Context, host, code string) (LinkJSON, error) {
 	var l LinkJSON
-	err := c.do(ctx, http.MethodGet, "/api/v1/links/"+url.PathEscape(code), nil, http.StatusOK, &l)
+	err := c.do(ctx, http.MethodGet, linkPath(host, code, ""), nil, http.StatusOK, &l)
 	return l, err
 }
 
 // Delete deletes a link.
-func (c *Client) Delete(ctx context.Context, code string) error {
-	return c.do(ctx, http.MethodDelete, "/api/v1/links/"+url.PathEscape(code), nil, http.StatusNoContent, nil)
+func (c *Client) Delete(ctx context.Context, code string) error { return c.DeleteOn(ctx, "", code) }
+
+// DeleteOn deletes the link with code on the short domain host; "" is the
+// default domain.
+func (c *Client) DeleteOn(ctx context.Context, host, code string) error {
+	return c.do(ctx, http.MethodDelete, linkPath(host, code, ""), nil, http.StatusNoContent, nil)
+}
+
+// linkPath is the API path of the link with code on the short domain host
+// ("": the default domain), then rest ("" or "/stats", say): the code is
+// escaped in the path, the host in the query.
+func linkPath(host, code, rest string) string {
+	p := "/api/v1/links/" + url.PathEscape(code) + rest
+	if host != "" {
+		p += "?domain=" + url.QueryEscape(host)
+	}
+	return p
 }
 
 // List returns a page of links, newest first; cursor empty means the first
@@ -87,8 +108,14 @@ type Patch map[string]any
 
 // Update edits a link with a JSON merge patch and returns it as stored.
 func (c *Client) Update(ctx context.Context, code string, p Patch) (LinkJSON, error) {
+	return c.UpdateOn(ctx, "", code, p)
+}
+
+// UpdateOn is Update for the link with code on the short domain host; ""
+// is the default domain.
+func (c *Client) UpdateOn(ctx context.Context, host, code string, p Patch) (LinkJSON, error) {
 	var l LinkJSON
-	err := c.send(ctx, http.MethodPatch, "/api/v1/links/"+url.PathEscape(code), "application/merge-patch+json", p, http.StatusOK, &l)
+	err := c.send(ctx, http.MethodPatch, linkPath(host, code, ""), "application/merge-patch+json", p, http.StatusOK, &l)
 	return l, err
 }
 

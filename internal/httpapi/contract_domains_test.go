@@ -119,6 +119,55 @@ func domainCases(t *testing.T, c *contract, srv *contractServer, owner, admin st
 	c.do(t, srv.url, contractCall{method: http.MethodPatch, path: "/api/v1/links/promo?domain=" + host, key: owner, contentType: jsonType,
 		body: `{"title":"Acme promo"}`, status: 200})
 
+	// A report names the link's domain, or its short URL does.
+	c.do(t, srv.url, contractCall{method: http.MethodPost, path: "/api/v1/reports", contentType: jsonType, status: 201,
+		body: `{"code":"promo","domain":"go.acme.example","reason":"spam"}`})
+	c.do(t, srv.url, contractCall{method: http.MethodPost, path: "/api/v1/reports", contentType: jsonType, status: 201,
+		body: `{"code":"http://go.acme.example/promo","reason":"spam"}`})
+	c.do(t, srv.url, contractCall{method: http.MethodPost, path: "/api/v1/reports", contentType: jsonType, status: 404, code: "not_found",
+		body: `{"code":"promo","domain":"nowhere.example","reason":"spam"}`})
+	r = c.do(t, srv.url, contractCall{method: http.MethodGet, path: "/api/v1/reports?limit=2", key: admin, status: 200})
+	if !strings.Contains(string(r.body), `"domain":"go.acme.example"`) {
+		t.Errorf("GET /api/v1/reports = %s, want the reports on %s", r.body, host)
+	}
+
+	// A bulk create names the batch's domain, and items their own (the
+	// default one by its host); an alias is unique per domain within the
+	// batch too.
+	defaultHost := strings.Split(strings.TrimPrefix(strings.TrimPrefix(srv.url, "http://"), "https://"), ":")[0]
+	r = c.do(t, srv.url, contractCall{method: http.MethodPost, path: "/api/v1/links/bulk", key: owner, contentType: jsonType, status: 200,
+		body: `{"domain":"go.acme.example","links":[{"url":"https://example.com/b1","alias":"bulk-a"},` +
+			`{"url":"https://example.com/b2","alias":"bulk-a","domain":"` + defaultHost + `"},{"url":"https://example.com/b3"},` +
+			`{"url":"https://example.com/b4","alias":"bulk-a"},{"url":"https://example.com/b5","domain":"nowhere.example"},` +
+			`{"url":"https://example.com/b6","domain":"vip.acme.example"}]}`})
+	var bulk httpapi.BulkResponse
+	if err := json.Unmarshal(r.body, &bulk); err != nil {
+		t.Fatal(err)
+	}
+	wantBulk := []struct {
+		status int
+		domain string // of the link, or the error's code
+	}{{201, host}, {201, defaultHost}, {201, host}, {409, "alias_taken"}, {404, "domain_not_found"}, {403, "domain_forbidden"}}
+	if len(bulk.Results) != len(wantBulk) {
+		t.Fatalf("bulk results %s", r.body)
+	}
+	for i, w := range wantBulk {
+		res := bulk.Results[i]
+		switch {
+		case res.Status != w.status:
+			t.Errorf("bulk item %d: status %d, want %d (%s)", i, res.Status, w.status, r.body)
+		case res.Link != nil && (res.Link.Domain != w.domain || !strings.Contains(res.Link.ShortURL, "://"+w.domain)):
+			t.Errorf("bulk item %d: on %q at %q, want on %s", i, res.Link.Domain, res.Link.ShortURL, w.domain)
+		case res.Error != nil && res.Error.Code != w.domain:
+			t.Errorf("bulk item %d: error %s, want %s", i, res.Error.Code, w.domain)
+		}
+	}
+	for _, res := range bulk.Results[:3] {
+		if res.Link != nil {
+			c.do(t, srv.url, contractCall{method: http.MethodDelete, path: "/api/v1/links/" + res.Link.Code + "?domain=" + res.Link.Domain, key: owner, status: 204})
+		}
+	}
+
 	// A domain with live links stays until they are deleted.
 	for _, k := range []contractCall{
 		{method: http.MethodDelete, path: "/api/v1/domains/" + host, key: admin, status: 409, code: "domain_in_use"},

@@ -212,3 +212,14 @@ func isNotFound(err error) bool {
 	var le *link.Error
 	return errors.As(err, &le) && le.Kind == link.NotFound
 }
+
+// requestDomain is the id of the domain r's host names, for the orphan
+// visits of paths that are no code: the default domain while it is the
+// only one, and for a host that is no domain.
+func (s *Server) requestDomain(r *http.Request) int64 {
+	if s.domains == nil || !s.domains.Branded() {
+		return link.DefaultDomain
+	}
+	d, _ := s.domains.Lookup(link.RequestHost(s.host(r)))
+	return d.ID
+}

@@ -29,7 +29,7 @@ func (s *Server) Redirect(w http.ResponseWriter, r *http.Request, d int64, code 
 	if err != nil {
 		s.redirect.failed(err)
 		if kind, ok := orphanKind(err); ok {
-			s.record(w, r, kind, 0)
+			s.record(w, r, kind, 0, d)
 		}
 		if d != link.DefaultDomain && s.notFoundRedirect(w, d, err) {
 			return
@@ -52,7 +52,7 @@ func (s *Server) Redirect(w http.ResponseWriter, r *http.Request, d int64, code 
 		h["Cache-Control"] = p.cacheControl
 	}
 	w.WriteHeader(p.status)
-	s.record(w, r, analytics.Redirect, l.ID)
+	s.record(w, r, analytics.Redirect, l.ID, d)
 }
 
 // SetRedirect changes how redirects are answered, as Options.RedirectStatus
@@ -63,23 +63,25 @@ func (s *Server) SetRedirect(status int, cacheControl string) {
 }
 
 // NoRoute answers a path at which nothing is served, counting it as an
-// orphan visit: the bare domain when the path is "/" (served only when
-// there is no page), any other path otherwise.
+// orphan visit to the domain the request's host names: the bare domain
+// when the path is "/" (served only when there is no page, or on a
+// branded domain without a root redirect), any other path otherwise.
 func (s *Server) NoRoute(w http.ResponseWriter, r *http.Request) {
 	kind := analytics.OrphanOther
 	if r.URL.Path == "/" {
 		kind = analytics.OrphanBareDomain
 	}
-	s.record(w, r, kind, 0)
+	s.record(w, r, kind, 0, s.requestDomain(r))
 	s.errs.Fail(w, r, edge.ErrNoRoute)
 }
 
-// record hands a visit to click analytics, when it is on. HEAD requests are
+// record hands a visit to click analytics, when it is on, tagged with the
+// domain d it was for. HEAD requests are
 // not visits: browsers never send one to follow a link, and the link
 // checkers that do would only add to the bots. Only what the request
 // already holds is read (header values by their canonical keys, the time
 // the edge read), and the Click is passed by value: no allocation.
-func (s *Server) record(w http.ResponseWriter, r *http.Request, kind analytics.Kind, id int64) {
+func (s *Server) record(w http.ResponseWriter, r *http.Request, kind analytics.Kind, id, d int64) {
 	if s.redirect.clicks == nil || r.Method == http.MethodHead {
 		return
 	}
@@ -91,6 +93,7 @@ func (s *Server) record(w http.ResponseWriter, r *http.Request, kind analytics.K
 	s.redirect.clicks.Record(analytics.Click{
 		Kind:           kind,
 		LinkID:         id,
+		Domain:         uint32(d),
 		At:             edge.Started(w),
 		Addr:           addr,
 		UserAgent:      first(h["User-Agent"]),

@@ -176,7 +176,7 @@ func (s *Server) redirectTo(w http.ResponseWriter, r *http.Request, l *link.Link
 	h["Location"] = []string{dest}
 	h["Cache-Control"] = noStore
 	w.WriteHeader(status)
-	s.record(w, r, analytics.Redirect, l.ID)
+	s.record(w, r, analytics.Redirect, l.ID, l.Domain)
 }
 
 var noStore = []string{"private, no-store"}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/shortlinks/shortlinks/internal/edge"
@@ -20,7 +21,10 @@ type Reports interface {
 
 // ReportRequest is the body of POST /api/v1/reports.
 type ReportRequest struct {
-	Code    string `json:"code"`
+	Code string `json:"code"`
+	// Domain is the host of the short domain the link is on; empty: the
+	// one the short URL in Code names, else the default domain.
+	Domain  string `json:"domain,omitempty"`
 	Reason  string `json:"reason"`
 	Details string `json:"details,omitempty"`
 	Contact string `json:"contact,omitempty"`
@@ -40,6 +44,7 @@ type ReportReceipt struct {
 type ReportJSON struct {
 	ID               int64      `json:"id"`
 	Code             string     `json:"code"`
+	Domain           string     `json:"domain"` // the short domain's host
 	ShortURL         string     `json:"short_url"`
 	Reason           string     `json:"reason"`
 	Details          string     `json:"details"`
@@ -66,7 +71,8 @@ type ResolveRequest struct {
 
 func (s *Server) reportJSON(r report.Report) ReportJSON {
 	out := ReportJSON{
-		ID: r.ID, Code: string(r.Code), ShortURL: s.shortURL(r.Code), Reason: string(r.Reason),
+		ID: r.ID, Code: string(r.Code), Domain: s.domainHost(r.Domain), ShortURL: s.shortURLOn(link.Link{Code: r.Code, Domain: r.Domain}),
+		Reason:  string(r.Reason),
 		Details: r.Details, Contact: r.Contact, Status: string(r.Status()), CreatedAt: r.CreatedAt,
 	}
 	if r.Status() == report.Resolved {
@@ -91,8 +97,13 @@ func (s *Server) CreateReport(w http.ResponseWriter, r *http.Request) {
 		s.errs.Fail(w, r, err)
 		return
 	}
+	d, err := s.reportDomain(req)
+	if err != nil {
+		s.errs.Fail(w, r, err)
+		return
+	}
 	rep, err := s.reports.Submit(r.Context(), report.NewReport{
-		Code: req.Code, Reason: report.Reason(req.Reason), Details: req.Details, Contact: req.Contact,
+		Code: req.Code, Domain: d, Reason: report.Reason(req.Reason), Details: req.Details, Contact: req.Contact,
 	})
 	if err != nil {
 		s.errs.Fail(w, r, err)
@@ -172,4 +183,38 @@ func (s *Server) ResolveReport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	edge.WriteJSON(w, http.StatusOK, s.reportJSON(rep))
+}
+
+// reportDomain is the id of the short domain a report is about: the one
+// req.Domain names, else the one whose host starts the short URL in
+// req.Code, else the default domain. A host that is none of the domains
+// has no links: ErrNotFound.
+func (s *Server) reportDomain(req ReportRequest) (int64, error) {
+	host := req.Domain
+	if host == "" {
+		rest := strings.TrimSpace(req.Code)
+		if _, after, ok := strings.Cut(rest, "://"); ok {
+			rest = after
+		}
+		if h, _, ok := strings.Cut(rest, "/"); ok && h != "" {
+			host = link.RequestHost(h)
+			if s.domains == nil || !s.domains.Branded() {
+				return link.DefaultDomain, nil // every host is the default domain
+			}
+		}
+	}
+	if host == "" {
+		return link.DefaultDomain, nil
+	}
+	if s.domains == nil {
+		if link.RequestHost(host) == link.RequestHost(s.baseHost()) {
+			return link.DefaultDomain, nil
+		}
+		return 0, link.ErrNotFound
+	}
+	d, err := s.domains.Named(host)
+	if err != nil {
+		return 0, link.ErrNotFound
+	}
+	return d.ID, nil
 }

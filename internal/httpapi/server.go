@@ -93,6 +93,10 @@ type Options struct {
 	// Domains are the short domains links live on; nil: the default
 	// domain (BaseURL's host) only, and the domains API answers 404.
 	Domains *link.Domains
+	// Host is the host a request asked for (edge.Edge.Host, which trusts
+	// X-Forwarded-Host from trusted proxies only), for the domain of an
+	// orphan visit to a path that is no code; nil: r.Host.
+	Host func(*http.Request) string
 	// Imports runs the imports of /api/v1/imports; nil: 404.
 	Imports Imports
 }
@@ -115,6 +119,7 @@ type Server struct {
 	reports  Reports
 	stats    Stats
 	domains  *link.Domains
+	host     func(*http.Request) string // the request's host, X-Forwarded-Host from trusted proxies
 	imports  Imports
 }
 
@@ -145,6 +150,7 @@ func New(links Links, auth Authenticator, log *slog.Logger, opts Options) *Serve
 		reports: opts.Reports,
 		stats:   opts.Stats,
 		domains: opts.Domains,
+		host:    opts.Host,
 		imports: opts.Imports,
 		redirect: redirect{
 			clicks:       opts.Clicks,
@@ -153,6 +159,9 @@ func New(links Links, auth Authenticator, log *slog.Logger, opts Options) *Serve
 			countries:    opts.Countries,
 		},
 		health: health{checks: opts.Checks},
+	}
+	if s.host == nil {
+		s.host = func(r *http.Request) string { return r.Host }
 	}
 	s.scheme, _, _ = strings.Cut(s.base, "://")
 	if s.errs == nil {

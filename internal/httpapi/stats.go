@@ -133,7 +133,16 @@ func (s *Server) withClicks(ctx context.Context, out []LinkJSON, ids []int64) {
 // ("hour" or "day"); zero times and an empty interval leave the server's
 // defaults.
 func (c *Client) Stats(ctx context.Context, code string, from, to time.Time, interval string) (StatsJSON, error) {
+	return c.StatsOn(ctx, "", code, from, to, interval)
+}
+
+// StatsOn is Stats for the link with code on the short domain host; "" is
+// the default domain.
+func (c *Client) StatsOn(ctx context.Context, host, code string, from, to time.Time, interval string) (StatsJSON, error) {
 	q := url.Values{}
+	if host != "" {
+		q.Set("domain", host)
+	}
 	if !from.IsZero() {
 		q.Set("from", from.UTC().Format(time.RFC3339))
 	}

@@ -19,7 +19,8 @@ type Result struct {
 // CreateBatch creates the links ps ask for, each checked as Create checks
 // it, and returns one Result per item, in order. An item that breaks a rule,
 // or asks for an alias that is taken (by an existing link or by an earlier
-// item), fails alone. The others are stored together in one transaction
+// item on the same domain), fails alone; each item names its domain as
+// Create's params do. The others are stored together in one transaction
 // through the Loader when there is one; if an alias was taken meanwhile,
 // they are stored one at a time instead. The error is for failures that
 // stop the whole batch, such as storage being unavailable.
@@ -33,15 +34,41 @@ func (s *Service) CreateBatch(ctx context.Context, ps []CreateParams) ([]Result,
 	}
 	out := make([]Result, len(ps))
 	var pending []int // items to store, as indices of ps
-	aliases := make(map[Code]bool)
+	type alias struct {
+		domain int64
+		code   Code
+	}
+	aliases := make(map[alias]bool)
+	// Most batches name one domain, or none: whether the owner may use it
+	// is asked once.
+	type domainAnswer struct {
+		id  int64
+		err error
+	}
+	type domainAsk struct {
+		host  string
+		user  int64
+		admin bool
+	}
+	domains := make(map[domainAsk]domainAnswer)
 	for i, p := range ps {
 		l, err := s.prepare(ctx, p)
+		if err == nil {
+			ask := domainAsk{p.Domain, p.Owner.UserID, p.Owner.Admin}
+			da, seen := domains[ask]
+			if !seen {
+				da.id, da.err = s.domainFor(ctx, p.Domain, p.Owner)
+				domains[ask] = da
+			}
+			l.Domain, err = da.id, da.err
+		}
 		if err == nil && p.Alias != "" {
 			if err = ValidateAlias(p.Alias, s.reserved); err == nil {
-				if aliases[p.Alias] {
+				k := alias{l.Domain, p.Alias}
+				if aliases[k] {
 					err = ErrCodeTaken
 				}
-				aliases[p.Alias] = true
+				aliases[k] = true
 				l.Code = p.Alias
 			}
 		}

@@ -48,6 +48,13 @@ type DomainStore interface {
 	DeleteDomain(ctx context.Context, id int64) error
 }
 
+// DomainCounter counts links by short domain. DomainLinkCounts returns
+// the number of live links on each branded domain that has any, by id;
+// the default domain, which holds most links, is not counted.
+type DomainCounter interface {
+	DomainLinkCounts(ctx context.Context) (map[int64]int64, error)
+}
+
 // DomainLinks reads and removes links on any domain; a Store's own Get and
 // Delete act on the default domain, as GetOn and DeleteOn with
 // DefaultDomain do. Errors are as Store's.
@@ -101,8 +108,9 @@ type domainSet struct {
 
 // Domains knows every domain: the default one, from the base URL, and
 // those stored. Requests read an in-memory snapshot; Reload, called after
-// each change made here and every DomainReloadEvery by Run, brings in
-// changes other instances made.
+// each change made here, brings in changes other instances made. Those
+// instances say so (OnChange, Changed), and Run reloads at once; it also
+// reloads every DomainReloadEvery, in case such a message was lost.
 type Domains struct {
 	store DomainStore
 	def   Domain
@@ -111,10 +119,17 @@ type Domains struct {
 	// edited, when set, is told of each domain added or removed, and by
 	// whom, for the audit log.
 	edited func(action string, d Domain, by Principal)
+	// announce, when set, tells the other instances after each change
+	// made here.
+	announce func(ctx context.Context)
+	// poke wakes Run to reload now: another instance changed the domains.
+	poke  chan struct{}
+	every time.Duration
 }
 
-// DomainReloadEvery is how often Run reads the domains again: the longest
-// an instance takes to serve a domain another instance added.
+// DomainReloadEvery is how often Run reads the domains again by default:
+// the longest an instance takes to serve a domain another instance added
+// when the message saying so is lost.
 const DomainReloadEvery = 15 * time.Second
 
 // NewDomains returns the domains of a deployment whose base URL is
@@ -125,9 +140,41 @@ func NewDomains(store DomainStore, baseURL string, edited func(action string, d 
 	if u, err := url.Parse(baseURL); err == nil {
 		host = RequestHost(u.Host)
 	}
-	d := &Domains{store: store, def: Domain{ID: DefaultDomain, Host: host}, now: time.Now, edited: edited}
+	d := &Domains{store: store, def: Domain{ID: DefaultDomain, Host: host}, now: time.Now, edited: edited,
+		poke: make(chan struct{}, 1), every: DomainReloadEvery}
 	d.swap(nil)
 	return d
+}
+
+// OnChange makes announce be called after each domain added or removed
+// through d, to tell the other instances (whose Changed it should call);
+// call it before serving. announce must not block for long: it runs on
+// the request that made the change.
+func (d *Domains) OnChange(announce func(ctx context.Context)) { d.announce = announce }
+
+// Changed tells d that another instance added or removed a domain, or
+// that such news may have been missed: Run reloads at once. It never
+// blocks.
+func (d *Domains) Changed() {
+	select {
+	case d.poke <- struct{}{}:
+	default: // a reload is due already
+	}
+}
+
+// SetReloadEvery sets how often Run reloads without being told to
+// (DomainReloadEvery by default); call it before Run.
+func (d *Domains) SetReloadEvery(every time.Duration) {
+	if every > 0 {
+		d.every = every
+	}
+}
+
+// changed tells the other instances of a change made here.
+func (d *Domains) changed(ctx context.Context) {
+	if d.announce != nil {
+		d.announce(ctx)
+	}
 }
 
 func (d *Domains) swap(stored []Domain) {
@@ -155,18 +202,20 @@ func (d *Domains) Reload(ctx context.Context) error {
 	return nil
 }
 
-// Run reloads the domains every DomainReloadEvery until ctx ends. A
-// failed reload keeps the domains known and is tried again next time.
+// Run reloads the domains when Changed says to, and every reload
+// interval (SetReloadEvery), until ctx ends. A failed reload keeps the
+// domains known and is tried again next time.
 func (d *Domains) Run(ctx context.Context) error {
-	t := time.NewTicker(DomainReloadEvery)
+	t := time.NewTicker(d.every)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-			d.Reload(ctx)
+		case <-d.poke:
 		}
+		d.Reload(ctx)
 	}
 }
 
@@ -282,7 +331,9 @@ func (d *Domains) Add(ctx context.Context, p Principal, nd NewDomain) (Domain, e
 	if d.edited != nil {
 		d.edited("domain.create", dom, p)
 	}
-	return dom, d.Reload(ctx)
+	err = d.Reload(ctx)
+	d.changed(ctx)
+	return dom, err
 }
 
 // Remove deletes the domain whose host is host; only admins may, and only
@@ -308,7 +359,9 @@ func (d *Domains) Remove(ctx context.Context, p Principal, host string) error {
 	if d.edited != nil {
 		d.edited("domain.delete", dom, p)
 	}
-	return d.Reload(ctx)
+	err = d.Reload(ctx)
+	d.changed(ctx)
+	return err
 }
 
 // domainHostName checks that s is a domain name and returns it as stored.

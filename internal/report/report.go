@@ -67,8 +67,11 @@ const (
 
 // Report is one abuse report.
 type Report struct {
-	ID        int64
-	Code      link.Code
+	ID   int64
+	Code link.Code
+	// Domain is the id of the short domain the link is on:
+	// link.DefaultDomain, or a link.Domain's ID.
+	Domain    int64
 	Reason    Reason
 	Details   string // free text from the reporter; may be empty
 	Contact   string // how to reach the reporter, if they gave it; shown only to admins
@@ -146,9 +149,10 @@ const (
 	MaxPageSize     = 1000
 )
 
-// Links finds the link a report is about; *link.Service is one.
+// Links finds the link a report is about, on any domain; *link.Service
+// is one.
 type Links interface {
-	Resolve(ctx context.Context, c link.Code) (link.Link, error)
+	ResolveOn(ctx context.Context, d int64, c link.Code) (link.Link, error)
 }
 
 // Auditor records actions; *audit.Log is one.
@@ -186,7 +190,10 @@ func New(store Store, links Links, opts Options) *Service {
 
 // NewReport is what a reporter sends.
 type NewReport struct {
-	Code    string // a code, or a short URL ending in one
+	Code string // a code, or a short URL ending in one
+	// Domain is the id of the short domain the link is on (the default
+	// one: link.DefaultDomain).
+	Domain  int64
 	Reason  Reason
 	Details string
 	Contact string
@@ -215,14 +222,14 @@ func (s *Service) Submit(ctx context.Context, nr NewReport) (Report, error) {
 	if !plainText(contact, MaxContact, false) {
 		return Report{}, errContact
 	}
-	if _, err := s.links.Resolve(ctx, c); err != nil {
+	if _, err := s.links.ResolveOn(ctx, nr.Domain, c); err != nil {
 		var le *link.Error
 		if !errors.As(err, &le) || le.Kind != link.Gone {
 			return Report{}, err
 		}
 	}
 	r, err := s.store.CreateReport(ctx, Report{
-		Code: c, Reason: nr.Reason, Details: details, Contact: contact,
+		Code: c, Domain: nr.Domain, Reason: nr.Reason, Details: details, Contact: contact,
 		CreatedAt: s.now().UTC().Truncate(time.Microsecond),
 	})
 	if err != nil {
@@ -346,7 +353,7 @@ func (s *Service) Resolve(ctx context.Context, by link.Principal, id int64, note
 		err := s.audit.Record(ctx, audit.Entry{
 			ActorUserID: by.UserID, ActorKeyID: by.KeyID, Action: audit.ReportResolve,
 			TargetType: audit.TargetReport, TargetID: strconv.FormatInt(id, 10),
-			Detail: map[string]any{"code": string(r.Code), "reason": string(r.Reason), "note": note},
+			Detail: reportDetail(r, note),
 		})
 		if err != nil {
 			// The resolution stands; the audit log wrote the entry to the
@@ -355,4 +362,14 @@ func (s *Service) Resolve(ctx context.Context, by link.Principal, id int64, note
 		}
 	}
 	return r, nil
+}
+
+// reportDetail is the audit entry's detail of resolving r with note; the
+// domain is named by its id when not the default one.
+func reportDetail(r Report, note string) map[string]any {
+	d := map[string]any{"code": string(r.Code), "reason": string(r.Reason), "note": note}
+	if r.Domain != link.DefaultDomain {
+		d["domain_id"] = r.Domain
+	}
+	return d
 }

@@ -32,17 +32,33 @@ func (t *Table) redirectOn(w http.ResponseWriter, r *http.Request, code link.Cod
 // unlockOn takes a password form's post on the domain the request's host
 // names, as the redirect does.
 func (t *Table) unlockOn(w http.ResponseWriter, r *http.Request) {
-	code := link.Code(r.PathValue("code"))
+	t.onDomain(func(w http.ResponseWriter, r *http.Request, d int64) {
+		t.api.Unlock(w, r, d, link.Code(r.PathValue("code")))
+	})(w, r)
+}
+
+// onDomain serves h on the domain the request's host names, as the
+// redirect is served: the default domain whatever the host while it is the
+// only one; 404 unknown_domain for a host that is none of them.
+func (t *Table) onDomain(h func(w http.ResponseWriter, r *http.Request, domain int64)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		d, ok := t.requestDomain(r)
+		if !ok {
+			t.errs.Fail(w, r, errUnknownDomain)
+			return
+		}
+		h(w, r, d)
+	}
+}
+
+// requestDomain is the id of the domain the request's host names; false
+// for a host that is none of the domains, once there are several.
+func (t *Table) requestDomain(r *http.Request) (int64, bool) {
 	if t.domains == nil || !t.domains.Branded() {
-		t.api.Unlock(w, r, link.DefaultDomain, code)
-		return
+		return link.DefaultDomain, true
 	}
 	dom, ok := t.domainOf(r)
-	if !ok {
-		t.errs.Fail(w, r, errUnknownDomain)
-		return
-	}
-	t.api.Unlock(w, r, dom.ID, code)
+	return dom.ID, ok
 }
 
 // root serves "/" by domain: page on the default domain (and on every

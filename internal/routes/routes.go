@@ -80,13 +80,15 @@ type Pages interface {
 	// SameOrigin refuses a form post another site sent (cross-site request
 	// forgery) before next sees it.
 	SameOrigin(next http.Handler) http.Handler
-	// Preview shows where the link with code goes, without going there:
-	// the page at /{code}+.
-	Preview(w http.ResponseWriter, r *http.Request, code link.Code)
+	// Preview shows where the link with code on the domain with id
+	// domain goes, without going there: the page at /{code}+. The table
+	// gives the code and the domain as it does to API.Redirect.
+	Preview(w http.ResponseWriter, r *http.Request, domain int64, code link.Code)
 	// ReportForm and Report are the "Report this link" page at
-	// /report/{code} and its form post.
-	ReportForm(w http.ResponseWriter, r *http.Request)
-	Report(w http.ResponseWriter, r *http.Request)
+	// /report/{code} and its form post, about the link on the domain with
+	// id domain, which the table takes from the host as for Preview.
+	ReportForm(w http.ResponseWriter, r *http.Request, domain int64)
+	Report(w http.ResponseWriter, r *http.Request, domain int64)
 }
 
 // Dashboard is the signed-in side of the pages; *web.Dashboard is one.
@@ -340,8 +342,8 @@ func (t *Table) register(mux router) {
 		// post another site forged does not spend the visitor's budget.
 		mux.Handle("POST /{$}", t.countCreates(pages.SameOrigin(t.limitCreates(t.readsBody(pages.Shorten)))))
 		mux.Handle("GET /static/", pages.Assets())
-		mux.HandleFunc("GET /report/{code}", pages.ReportForm)
-		mux.Handle("POST /report/{code}", pages.SameOrigin(t.limitReports(t.readsBody(pages.Report))))
+		mux.HandleFunc("GET /report/{code}", t.onDomain(pages.ReportForm))
+		mux.Handle("POST /report/{code}", pages.SameOrigin(t.limitReports(t.readsBody(t.onDomain(pages.Report)))))
 	}
 	if sp := t.statsPages; sp != nil && pages != nil {
 		mux.HandleFunc("GET /links/{code}/stats", sp.Stats)
@@ -377,14 +379,7 @@ func (t *Table) register(mux router) {
 		code := r.PathValue("code")
 		if c, ok := strings.CutSuffix(code, "+"); ok && pages != nil {
 			r.Pattern = PreviewRoute
-			if t.domains != nil && t.domains.Branded() {
-				if dom, known := t.domains.Lookup(link.RequestHost(t.host(r))); !known || dom.ID != link.DefaultDomain {
-					// Previews show the default domain's links only.
-					t.errs.Fail(w, r, link.ErrNotFound)
-					return
-				}
-			}
-			pages.Preview(w, r, link.Code(c))
+			t.onDomain(func(w http.ResponseWriter, r *http.Request, d int64) { pages.Preview(w, r, d, link.Code(c)) })(w, r)
 			return
 		}
 		if t.domains == nil || !t.domains.Branded() {

@@ -12,9 +12,11 @@ import (
 	"github.com/shortlinks/shortlinks/internal/report"
 )
 
-// Resolver finds where a link goes; *link.Service is one.
+// Resolver finds where a link goes, on any domain; *link.Service is one.
+// ResolveOn with link.DefaultDomain is Resolve.
 type Resolver interface {
 	Resolve(ctx context.Context, c link.Code) (link.Link, error)
+	ResolveOn(ctx context.Context, d int64, c link.Code) (link.Link, error)
 }
 
 // Reporter takes abuse reports; *report.Service is one.
@@ -39,24 +41,24 @@ func (d previewData) ExpiresText() string {
 // ExpiresISO is the expiry for <time datetime>.
 func (d previewData) ExpiresISO() string { return d.ExpiresAt.UTC().Format(time.RFC3339) }
 
-// Preview serves /{code}+: where the link goes, with its host spelled out,
-// without going there. It counts no visit. An unknown code gets the 404
-// page, an expired link the 410 page.
-func (p *Pages) Preview(w http.ResponseWriter, r *http.Request, code link.Code) {
+// Preview serves /{code}+: where the link with code on domain d goes, with
+// its host spelled out, without going there. It counts no visit. An
+// unknown code gets the 404 page, an expired link the 410 page.
+func (p *Pages) Preview(w http.ResponseWriter, r *http.Request, d int64, code link.Code) {
 	if p.resolver == nil {
 		p.errorPage(w, r, *edge.ErrNoRoute)
 		return
 	}
-	l, err := p.resolver.Resolve(r.Context(), code)
+	l, err := p.resolver.ResolveOn(r.Context(), d, code)
 	if err != nil {
 		p.errorPage(w, r, edge.Describe(w, r, p.log, err))
 		return
 	}
-	d := pageData{Title: "Where this link goes", Preview: previewData{
-		Code: string(l.Code), ShortURL: p.base + "/" + string(l.Code), URL: l.URL,
+	pd := pageData{Title: "Where this link goes", Preview: previewData{
+		Code: string(l.Code), ShortURL: p.shortURL(d, l.Code), URL: l.URL,
 		Host: describeHost(l.URL), ExpiresAt: l.ExpiresAt,
 	}, Reports: p.reporter != nil}
-	p.render(w, r, p.preview, http.StatusOK, d)
+	p.render(w, r, p.preview, http.StatusOK, pd)
 }
 
 // reportForm is what the report form holds.
@@ -82,38 +84,38 @@ type reportData struct {
 // that shows it.
 var reportInput = map[string]string{"reason": "reason-" + string(report.Reasons[0]), "details": "details", "contact": "contact"}
 
-func (p *Pages) reportData(form reportForm) pageData {
-	d := pageData{Title: "Report this link", Report: reportData{Form: form, ShortURL: p.base + "/" + form.Code}}
+func (p *Pages) reportData(dom int64, form reportForm) pageData {
+	d := pageData{Title: "Report this link", Report: reportData{Form: form, ShortURL: p.shortURL(dom, link.Code(form.Code))}}
 	for _, r := range report.Reasons {
 		d.Report.Reasons = append(d.Report.Reasons, reasonOption{Value: string(r), Label: r.Label(), Checked: string(r) == form.Reason})
 	}
 	return d
 }
 
-// ReportForm serves GET /report/{code}: the form for reporting the link.
-// An unknown code gets the 404 page; an expired link can still be
-// reported.
-func (p *Pages) ReportForm(w http.ResponseWriter, r *http.Request) {
+// ReportForm serves GET /report/{code}: the form for reporting the link
+// with code on domain d. An unknown code gets the 404 page; an expired
+// link can still be reported.
+func (p *Pages) ReportForm(w http.ResponseWriter, r *http.Request, d int64) {
 	if p.reporter == nil || p.resolver == nil {
 		p.errorPage(w, r, *edge.ErrNoRoute)
 		return
 	}
 	code := link.Code(r.PathValue("code"))
-	if _, err := p.resolver.Resolve(r.Context(), code); err != nil {
+	if _, err := p.resolver.ResolveOn(r.Context(), d, code); err != nil {
 		var le *link.Error
 		if !errors.As(err, &le) || le.Kind != link.Gone {
 			p.errorPage(w, r, edge.Describe(w, r, p.log, err))
 			return
 		}
 	}
-	p.render(w, r, p.report, http.StatusOK, p.reportData(reportForm{Code: string(code)}))
+	p.render(w, r, p.report, http.StatusOK, p.reportData(d, reportForm{Code: string(code)}))
 }
 
-// Report serves POST /report/{code}: it takes the report and thanks the
-// reporter, or shows the form again with each problem beside its input.
-// The route table puts SameOrigin and the report rate limit in front of
-// it.
-func (p *Pages) Report(w http.ResponseWriter, r *http.Request) {
+// Report serves POST /report/{code}: it takes the report about the link
+// with code on domain d and thanks the reporter, or shows the form again
+// with each problem beside its input. The route table puts SameOrigin and
+// the report rate limit in front of it.
+func (p *Pages) Report(w http.ResponseWriter, r *http.Request, dom int64) {
 	if p.reporter == nil {
 		p.errorPage(w, r, *edge.ErrNoRoute)
 		return
@@ -137,7 +139,7 @@ func (p *Pages) Report(w http.ResponseWriter, r *http.Request) {
 		Contact: strings.TrimSpace(r.PostFormValue("contact")),
 	}
 	rep, err := p.reporter.Submit(r.Context(), report.NewReport{
-		Code: form.Code, Reason: report.Reason(form.Reason), Details: form.Details, Contact: form.Contact,
+		Code: form.Code, Domain: dom, Reason: report.Reason(form.Reason), Details: form.Details, Contact: form.Contact,
 	})
 	if err != nil {
 		pr := edge.Describe(w, r, p.log, err)
@@ -145,11 +147,22 @@ func (p *Pages) Report(w http.ResponseWriter, r *http.Request) {
 			p.errorPage(w, r, pr)
 			return
 		}
-		d := p.reportData(form)
+		d := p.reportData(dom, form)
 		d.Errors = []fieldError{{Input: reportInput[pr.Field], Message: pr.Message}}
 		p.render(w, r, p.report, pr.Status, d)
 		return
 	}
-	d := pageData{Title: "Thank you", Report: reportData{ShortURL: p.base + "/" + string(rep.Code), ID: rep.ID}}
+	d := pageData{Title: "Thank you", Report: reportData{ShortURL: p.shortURL(dom, rep.Code), ID: rep.ID}}
 	p.render(w, r, p.reported, http.StatusCreated, d)
+}
+
+// shortURL is the short URL of code on domain d: on the base URL for the
+// default domain, on the domain's host with the base URL's scheme for the
+// others.
+func (p *Pages) shortURL(d int64, code link.Code) string {
+	if d == link.DefaultDomain || p.domains == nil {
+		return p.base + "/" + string(code)
+	}
+	scheme, _, _ := strings.Cut(p.base, "://")
+	return scheme + "://" + p.domains.Host(d) + "/" + string(code)
 }

@@ -42,6 +42,9 @@ type Options struct {
 	// Reports takes reports from the "Report this link" page; nil: no
 	// report page.
 	Reports Reporter
+	// Domains are the short domains, for the short URLs of links on
+	// branded ones; nil: the default domain only.
+	Domains *link.Domains
 }
 
 // Pages serves the HTML side of the service.
@@ -61,6 +64,7 @@ type Pages struct {
 	assets     *assets
 	csrf       *http.CrossOriginProtection
 	qrURL      func(code, format string, size int) string
+	domains    *link.Domains
 }
 
 //go:embed templates/*.html
@@ -86,6 +90,7 @@ func New(links Links, log *slog.Logger, opts Options) (*Pages, error) {
 		requireKey: opts.RequireAPIKey,
 		resolver:   opts.Resolver,
 		reporter:   opts.Reports,
+		domains:    opts.Domains,
 		assets:     a,
 		// The form needs no token: browsers mark every request with
 		// Sec-Fetch-Site (or, before 2023, Origin), which a page on another

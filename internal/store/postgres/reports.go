@@ -16,14 +16,14 @@ import (
 var _ report.Store = (*DB)(nil)
 
 const reportColumns = `id, code, reason, details, contact, created_at, resolved_at,
-	coalesce(resolution_note, ''), coalesce(resolved_by_user_id, 0), coalesce(resolved_by_key_id, 0)`
+	coalesce(resolution_note, ''), coalesce(resolved_by_user_id, 0), coalesce(resolved_by_key_id, 0), domain_id`
 
 // CreateReport stores a report on the primary; see report.Store.
 func (db *DB) CreateReport(ctx context.Context, r report.Report) (report.Report, error) {
 	err := db.run(ctx, db.primary, func(ctx context.Context, p *pgxpool.Pool) error {
 		return p.QueryRow(ctx, `
-			INSERT INTO reports (code, reason, details, contact, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
-			string(r.Code), string(r.Reason), r.Details, r.Contact, r.CreatedAt).Scan(&r.ID)
+			INSERT INTO reports (code, reason, details, contact, created_at, domain_id) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
+			string(r.Code), string(r.Reason), r.Details, r.Contact, r.CreatedAt, r.Domain).Scan(&r.ID)
 	})
 	if err != nil {
 		return report.Report{}, fmt.Errorf("postgres: create report: %w", translate(err))
@@ -92,7 +92,7 @@ func scanReport(row pgx.Row) (report.Report, error) {
 	var code, reason string
 	var resolved *time.Time
 	if err := row.Scan(&r.ID, &code, &reason, &r.Details, &r.Contact, &r.CreatedAt, &resolved,
-		&r.Note, &r.ResolvedByUser, &r.ResolvedByKey); err != nil {
+		&r.Note, &r.ResolvedByUser, &r.ResolvedByKey, &r.Domain); err != nil {
 		return report.Report{}, err
 	}
 	r.Code, r.Reason = link.Code(code), report.Reason(reason)

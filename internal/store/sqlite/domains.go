@@ -11,10 +11,35 @@ import (
 )
 
 var (
-	_ link.DomainStore  = (*DB)(nil)
-	_ link.DomainLinks  = (*DB)(nil)
-	_ link.DomainEditor = (*DB)(nil)
+	_ link.DomainStore   = (*DB)(nil)
+	_ link.DomainLinks   = (*DB)(nil)
+	_ link.DomainEditor  = (*DB)(nil)
+	_ link.DomainCounter = (*DB)(nil)
 )
+
+// DomainLinkCounts counts the live links on each branded domain; see
+// link.DomainCounter. It reads the branded domains' index, where the
+// default domain's links are not.
+func (db *DB) DomainLinkCounts(ctx context.Context) (map[int64]int64, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT domain_id, count(*) FROM links
+		WHERE deleted_at IS NULL AND domain_id <> 0 GROUP BY domain_id`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: count links by domain: %w", translate(err))
+	}
+	defer rows.Close()
+	out := map[int64]int64{}
+	for rows.Next() {
+		var d, n int64
+		if err := rows.Scan(&d, &n); err != nil {
+			return nil, fmt.Errorf("sqlite: count links by domain: %w", err)
+		}
+		out[d] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: count links by domain: %w", translate(err))
+	}
+	return out, nil
+}
 
 // InsertDomain stores d and returns its id; see link.DomainStore.
 func (db *DB) InsertDomain(ctx context.Context, d link.Domain) (int64, error) {

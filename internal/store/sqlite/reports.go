@@ -14,13 +14,13 @@ import (
 var _ report.Store = (*DB)(nil)
 
 const reportColumns = `id, code, reason, details, contact, created_at, resolved_at,
-	coalesce(resolution_note, ''), coalesce(resolved_by_user_id, 0), coalesce(resolved_by_key_id, 0) FROM reports`
+	coalesce(resolution_note, ''), coalesce(resolved_by_user_id, 0), coalesce(resolved_by_key_id, 0), domain_id FROM reports`
 
 // CreateReport stores a report; see report.Store.
 func (db *DB) CreateReport(ctx context.Context, r report.Report) (report.Report, error) {
 	err := db.write.QueryRowContext(ctx, `
-		INSERT INTO reports (code, reason, details, contact, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id`,
-		string(r.Code), string(r.Reason), r.Details, r.Contact, r.CreatedAt.UnixMicro()).Scan(&r.ID)
+		INSERT INTO reports (code, reason, details, contact, created_at, domain_id) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
+		string(r.Code), string(r.Reason), r.Details, r.Contact, r.CreatedAt.UnixMicro(), r.Domain).Scan(&r.ID)
 	if err != nil {
 		return report.Report{}, fmt.Errorf("sqlite: create report: %w", translate(err))
 	}
@@ -87,7 +87,7 @@ func scanReport(row interface{ Scan(...any) error }) (report.Report, error) {
 	var created int64
 	var resolved sql.NullInt64
 	if err := row.Scan(&r.ID, &code, &reason, &r.Details, &r.Contact, &created, &resolved,
-		&r.Note, &r.ResolvedByUser, &r.ResolvedByKey); err != nil {
+		&r.Note, &r.ResolvedByUser, &r.ResolvedByKey, &r.Domain); err != nil {
 		return report.Report{}, err
 	}
 	r.Code, r.Reason = link.Code(code), report.Reason(reason)

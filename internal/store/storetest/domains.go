@@ -47,6 +47,16 @@ func testDomains(t *testing.T, open func(t *testing.T) store.Engine) {
 
 		// A domain with a live link stays; once the link is deleted it goes.
 		mustInsert(t, s, link.Link{Code: "onacme", Domain: acme, URL: "https://example.com/", CreatedAt: now()})
+		mustInsert(t, s, link.Link{Code: "gone", Domain: acme, URL: "https://example.com/", CreatedAt: now()})
+		mustInsert(t, s, link.Link{Code: "onacme", URL: "https://example.com/", CreatedAt: now()})
+		if err := s.DeleteOn(ctx(t), acme, "gone"); err != nil {
+			t.Fatal(err)
+		}
+		if counter, ok := s.(link.DomainCounter); !ok {
+			t.Errorf("%T counts no links by domain", s)
+		} else if n, err := counter.DomainLinkCounts(ctx(t)); err != nil || len(n) != 1 || n[acme] != 1 {
+			t.Errorf("DomainLinkCounts = %v, %v; want one live link on %d, the default domain not counted", n, err, acme)
+		}
 		if err := s.DeleteDomain(ctx(t), acme); !errors.Is(err, link.ErrDomainInUse) {
 			t.Errorf("DeleteDomain with a live link: %v, want ErrDomainInUse", err)
 		}
