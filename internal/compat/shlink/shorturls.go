@@ -414,11 +414,7 @@ func (a *API) GetShortURL(w http.ResponseWriter, r *http.Request) {
 		a.Fail(w, r, err)
 		return
 	}
-	get := a.links.Get
-	if d != link.DefaultDomain {
-		get = func(ctx context.Context, c link.Code, p link.Principal) (link.Link, error) { return a.links.GetOn(ctx, d, c, p) }
-	}
-	l, err := get(r.Context(), c, who)
+	l, err := a.links.GetOn(r.Context(), d, c, who)
 	if err != nil {
 		a.Fail(w, r, err)
 		return
