@@ -85,7 +85,7 @@ func (a *API) EditShortURL(w http.ResponseWriter, r *http.Request) {
 		a.Fail(w, r, err)
 		return
 	}
-	c, err := a.shortCodeOf(r)
+	d, c, err := a.shortCodeOf(r)
 	if err != nil {
 		a.Fail(w, r, err)
 		return
@@ -115,7 +115,7 @@ func (a *API) EditShortURL(w http.ResponseWriter, r *http.Request) {
 		a.Fail(w, r, err)
 		return
 	}
-	l, err := a.links.Update(r.Context(), c, p, who)
+	l, err := a.links.UpdateOn(r.Context(), d, c, p, who)
 	if err != nil {
 		a.failNaming(w, r, err, editFields)
 		return

@@ -80,10 +80,23 @@ func unsupported(field string) *Problem {
 	return invalidData("Shortlinks does not support "+field+" yet.", field)
 }
 
-// ownDomain reports whether domain names this server's short links: empty,
-// Shlink's DEFAULT keyword, or the base URL's host.
+// ownDomain reports whether domain names this server's default domain:
+// empty, Shlink's DEFAULT keyword, or the base URL's host.
 func (a *API) ownDomain(domain string) bool {
 	return domain == "" || domain == "DEFAULT" || strings.EqualFold(domain, a.host)
+}
+
+// domainID returns the id of the short domain that Shlink's domain names,
+// and false for a domain that is not here.
+func (a *API) domainID(domain string) (int64, bool) {
+	if a.ownDomain(domain) {
+		return link.DefaultDomain, true
+	}
+	if a.domains == nil {
+		return 0, false
+	}
+	d, err := a.domains.Named(domain)
+	return d.ID, err == nil
 }
 
 // params turns a create request into service parameters, refusing what
@@ -94,7 +107,10 @@ func (a *API) params(req createRequest, who link.Principal) (link.CreateParams, 
 		return p, invalidData("longUrl is required.", "longUrl")
 	}
 	if !a.ownDomain(req.Domain) {
-		return p, invalidData("Shortlinks serves short links on "+a.host+" only.", "domain")
+		if _, ok := a.domainID(req.Domain); !ok {
+			return p, invalidData("No short domain "+req.Domain+" is served here.", "domain")
+		}
+		p.Domain = req.Domain
 	}
 	if req.PathPrefix != "" && req.CustomSlug == "" {
 		return p, unsupported("pathPrefix")
@@ -318,11 +334,15 @@ func (a *API) listFilter(q url.Values) (func(link.Link) bool, error) {
 	}
 	tags, allTags := listParam(q, "tags"), q.Get("tagsMode") == "all"
 	skipExpired := q.Get("excludePastValidUntil") == "true"
-	otherDomain := !a.ownDomain(q.Get("domain"))
+	onDomain, known := link.DefaultDomain, true
+	filterDomain := q.Get("domain") != ""
+	if filterDomain {
+		onDomain, known = a.domainID(q.Get("domain"))
+	}
 	now := a.now()
 	return func(l link.Link) bool {
 		switch {
-		case otherDomain:
+		case !known, filterDomain && l.Domain != onDomain:
 			return false
 		case len(tags) > 0 && !hasTags(l.Tags, tags, allTags):
 			return false
@@ -370,14 +390,16 @@ func orderLinks(links []link.Link, orderBy string) error {
 	return nil
 }
 
-// shortCodeOf is the code a /short-urls/{shortCode} request names, for a
-// domain this server serves; another domain has no links here.
-func (a *API) shortCodeOf(r *http.Request) (link.Code, error) {
+// shortCodeOf is the code a /short-urls/{shortCode} request names and
+// the id of the domain it names (the default one without ?domain=); a
+// domain that is not here has no links.
+func (a *API) shortCodeOf(r *http.Request) (int64, link.Code, error) {
 	c := r.PathValue("shortCode")
-	if !a.ownDomain(r.URL.Query().Get("domain")) {
-		return "", notFound(c)
+	d, ok := a.domainID(r.URL.Query().Get("domain"))
+	if !ok {
+		return 0, "", notFound(c)
 	}
-	return link.Code(c), nil
+	return d, link.Code(c), nil
 }
 
 // GetShortURL serves GET /rest/v3/short-urls/{shortCode}.
@@ -387,12 +409,12 @@ func (a *API) GetShortURL(w http.ResponseWriter, r *http.Request) {
 		a.Fail(w, r, err)
 		return
 	}
-	c, err := a.shortCodeOf(r)
+	d, c, err := a.shortCodeOf(r)
 	if err != nil {
 		a.Fail(w, r, err)
 		return
 	}
-	l, err := a.links.Get(r.Context(), c, who)
+	l, err := a.links.GetOn(r.Context(), d, c, who)
 	if err != nil {
 		a.Fail(w, r, err)
 		return
@@ -410,12 +432,16 @@ func (a *API) DeleteShortURL(w http.ResponseWriter, r *http.Request) {
 		a.Fail(w, r, err)
 		return
 	}
-	c, err := a.shortCodeOf(r)
+	d, c, err := a.shortCodeOf(r)
 	if err != nil {
 		a.Fail(w, r, err)
 		return
 	}
-	if err := a.links.Delete(r.Context(), c, who); err != nil {
+	del := a.links.Delete
+	if d != link.DefaultDomain {
+		del = func(ctx context.Context, c link.Code, p link.Principal) error { return a.links.DeleteOn(ctx, d, c, p) }
+	}
+	if err := del(r.Context(), c, who); err != nil {
 		a.Fail(w, r, err)
 		return
 	}
