@@ -94,6 +94,20 @@ func TestCompose(t *testing.T) {
 	}
 	checkMount(t, gw, repoPath("deploy", "nginx", "shortlinks.conf"), "/etc/nginx/conf.d/default.conf")
 	checkMount(t, gw, repoPath("deploy", "nginx", "shortlinks-upstreams.compose.conf"), "/etc/nginx/shortlinks-upstreams.conf")
+	checkMount(t, gw, repoPath("deploy", "nginx", "shortlinks-domains.compose.conf"), "/etc/nginx/shortlinks-domains.conf")
+	// The gateway serves the instances' default domain: the host of their
+	// base URL.
+	rawBase := svc("app1").Environment["SHORTLINKS_BASE_URL"]
+	if rawBase == nil {
+		t.Fatal("app1 has no SHORTLINKS_BASE_URL")
+	}
+	base, err := url.Parse(*rawBase)
+	if err != nil {
+		t.Fatalf("SHORTLINKS_BASE_URL: %v", err)
+	}
+	if names := serverNames(string(mustRead(t, repoPath("deploy", "nginx", "shortlinks-domains.compose.conf")))); !slices.Contains(names, base.Hostname()) {
+		t.Errorf("shortlinks-domains.compose.conf serves %v, not the base URL's host %s", names, base.Hostname())
+	}
 	upstreams := string(mustRead(t, repoPath("deploy", "nginx", "shortlinks-upstreams.compose.conf")))
 	for _, app := range []string{"app1", "app2"} {
 		if _, ok := gw.DependsOn[app]; !ok {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"net/netip"
 	"slices"
+	"strings"
 
 	"github.com/maypok86/otter/v2"
 )
@@ -48,7 +49,8 @@ type HourlyCount struct {
 }
 
 // DailyCount is the clicks on a link in one UTC day with one value of one
-// dimension.
+// dimension. An Aggregator makes none with an empty Value; Stats.Breakdown
+// returns the clicks with no value as the row of value "" (WithUnknown).
 type DailyCount struct {
 	LinkID int64
 	Day    int64 // unix seconds at UTC midnight
@@ -375,6 +377,13 @@ func (a *Aggregator) add(b *Batch, e *Event) {
 }
 
 func (a *Aggregator) dim(link, day int64, dim Dimension, value string, h, bt int64) {
+	// A click with no value for the dimension makes no row: the readers
+	// count it from the hourly rollup (WithUnknown). On the bench's
+	// traffic, which has no User-Agent and no referrer, that is four rows
+	// in five.
+	if value == "" {
+		return
+	}
 	k := dimKey{dayKey{link, day, dim}, value}
 	i, ok := a.daily[k]
 	if !ok {
@@ -402,9 +411,19 @@ func (a *Aggregator) Delta() *Delta {
 	slices.SortFunc(d.Hourly, func(x, y HourlyCount) int {
 		return cmp.Or(cmp.Compare(x.LinkID, y.LinkID), cmp.Compare(x.Hour, y.Hour))
 	})
+	// cmp.Or would compare the values, strings, every time: compare them
+	// only when the rest is equal.
 	slices.SortFunc(d.Daily, func(x, y DailyCount) int {
-		return cmp.Or(cmp.Compare(x.LinkID, y.LinkID), cmp.Compare(x.Day, y.Day),
-			cmp.Compare(x.Dim, y.Dim), cmp.Compare(x.Value, y.Value))
+		if x.LinkID != y.LinkID {
+			return cmp.Compare(x.LinkID, y.LinkID)
+		}
+		if x.Day != y.Day {
+			return cmp.Compare(x.Day, y.Day)
+		}
+		if x.Dim != y.Dim {
+			return cmp.Compare(x.Dim, y.Dim)
+		}
+		return strings.Compare(x.Value, y.Value)
 	})
 	slices.SortFunc(d.Totals, func(x, y TotalCount) int { return cmp.Compare(x.LinkID, y.LinkID) })
 	slices.SortFunc(d.Orphans, func(x, y OrphanCount) int {

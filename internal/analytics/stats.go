@@ -1,7 +1,10 @@
 package analytics
 
 import (
+	"cmp"
 	"context"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -19,7 +22,8 @@ type Stats interface {
 	Hourly(ctx context.Context, linkID int64, from, to time.Time) ([]HourlyCount, error)
 	// Breakdown returns the link's clicks by value of dim over the UTC days
 	// from from's to to's (both included), most human clicks first, then
-	// by value; Day is zero.
+	// by value; Day is zero. The clicks with no value for dim are the row
+	// of value "" (see WithUnknown).
 	Breakdown(ctx context.Context, linkID int64, dim Dimension, from, to time.Time) ([]DailyCount, error)
 	// Orphans returns the orphan visits in the hours of [from, to), by
 	// domain, kind and hour.
@@ -33,4 +37,50 @@ type Stats interface {
 type StoredVisit struct {
 	Visit
 	UserAgent UserAgent // zero when the visit had none
+}
+
+// BreakdownHours returns the hours [start, end) that the UTC days from
+// from's to to's (both included) span: the hours whose clicks a Breakdown
+// over from and to adds up.
+func BreakdownHours(from, to time.Time) (start, end time.Time) {
+	const day = 24 * time.Hour
+	return from.UTC().Truncate(day), to.UTC().Truncate(day).Add(day)
+}
+
+// WithUnknown completes a breakdown read from the daily rollup, whose
+// rows are sorted or not. Clicks with no value for a dimension (no
+// referrer, no country found, a User-Agent that names no browser or OS),
+// and the clicks of visitors whose DNT was honoured, are stored in no row
+// of it: that was most of the writer's rows for little information. They
+// are the link's clicks over the same days (humans and bots, from the
+// hourly rollup, over BreakdownHours) less those the rows hold, and are
+// added to the row of value "", made if need be. Rows written before
+// carry their own "" counts, which the subtraction takes into account.
+// The result is sorted as Stats.Breakdown returns it: most human clicks
+// first, then by value.
+func WithUnknown(counts []DailyCount, linkID int64, dim Dimension, humans, bots int64) []DailyCount {
+	blank := -1
+	for i, c := range counts {
+		humans -= c.Humans
+		bots -= c.Bots
+		if c.Value == "" {
+			blank = i
+		}
+	}
+	humans, bots = max(humans, 0), max(bots, 0)
+	if humans > 0 || bots > 0 {
+		if blank < 0 {
+			counts = append(counts, DailyCount{LinkID: linkID, Dim: dim})
+			blank = len(counts) - 1
+		}
+		counts[blank].Humans += humans
+		counts[blank].Bots += bots
+	}
+	slices.SortStableFunc(counts, func(x, y DailyCount) int {
+		if x.Humans != y.Humans {
+			return cmp.Compare(y.Humans, x.Humans)
+		}
+		return strings.Compare(x.Value, y.Value)
+	})
+	return counts
 }

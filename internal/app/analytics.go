@@ -80,14 +80,16 @@ func newClickPipeline(ctx context.Context, cfg config.Config, st *Storage, rdb r
 	// An embedded engine hands its one writer to the in-process sink;
 	// any other engine's clicks go to PostgreSQL through their own pool.
 	if db, ok := st.Engine.(interface{ Writer() *sql.DB }); ok {
-		sink = sqlitesink.New(db.Writer(), sqlitesink.Options{VisitRetention: cfg.AnalyticsVisitRetention})
+		sq := sqlitesink.New(db.Writer(), sqlitesink.Options{VisitRetention: visitRetention(cfg)})
+		p.closers = append(p.closers, func() { sq.Close() })
+		sink = sq
 	} else {
 		pool, err := analyticsPoolFor(ctx, cfg)
 		if err != nil {
 			return nil, err
 		}
 		p.closers = append(p.closers, pool.Close)
-		pg := pgsink.New(pool, pgsink.Options{VisitRetention: cfg.AnalyticsVisitRetention})
+		pg := pgsink.New(pool, pgsink.Options{VisitRetention: visitRetention(cfg)})
 		sink, prepare = pg, func(ctx context.Context) error { return pg.Prepare(ctx, 2) }
 	}
 	p.stats = sink
@@ -125,6 +127,15 @@ func newClickPipeline(ctx context.Context, cfg config.Config, st *Storage, rdb r
 	log.Info("click analytics on", "writes", where, "geoip", cfg.GeoIPDB != "", "honor_dnt", cfg.AnalyticsHonorDNT,
 		"visits_retention", cfg.AnalyticsVisitRetention.String())
 	return p, nil
+}
+
+// visitRetention is the sinks' VisitRetention for the setting, where 0
+// means that no visit is kept, not the sinks' default.
+func visitRetention(cfg config.Config) time.Duration {
+	if cfg.AnalyticsVisitRetention <= 0 {
+		return -1
+	}
+	return cfg.AnalyticsVisitRetention
 }
 
 // analyticsPoolFor opens the pool analytics writes and reads PostgreSQL

@@ -29,6 +29,7 @@ import (
 	"github.com/shortlinks/shortlinks/internal/config"
 	"github.com/shortlinks/shortlinks/internal/edge"
 	"github.com/shortlinks/shortlinks/internal/httpapi"
+	"github.com/shortlinks/shortlinks/internal/importjob"
 	"github.com/shortlinks/shortlinks/internal/link"
 	"github.com/shortlinks/shortlinks/internal/liveconfig"
 	"github.com/shortlinks/shortlinks/internal/password"
@@ -242,6 +243,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, tel Telemetry
 	// edge is what every request passes through.
 	errs := edge.NewRenderer(log, pages, routes.APIPrefix)
 	checks := append(st.checks(), redisChecks(rdb, cached)...)
+	// Imports from the dashboard and the API run as background jobs, one
+	// at a time, never within the request that starts them.
+	imports := importjob.New(dashImports{st: st, domains: domains, screen: linkOpts.Screen, unsafe: safeBrowsingLookup(cfg)}.Run, log)
+	a.workers = append(a.workers, imports.Run)
 	apiOpts := httpapi.Options{
 		BaseURL:        cfg.BaseURL,
 		RedirectStatus: cfg.RedirectStatus,
@@ -255,6 +260,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, tel Telemetry
 		Audit:          a.audit,
 		Reports:        reports,
 		Domains:        domains,
+		Imports:        imports,
 	}
 
 	edgeOpts := edge.Options{
@@ -289,8 +295,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, tel Telemetry
 		return nil, err
 	}
 	counts, _ := db.(link.DomainCounter)
-	if routeOpts.Dashboard, err = a.dashboard(pages, pipeline.ClientIP, clicks.totals(), dashImports{st: st, screen: linkOpts.Screen},
-		domains, counts); err != nil {
+	if routeOpts.Dashboard, err = a.dashboard(pages, pipeline.ClientIP, clicks.totals(), imports, domains, counts); err != nil {
 		return nil, err
 	}
 	if routeOpts.StatsPages, err = clicks.statsPages(a.links, a.keys, log, cfg); err != nil {

@@ -17,6 +17,7 @@ import (
 // linkCounter counts links; both engines are one.
 type linkCounter interface {
 	CountLinks(ctx context.Context, owner int64) (int64, error)
+	CountClicks(ctx context.Context, owner int64) (int64, error)
 }
 
 // clickTotals reads links' click totals; analytics.Stats is one.
@@ -25,9 +26,8 @@ type clickTotals interface {
 }
 
 // compatCounts gives other shorteners' APIs their totals: the principal's
-// live links (every link for an admin), and each link's clicks by people
-// when click analytics is on (clicks nil: zeros). The total of all clicks
-// is not kept anywhere, so it is reported as 0.
+// live links (every link for an admin), each link's clicks by people and
+// the sum of those when click analytics is on (clicks nil: zeros).
 type compatCounts struct {
 	db     linkCounter
 	clicks clickTotals
@@ -38,8 +38,13 @@ func (c compatCounts) Totals(ctx context.Context, p link.Principal) (links, clic
 	if p.Admin {
 		owner = 0
 	}
-	links, err = c.db.CountLinks(ctx, owner)
-	return links, 0, err
+	if links, err = c.db.CountLinks(ctx, owner); err != nil || c.clicks == nil {
+		// Without click analytics every link's clicks read 0, so their
+		// sum does too.
+		return links, 0, err
+	}
+	clicks, err = c.db.CountClicks(ctx, owner)
+	return links, clicks, err
 }
 
 func (c compatCounts) Clicks(ctx context.Context, ids []int64) (map[int64]int64, error) {

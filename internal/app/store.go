@@ -225,6 +225,16 @@ func (s *Storage) Importer(ctx context.Context, opts importer.Options) (*importe
 	return importer.New(s.Engine, shortcode.NewGenerator(perm, s.Engine, 0), opts), nil
 }
 
+// ExportHosts names the short domains of this storage's links, for
+// export.
+func (s *Storage) ExportHosts(ctx context.Context) (exporter.Hosts, error) {
+	doms, err := s.Domains(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	return doms.Host, nil
+}
+
 // ExportPages pages through every live link of this storage, for export.
 func (s *Storage) ExportPages() exporter.Pages {
 	svc := link.NewService(s.Engine, s.Engine, nil, link.Options{})

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/shortlinks/shortlinks/internal/config"
 	"github.com/shortlinks/shortlinks/internal/exporter"
 	"github.com/shortlinks/shortlinks/internal/importer"
+	"github.com/shortlinks/shortlinks/internal/link"
 	"github.com/shortlinks/shortlinks/internal/transfer"
 )
 
@@ -26,7 +28,7 @@ var importSources = []string{"csv", "jsonl", "shlink", "shlink-csv", "yourls", "
 type importFlags struct {
 	from, url, apiKey, token, dsn, prefix string
 	groups                                []string
-	bitlyClicks, dryRun                   bool
+	bitlyClicks, dryRun, createDomains    bool
 	batch                                 int
 	report, state                         string
 	output                                string
@@ -67,6 +69,7 @@ resumes from it. --dry-run checks everything and stores nothing.`,
 	fl.StringVar(&f.dsn, "dsn", "", "the YOURLS database, as user:password@tcp(host:3306)/dbname; also from SHORTLINKS_IMPORT_DSN")
 	fl.StringVar(&f.prefix, "table-prefix", "yourls_", "YOURLS_DB_PREFIX of the YOURLS install")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "check every record and report, but store nothing")
+	fl.BoolVar(&f.createDomains, "create-domains", false, "add the short domains records name that are not here yet (default: such records are refused)")
 	fl.IntVar(&f.batch, "batch", 5000, "records checked and stored together")
 	fl.StringVar(&f.report, "report", "", "write every record's outcome to this CSV file (default: problems to standard error)")
 	fl.StringVar(&f.state, "state", "", "resume from, and save progress to, this file")
@@ -104,6 +107,15 @@ func runImport(ctx context.Context, e env, cfg config.Config, f importFlags, arg
 		return err
 	}
 
+	doms, err := db.Domains(ctx, nil)
+	if err != nil {
+		return err
+	}
+	// Destinations are held to the checks a create is held to.
+	screen, unsafe, err := app.ImportChecks(cfg, slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if err != nil {
+		return err
+	}
 	report, closeReport, err := outcomeReport(e, f.report)
 	if err != nil {
 		return err
@@ -114,6 +126,10 @@ func runImport(ctx context.Context, e env, cfg config.Config, f importFlags, arg
 		BatchSize: f.batch,
 		DryRun:    f.dryRun,
 		Report:    report,
+		Screen:    screen,
+		Unsafe:    unsafe,
+		// The command is run by whoever runs the server: an admin.
+		Domain: app.ImportDomains(doms, link.Principal{Admin: true, Scopes: link.AllScopes}, f.createDomains, f.dryRun),
 		Progress: func(s importer.Summary, p transfer.Progress) {
 			progress.update(s, p)
 			if f.state != "" && !f.dryRun && s.Resume != "" {
@@ -148,6 +164,9 @@ func runImport(ctx context.Context, e env, cfg config.Config, f importFlags, arg
 		}
 		fmt.Fprintf(e.stdout, "read %d, %s %d, skipped %d (already here), %d conflicts, %d invalid, in %s (%.0f records/s)\n",
 			sum.Read, verb, sum.Imported, sum.Skipped, sum.Conflict, sum.Invalid, took.Round(time.Millisecond), float64(sum.Read)/max(took.Seconds(), 1e-9))
+		if sum.Unchecked > 0 {
+			fmt.Fprintf(e.stdout, "%d records were stored without a Safe Browsing answer (the lookup failed)\n", sum.Unchecked)
+		}
 	}
 	if runErr != nil {
 		if f.state != "" {
@@ -373,7 +392,11 @@ same links back.`,
 		if err != nil {
 			return err
 		}
-		n, err := exporter.Write(ctx, db.ExportPages(), w)
+		hosts, err := db.ExportHosts(ctx)
+		if err != nil {
+			return err
+		}
+		n, err := exporter.Write(ctx, db.ExportPages(), hosts, w)
 		if err != nil {
 			return err
 		}

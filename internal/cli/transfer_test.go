@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"maps"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -233,4 +235,134 @@ func readCSV(t *testing.T, path string) [][]string {
 		t.Fatal(err)
 	}
 	return rows
+}
+
+// TestImportScreensDestinations: an import holds every destination to the
+// checks a create is held to, the blocklists and Safe Browsing (here a
+// server that answers as the Lookup API does), and reports each refused
+// record without stopping.
+func TestImportScreensDestinations(t *testing.T) {
+	dir := t.TempDir()
+	lists := filepath.Join(dir, "blocked.txt")
+	if err := os.WriteFile(lists, []byte("evil.example\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var asked int
+	lookup := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			ThreatInfo struct {
+				ThreatEntries []struct{ URL string } `json:"threatEntries"`
+			} `json:"threatInfo"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil || r.URL.Query().Get("key") != "sb-key" {
+			http.Error(w, `{"error":{"code":400,"message":"bad request","status":"INVALID_ARGUMENT"}}`, http.StatusBadRequest)
+			return
+		}
+		asked += len(req.ThreatInfo.ThreatEntries)
+		w.Header().Set("Content-Type", "application/json")
+		var matches []string
+		for _, e := range req.ThreatInfo.ThreatEntries {
+			if strings.Contains(e.URL, "phish.example") {
+				matches = append(matches, `{"threatType":"SOCIAL_ENGINEERING","platformType":"ANY_PLATFORM","threatEntryType":"URL","threat":{"url":"`+e.URL+`"},"cacheDuration":"300s"}`)
+			}
+		}
+		if len(matches) == 0 {
+			w.Write([]byte(`{}`))
+			return
+		}
+		w.Write([]byte(`{"matches":[` + strings.Join(matches, ",") + `]}`))
+	}))
+	defer lookup.Close()
+
+	in := filepath.Join(dir, "in.csv")
+	if err := os.WriteFile(in, []byte(`url,code
+https://fine.example/,fine
+https://www.evil.example/x,blocked
+https://phish.example/login,phished
+https://also-fine.example/,alsofine
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dbURL := "sqlite:" + filepath.Join(dir, "links.db")
+	mustRun(t, nil, "migrate", "--database-url", dbURL)
+	report := filepath.Join(dir, "report.csv")
+	out := mustRun(t, nil, "import", "--from", "csv", in, "--database-url", dbURL, "--report", report, "-o", "json",
+		"--blocklist", lists, "--safe-browsing-key", "sb-key", "--safe-browsing-endpoint", lookup.URL)
+	var sum struct{ Read, Imported, Invalid int }
+	if err := json.Unmarshal([]byte(out), &sum); err != nil {
+		t.Fatalf("import output %q: %v", out, err)
+	}
+	if sum.Read != 4 || sum.Imported != 2 || sum.Invalid != 2 {
+		t.Errorf("summary %+v, want 4 read, 2 imported, 2 invalid", sum)
+	}
+	if asked == 0 {
+		t.Error("Safe Browsing was never asked")
+	}
+	got := map[string]string{}
+	for _, r := range readCSV(t, report)[1:] {
+		got[r[1]] = r[3] + " " + r[4]
+	}
+	want := map[string]string{"fine": "imported ", "blocked": "invalid url_blocked", "phished": "invalid url_unsafe", "alsofine": "imported "}
+	if !maps.Equal(got, want) {
+		t.Errorf("outcomes %v, want %v", got, want)
+	}
+}
+
+// TestImportExportDomains: records on branded domains keep them through
+// export → import → export. A domain that is not here refuses its record
+// unless the import is asked to add it; the same code may be on two
+// domains.
+func TestImportExportDomains(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.csv")
+	if err := os.WriteFile(in, []byte(`url,code,domain,created_at,clicks
+https://acme.example/launch,launch,go.acme.test,2024-05-06T07:08:09Z,12
+https://other.example/launch,launch,,2024-05-06T07:08:10Z,
+https://acme.example/jobs,jobs,GO.ACME.TEST,2024-05-06T07:08:11Z,
+https://link.example/x,xx1,acme.link,2024-05-06T07:08:12Z,3
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	first := "sqlite:" + filepath.Join(dir, "first.db")
+	mustRun(t, nil, "migrate", "--database-url", first)
+
+	// Without --create-domains, the records on domains that are not here
+	// are refused, each with its reason, and the rest go in.
+	report := filepath.Join(dir, "refused.csv")
+	mustRun(t, nil, "import", "--from", "csv", in, "--database-url", first, "--report", report)
+	got := map[string]string{}
+	for _, r := range readCSV(t, report)[1:] {
+		got[r[0]] = r[3] + " " + r[4]
+	}
+	want := map[string]string{"line 2": "invalid unknown_domain", "line 3": "imported ", "line 4": "invalid unknown_domain", "line 5": "invalid unknown_domain"}
+	if !maps.Equal(got, want) {
+		t.Errorf("without --create-domains: %v, want %v", got, want)
+	}
+	out := mustRun(t, nil, "import", "--from", "csv", in, "--database-url", first, "--create-domains", "-o", "json")
+	var sum struct{ Read, Imported, Skipped int }
+	if err := json.Unmarshal([]byte(out), &sum); err != nil || sum.Imported != 3 || sum.Skipped != 1 {
+		t.Fatalf("with --create-domains: %s (%v)", out, err)
+	}
+
+	exported := mustRun(t, nil, "export", "--database-url", first)
+	for _, line := range []string{
+		"https://acme.example/launch,launch,go.acme.test,",
+		"https://other.example/launch,launch,,",
+		"https://acme.example/jobs,jobs,go.acme.test,",
+		"https://link.example/x,xx1,acme.link,",
+	} {
+		if !strings.Contains(exported, line) {
+			t.Errorf("export lacks %q:\n%s", line, exported)
+		}
+	}
+	file := filepath.Join(dir, "export.csv")
+	if err := os.WriteFile(file, []byte(exported), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	second := "sqlite:" + filepath.Join(dir, "second.db")
+	mustRun(t, nil, "migrate", "--database-url", second)
+	mustRun(t, nil, "import", "--from", "csv", file, "--database-url", second, "--create-domains")
+	if again := mustRun(t, nil, "export", "--database-url", second); again != exported {
+		t.Errorf("export of the import of the export differs:\n%s\nwant:\n%s", again, exported)
+	}
 }

@@ -250,7 +250,7 @@ var Settings = []Setting{
 		field: func(c *Config) any { return &c.GeoIPDB }},
 	{Name: "analytics-honor-dnt", Default: "false", Usage: "for visitors sending DNT: 1 or Sec-GPC: 1, count the click and keep nothing else about it",
 		field: func(c *Config) any { return &c.AnalyticsHonorDNT }},
-	{Name: "analytics-visits-retention", Default: "720h", Usage: "how long individual visits are kept (0: none kept); the hourly and daily counts stay",
+	{Name: "analytics-visits-retention", Default: "720h", Usage: "how long individual visits are kept (0: none kept, and those kept before are deleted); the hourly and daily counts stay",
 		field: func(c *Config) any { return &c.AnalyticsVisitRetention },
 		rule:  rule{"a duration of 0 or more, like 720h", func(v any) bool { return v.(time.Duration) >= 0 }}},
 	{Name: "analytics-buffer", Default: "8192", Usage: "clicks an instance holds between drains; beyond it clicks are dropped and counted, never waited for",

@@ -25,10 +25,17 @@ func Query(after *link.Cursor) link.ListQuery {
 	return link.ListQuery{After: after, Limit: PageSize, WithClicks: true}
 }
 
+// Hosts returns the host of the short domain with an id other than the
+// default one's; *link.Domains' Host is one.
+type Hosts func(domain int64) string
+
 // Write writes every link that pages yields to w, flushes it, and returns
-// how many it wrote. Links created while it runs may or may not be
-// included; none is written twice.
-func Write(ctx context.Context, pages Pages, w transfer.Writer) (int64, error) {
+// how many it wrote. A link on a branded domain carries its host (hosts
+// names it) in the domain column; one on the default domain leaves it
+// empty, so that an import elsewhere puts it on that server's default
+// domain. Links created while it runs may or may not be included; none is
+// written twice.
+func Write(ctx context.Context, pages Pages, hosts Hosts, w transfer.Writer) (int64, error) {
 	var n int64
 	var after *link.Cursor
 	for {
@@ -37,7 +44,11 @@ func Write(ctx context.Context, pages Pages, w transfer.Writer) (int64, error) {
 			return n, fmt.Errorf("export: list after %d links: %w", n, err)
 		}
 		for _, l := range page.Links {
-			if err := w.Write(Record(l)); err != nil {
+			r := Record(l)
+			if l.Domain != link.DefaultDomain && hosts != nil {
+				r.Domain = hosts(l.Domain)
+			}
+			if err := w.Write(r); err != nil {
 				return n, fmt.Errorf("export: write %s: %w", l.Code, err)
 			}
 			n++
@@ -53,8 +64,8 @@ func Write(ctx context.Context, pages Pages, w transfer.Writer) (int64, error) {
 	return n, nil
 }
 
-// Record describes l in the interchange formats. Its clicks are l.Clicks,
-// which a page read with Query fills.
+// Record describes l in the interchange formats, without its domain (see
+// Write). Its clicks are l.Clicks, which a page read with Query fills.
 func Record(l link.Link) transfer.Record {
 	r := transfer.Record{
 		Code:       string(l.Code),

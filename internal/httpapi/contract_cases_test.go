@@ -158,6 +158,8 @@ func TestContract(t *testing.T) {
 				{method: http.MethodGet, path: "/api/v1/reports"},
 				{method: http.MethodPost, path: "/api/v1/reports/1/resolve", body: `{"note":"n"}`, contentType: jsonType},
 				{method: http.MethodGet, path: "/api/v1/export"},
+				{method: http.MethodPost, path: "/api/v1/imports", body: `{"from":"kutt","url":"https://kutt.example","api_key":"k"}`, contentType: jsonType},
+				{method: http.MethodGet, path: "/api/v1/imports/0"},
 				{method: http.MethodGet, path: target + "/stats"},
 				{method: http.MethodGet, path: "/api/v1/tags"},
 				{method: http.MethodPatch, path: target, body: `{"title":"x"}`, contentType: jsonType},
@@ -294,6 +296,43 @@ func TestContract(t *testing.T) {
 		c.do(t, srv.url, contractCall{method: http.MethodGet, path: "/api/v1/export?format=xml", key: admin, docRefuses: true, status: 400, code: "invalid_format"})
 		c.do(t, srv.url, contractCall{method: http.MethodGet, path: "/api/v1/export", key: owner, status: 403, code: "admin_required"})
 		c.do(t, srv.url, contractCall{method: http.MethodGet, path: "/api/v1/export", docRefuses: true, status: 401, code: "unauthorized"})
+	})
+
+	t.Run("imports", func(t *testing.T) {
+		file := "url,code\nhttps://example.com/imported,imported\nftp://example.com/x,refused\n"
+		r := c.do(t, srv.url, contractCall{method: http.MethodPost, path: "/api/v1/imports?from=csv", key: admin,
+			contentType: "text/csv", body: file, status: 202})
+		var job httpapi.ImportJobJSON
+		r.decode(t, &job)
+		if got := r.header.Get("Location"); got != "/api/v1/imports/"+job.ID || job.From != "csv" {
+			t.Errorf("started %+v at %q", job, got)
+		}
+		// The import runs in the background: follow it to its end.
+		for deadline := time.Now().Add(20 * time.Second); job.State != "done"; {
+			if job.State == "failed" || time.Now().After(deadline) {
+				t.Fatalf("import job: %+v", job)
+			}
+			time.Sleep(50 * time.Millisecond)
+			c.do(t, srv.url, contractCall{method: http.MethodGet, path: "/api/v1/imports/" + job.ID, key: admin, status: 200}).decode(t, &job)
+		}
+		if s := job.Summary; s.Read != 2 || s.Imported != 1 || s.Invalid != 1 || len(job.Problems) != 1 ||
+			job.Problems[0].Reason != "url_scheme_not_allowed" || job.Problems[0].Ref != "line 3" || job.FinishedAt == nil {
+			t.Errorf("finished job: %+v", job)
+		}
+		c.do(t, srv.url, contractCall{method: http.MethodPost, path: "/api/v1/imports", key: admin, contentType: jsonType,
+			body: `{"from":"kutt","url":"http://127.0.0.1:1","api_key":"k","dry_run":true}`, status: 202})
+		c.do(t, srv.url, contractCall{method: http.MethodPost, path: "/api/v1/imports", key: admin, contentType: jsonType,
+			body: `{"from":"yourls","api_key":"k"}`, docRefuses: true, status: 400, code: "invalid_source"})
+		c.do(t, srv.url, contractCall{method: http.MethodPost, path: "/api/v1/imports", key: admin, contentType: jsonType,
+			body: `{"from":"shlink","api_key":"k"}`, status: 400, code: "invalid_source"})
+		c.do(t, srv.url, contractCall{method: http.MethodPost, path: "/api/v1/imports", key: admin, contentType: jsonType,
+			body: `{"from":`, docRefuses: true, status: 400, code: "malformed_json"})
+		c.do(t, srv.url, contractCall{method: http.MethodPost, path: "/api/v1/imports?from=csv", key: owner,
+			contentType: "text/csv", body: file, status: 403, code: "admin_required"})
+		c.do(t, srv.url, contractCall{method: http.MethodPost, path: "/api/v1/imports?from=csv",
+			contentType: "text/csv", body: file, docRefuses: true, status: 401, code: "unauthorized"})
+		c.do(t, srv.url, contractCall{method: http.MethodGet, path: "/api/v1/imports/" + job.ID, key: owner, status: 403, code: "admin_required"})
+		c.do(t, srv.url, contractCall{method: http.MethodGet, path: "/api/v1/imports/nope", key: admin, status: 404, code: "import_not_found"})
 	})
 
 	t.Run("get and delete", func(t *testing.T) {

@@ -63,7 +63,11 @@ func (s *Server) Export(w http.ResponseWriter, r *http.Request) {
 		}
 		return s.links.Search(ctx, who, exporter.Query(after))
 	}
-	if n, err := exporter.Write(r.Context(), pages, out); err != nil {
+	var hosts exporter.Hosts
+	if s.domains != nil {
+		hosts = s.domains.Host
+	}
+	if n, err := exporter.Write(r.Context(), pages, hosts, out); err != nil {
 		s.log.Error("export ended early", "links", n, "error", err)
 	}
 }

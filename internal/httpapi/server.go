@@ -97,6 +97,8 @@ type Options struct {
 	// X-Forwarded-Host from trusted proxies only), for the domain of an
 	// orphan visit to a path that is no code; nil: r.Host.
 	Host func(*http.Request) string
+	// Imports runs the imports of /api/v1/imports; nil: 404.
+	Imports Imports
 }
 
 // DefaultRedirectStatus is the redirect status when Options gives none.
@@ -117,9 +119,8 @@ type Server struct {
 	reports  Reports
 	stats    Stats
 	domains  *link.Domains
-	// host is the host a request asked for, for the domain of orphan
-	// visits to paths that are no code.
-	host func(*http.Request) string
+	host     func(*http.Request) string // the request's host, X-Forwarded-Host from trusted proxies
+	imports  Imports
 }
 
 // keys is how API keys are checked: who a key is, its rate limit, and
@@ -149,6 +150,8 @@ func New(links Links, auth Authenticator, log *slog.Logger, opts Options) *Serve
 		reports: opts.Reports,
 		stats:   opts.Stats,
 		domains: opts.Domains,
+		host:    opts.Host,
+		imports: opts.Imports,
 		redirect: redirect{
 			clicks:       opts.Clicks,
 			clientIP:     opts.ClientIP,
@@ -156,7 +159,6 @@ func New(links Links, auth Authenticator, log *slog.Logger, opts Options) *Serve
 			countries:    opts.Countries,
 		},
 		health: health{checks: opts.Checks},
-		host:   opts.Host,
 	}
 	if s.host == nil {
 		s.host = func(r *http.Request) string { return r.Host }

@@ -25,9 +25,10 @@ import (
 // codes are in use.
 type Store interface {
 	link.BatchStore
-	// Existing returns, for each of codes that has ever been used, the URL
-	// of its live link, or "" when the link was deleted.
-	Existing(ctx context.Context, codes []link.Code) (map[link.Code]string, error)
+	// Existing returns, for each of codes that has ever been used on the
+	// domain (0: the default one), the URL of its live link, or "" when
+	// the link was deleted.
+	Existing(ctx context.Context, domain int64, codes []link.Code) (map[link.Code]string, error)
 }
 
 // Result is what became of one record.
@@ -60,6 +61,9 @@ type Summary struct {
 	Skipped  int64 `json:"skipped"`
 	Conflict int64 `json:"conflicts"`
 	Invalid  int64 `json:"invalid"`
+	// Unchecked counts the records stored without a Safe Browsing answer,
+	// because the lookup failed.
+	Unchecked int64 `json:"unchecked,omitempty"`
 	// Resume is the source's token after the last batch that was stored:
 	// a source opened with it carries on after it.
 	Resume string `json:"resume,omitempty"`
@@ -70,7 +74,19 @@ type Options struct {
 	URLRules link.URLRules
 	Reserved []string    // aliases that would shadow the server's own paths
 	Screen   link.Screen // refuses blocked destinations; nil: none
-	Owner    int64       // the API key the links belong to; 0: none
+	// Domain, when set, returns the id of the short domain a record names
+	// by its host, or why the record cannot go there (an *link.Error, such
+	// as unknown_domain), which refuses the record. Records without a
+	// domain, and all records when Domain is nil, go on the default
+	// domain.
+	Domain func(ctx context.Context, host string) (int64, error)
+	// Unsafe, when set, looks up the destinations of each batch before it
+	// is stored (Safe Browsing) and returns why each flagged one is unsafe.
+	// A flagged record is refused as url_unsafe; a failed lookup leaves
+	// the batch unchecked (counted in Summary.Unchecked), as a create is
+	// not refused when the lookup fails.
+	Unsafe func(ctx context.Context, urls []string) (map[string]string, error)
+	Owner  int64 // the API key the links belong to; 0: none
 	// BatchSize is how many records are checked and stored together; 0
 	// means 5000.
 	BatchSize int
@@ -88,10 +104,19 @@ type Options struct {
 
 // Importer loads sources into a store.
 type Importer struct {
-	store  Store
-	loader *link.Loader
-	urls   *link.Normalizer
-	opts   Options
+	// inUse is whether the last batch found codes in use: the next one is
+	// then looked up before it is stored.
+	inUse bool
+	// checkFirst looks every batch up before storing it, as imports did
+	// before they stored optimistically; benchmarks use it as a baseline.
+	checkFirst bool
+	// domains remembers what Domain said of each host named.
+	domains map[string]domainAnswer
+	store   Store
+	codes   link.BatchGenerator
+	loader  *link.Loader
+	urls    *link.Normalizer
+	opts    Options
 }
 
 // New returns an Importer into store, whose generated codes (for records
@@ -103,7 +128,13 @@ func New(store Store, codes link.BatchGenerator, opts Options) *Importer {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Importer{store: store, loader: link.NewLoader(store, codes), urls: link.NewNormalizer(opts.URLRules), opts: opts}
+	return &Importer{domains: map[string]domainAnswer{}, store: store, codes: codes, loader: link.NewLoader(store, codes), urls: link.NewNormalizer(opts.URLRules), opts: opts}
+}
+
+// domainAnswer is what Options.Domain said of a host.
+type domainAnswer struct {
+	id  int64
+	err error
 }
 
 // pending is a record that passed the checks, waiting for its batch.
@@ -132,7 +163,7 @@ func (im *Importer) Run(ctx context.Context, src transfer.Source) (Summary, erro
 			return sum, fmt.Errorf("import: read: %w", err)
 		default:
 			sum.Read++
-			if p, ok := im.check(&sum, rec); ok {
+			if p, ok := im.check(ctx, &sum, rec); ok {
 				batch = append(batch, p)
 			}
 		}
@@ -161,7 +192,7 @@ func (im *Importer) Run(ctx context.Context, src transfer.Source) (Summary, erro
 
 // check holds rec to the rules of a create and makes its link, or reports
 // why it cannot be imported.
-func (im *Importer) check(sum *Summary, rec transfer.Record) (pending, bool) {
+func (im *Importer) check(ctx context.Context, sum *Summary, rec transfer.Record) (pending, bool) {
 	out := Outcome{Ref: rec.Ref, Code: link.Code(rec.Code), URL: rec.URL}
 	refuse := func(err error) (pending, bool) {
 		out.Result, out.Reason, out.Message = Invalid, "invalid", err.Error()
@@ -205,7 +236,23 @@ func (im *Importer) check(sum *Summary, rec transfer.Record) (pending, bool) {
 		im.report(sum, out)
 		return pending{}, false
 	}
+	var domain int64
+	if rec.Domain != "" && im.opts.Domain != nil {
+		d, ok := im.domains[rec.Domain]
+		if !ok {
+			var err error
+			if d.id, err = im.opts.Domain(ctx, rec.Domain); err != nil {
+				d.err = err
+			}
+			im.domains[rec.Domain] = d
+		}
+		if d.err != nil {
+			return refuse(d.err)
+		}
+		domain = d.id
+	}
 	l := link.Link{
+		Domain:    domain,
 		Code:      out.Code,
 		URL:       u,
 		CreatedAt: created.UTC().Truncate(time.Microsecond),
@@ -243,23 +290,31 @@ func (im *Importer) check(sum *Summary, rec transfer.Record) (pending, bool) {
 
 // flush settles one batch: codes already in use are skipped or reported,
 // codes given twice in the batch keep their first record, and the rest are
-// stored together. A link created here between the check and the load
-// fails the load as a whole; the batch is then checked again.
+// stored together. While batches find no code in use, as on a fresh
+// import, a batch is stored without looking its codes up first: the store
+// refuses the whole batch if any is taken, and the batch is then looked up
+// and stored again, as is one that a link created meanwhile fails.
 func (im *Importer) flush(ctx context.Context, sum *Summary, batch []pending) error {
+	if im.opts.Unsafe != nil {
+		im.screen(ctx, sum, batch)
+	}
+	check := im.opts.DryRun || im.inUse || im.checkFirst
 	for attempt := 1; ; attempt++ {
-		load, kept, err := im.settle(ctx, batch)
+		load, kept, found, err := im.settle(ctx, batch, check)
 		if err != nil {
 			return err
 		}
 		if !im.opts.DryRun && len(load) > 0 {
 			err = im.loader.Load(ctx, load)
 		}
-		if errors.Is(err, link.ErrCodeTaken) && attempt < 3 {
+		if errors.Is(err, link.ErrCodeTaken) && attempt < 4 {
+			check = true
 			continue
 		}
 		if err != nil {
 			return fmt.Errorf("import: store: %w", err)
 		}
+		im.inUse = found > 0
 		for j, i := range kept {
 			batch[i].out.Result = Imported
 			batch[i].out.Code = load[j].Code
@@ -271,45 +326,103 @@ func (im *Importer) flush(ctx context.Context, sum *Summary, batch []pending) er
 	}
 }
 
-// settle decides the outcome of each record of batch whose code is in use
-// or repeated, and returns the links to load with their indexes in batch.
-func (im *Importer) settle(ctx context.Context, batch []pending) (load []link.Link, kept []int, err error) {
-	codes := make([]link.Code, 0, len(batch))
-	for _, p := range batch {
-		if p.link.Code != "" {
-			codes = append(codes, p.link.Code)
+// settle decides the outcome of each record of batch whose code is
+// repeated, or, with check, in use, and returns the links to load with
+// their indexes in batch, and how many codes it found in use.
+func (im *Importer) settle(ctx context.Context, batch []pending, check bool) (load []link.Link, kept []int, found int, err error) {
+	var taken map[codeKey]string
+	if check {
+		codes := make(map[int64][]link.Code)
+		for _, p := range batch {
+			if p.link.Code != "" {
+				codes[p.link.Domain] = append(codes[p.link.Domain], p.link.Code)
+			}
+		}
+		if taken, err = im.existing(ctx, codes); err != nil {
+			return nil, nil, 0, err
 		}
 	}
-	taken, err := im.store.Existing(ctx, codes)
-	if err != nil {
-		return nil, nil, fmt.Errorf("import: check codes: %w", err)
-	}
-	seen := make(map[link.Code]bool, len(codes))
+	seen := make(map[codeKey]bool, len(batch))
 	load = make([]link.Link, 0, len(batch))
 	kept = make([]int, 0, len(batch))
 	for i := range batch {
 		p := &batch[i]
 		c := p.link.Code
+		if p.out.Result != "" {
+			continue // settled before the batch was stored
+		}
 		if c == "" {
 			load, kept = append(load, p.link), append(kept, i)
 			continue
 		}
-		url, used := taken[c]
+		k := codeKey{p.link.Domain, c}
+		url, used := taken[k]
 		switch {
-		case used && url == p.link.URL:
-			p.out.Result, p.out.Reason, p.out.Message = Skipped, "already_imported", "This code already holds the same URL here."
-		case used && url == "":
-			p.out.Result, p.out.Reason, p.out.Message = Conflict, "code_retired", "This code belonged to a link that was deleted here; codes are never reissued."
 		case used:
-			p.out.Result, p.out.Reason, p.out.Message = Conflict, "code_taken", "This code is in use here for "+url+"."
-		case seen[c]:
+			p.out.taken(url, p.link.URL)
+		case seen[k]:
 			p.out.Result, p.out.Reason, p.out.Message = Conflict, "code_repeated", "An earlier record of this import has the same code."
 		default:
-			seen[c] = true
+			seen[k] = true
 			load, kept = append(load, p.link), append(kept, i)
 		}
 	}
-	return load, kept, nil
+	return load, kept, len(taken), nil
+}
+
+// screen asks Unsafe about the batch's destinations and refuses the
+// records it flags.
+func (im *Importer) screen(ctx context.Context, sum *Summary, batch []pending) {
+	urls := make([]string, 0, len(batch))
+	for _, p := range batch {
+		urls = append(urls, p.link.URL)
+	}
+	flagged, err := im.opts.Unsafe(ctx, urls)
+	if err != nil {
+		sum.Unchecked += int64(len(batch))
+		return
+	}
+	for i := range batch {
+		if why, bad := flagged[batch[i].link.URL]; bad {
+			o := &batch[i].out
+			o.Result, o.Reason, o.Message = Invalid, "url_unsafe", "This URL cannot be shortened: Safe Browsing lists it ("+why+")."
+		}
+	}
+}
+
+// codeKey is a code on a domain.
+type codeKey struct {
+	domain int64
+	code   link.Code
+}
+
+// existing looks up the codes of each domain and returns the URL of each
+// that has ever been used ("" for a deleted link).
+func (im *Importer) existing(ctx context.Context, codes map[int64][]link.Code) (map[codeKey]string, error) {
+	taken := make(map[codeKey]string)
+	for d, cs := range codes {
+		found, err := im.store.Existing(ctx, d, cs)
+		if err != nil {
+			return nil, fmt.Errorf("import: check codes: %w", err)
+		}
+		for c, url := range found {
+			taken[codeKey{d, c}] = url
+		}
+	}
+	return taken, nil
+}
+
+// taken settles an outcome whose code is in use here for url ("" for a
+// deleted link): skipped when it is the record's own URL.
+func (o *Outcome) taken(url, want string) {
+	switch {
+	case url == want:
+		o.Result, o.Reason, o.Message = Skipped, "already_imported", "This code already holds the same URL here."
+	case url == "":
+		o.Result, o.Reason, o.Message = Conflict, "code_retired", "This code belonged to a link that was deleted here; codes are never reissued."
+	default:
+		o.Result, o.Reason, o.Message = Conflict, "code_taken", "This code is in use here for "+url+"."
+	}
 }
 
 // report counts o and passes it on.

@@ -275,54 +275,6 @@ func (f *failing) Next(ctx context.Context) (transfer.Record, error) {
 	return f.Source.Next(ctx)
 }
 
-// BenchmarkImportPostgres loads 100,000 generated rows of Shortlinks CSV
-// into PostgreSQL: plain rows (URL, code, creation time), and full ones
-// that add a title, two tags and a click count. The links/s figure is the
-// import rate.
-func BenchmarkImportPostgres(b *testing.B) {
-	db, err := postgres.Open(b.Context(), postgres.Options{URL: pgtest.Database(b), MaxConns: 4})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.Migrate(b.Context()); err != nil {
-		b.Fatal(err)
-	}
-	const n = 100_000
-	im := importer.New(db, generator(b, db), importer.Options{})
-	for _, bc := range []struct {
-		name, header, row string
-	}{
-		{"plain", "url,code,created_at", "https://www.example.com/articles/%[1]s?utm_source=import,imp%[1]s,2024-01-02T03:04:05Z\n"},
-		{"clicks", "url,code,created_at,clicks", "https://www.example.com/articles/%[1]s?utm_source=import,imp%[1]s,2024-01-02T03:04:05Z,%[2]d\n"},
-		{"tags", "url,code,title,tags,created_at", "https://www.example.com/articles/%[1]s?utm_source=import,imp%[1]s,Article %[1]s,news|import,2024-01-02T03:04:05Z\n"},
-		{"full", "url,code,title,tags,created_at,clicks", "https://www.example.com/articles/%[1]s?utm_source=import,imp%[1]s,Article %[1]s,news|import,2024-01-02T03:04:05Z,%[2]d\n"},
-	} {
-		b.Run(bc.name, func(b *testing.B) {
-			var i int
-			for b.Loop() {
-				b.StopTimer()
-				var buf strings.Builder
-				buf.WriteString(bc.header + "\n")
-				for j := range n {
-					fmt.Fprintf(&buf, bc.row, fmt.Sprintf("%s-%d-%d", bc.name, i, j), j%1000)
-				}
-				i++
-				b.StartTimer()
-				src, err := transfer.OpenCSV(strings.NewReader(buf.String()), transfer.FileOptions{})
-				if err != nil {
-					b.Fatal(err)
-				}
-				sum, err := im.Run(b.Context(), src)
-				if err != nil || sum.Imported != n {
-					b.Fatalf("imported %d of %d: %v", sum.Imported, n, err)
-				}
-			}
-			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "links/s")
-		})
-	}
-}
-
 // TestImportKeepsOptions: what a record says of a link beyond its URL is
 // stored, and export writes it back the same.
 func TestImportKeepsOptions(t *testing.T) {

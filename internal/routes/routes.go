@@ -31,6 +31,10 @@ type API interface {
 	DeleteLink(w http.ResponseWriter, r *http.Request)
 	LinkQR(w http.ResponseWriter, r *http.Request)
 	Export(w http.ResponseWriter, r *http.Request)
+	// StartImport and GetImport start an import in the background and
+	// report on it.
+	StartImport(w http.ResponseWriter, r *http.Request)
+	GetImport(w http.ResponseWriter, r *http.Request)
 	ListAudit(w http.ResponseWriter, r *http.Request)
 	CreateReport(w http.ResponseWriter, r *http.Request)
 	ListReports(w http.ResponseWriter, r *http.Request)
@@ -123,6 +127,8 @@ type Dashboard interface {
 
 	ImportForm(w http.ResponseWriter, r *http.Request)
 	Import(w http.ResponseWriter, r *http.Request)
+	// ImportStatus shows an import job's progress and problems.
+	ImportStatus(w http.ResponseWriter, r *http.Request)
 
 	// The short domains: everyone sees those they may use, admins add and
 	// remove them.
@@ -315,6 +321,8 @@ func (t *Table) register(mux router) {
 	mux.HandleFunc("DELETE /api/v1/links/{code}", api.DeleteLink)
 	mux.Handle("GET /api/v1/links/{code}/qr", t.limit(t.qrLimiter, "qr:", http.HandlerFunc(api.LinkQR)))
 	mux.HandleFunc("GET /api/v1/export", api.Export)
+	mux.Handle("POST /api/v1/imports", t.readsBody(api.StartImport))
+	mux.HandleFunc("GET /api/v1/imports/{id}", api.GetImport)
 	mux.Handle("PATCH /api/v1/links/{code}", t.readsBody(api.UpdateLink))
 	mux.Handle("POST /api/v1/links/bulk", t.readsBody(t.limitBulk(api.BulkCreate)))
 	mux.HandleFunc("GET /api/v1/tags", api.ListTags)
@@ -406,6 +414,8 @@ func (t *Table) register(mux router) {
 	mux.Handle("/api/v1/tags", t.notAllowed("GET, HEAD"))
 	mux.Handle("/api/v1/links/{code}/qr", t.notAllowed("GET, HEAD"))
 	mux.Handle("/api/v1/export", t.notAllowed("GET, HEAD"))
+	mux.Handle("/api/v1/imports", t.notAllowed("POST"))
+	mux.Handle("/api/v1/imports/{id}", t.notAllowed("GET, HEAD"))
 	mux.Handle("/api/v1/openapi.yaml", t.notAllowed("GET, HEAD"))
 	mux.Handle("/api/v1/audit", t.notAllowed("GET, HEAD"))
 	mux.Handle("/api/v1/reports", t.notAllowed("GET, HEAD, POST"))
@@ -464,6 +474,7 @@ func (t *Table) registerDashboard(mux router, pages Pages, d Dashboard) {
 	// Administrators import links from a file or another shortener.
 	mux.Handle("GET /admin/import", view(d.ImportForm))
 	mux.Handle("POST /admin/import", act(d.Import))
+	mux.Handle("GET /admin/import/{id}", view(d.ImportStatus))
 
 	mux.Handle("GET /domains", view(d.Domains))
 	mux.Handle("POST /domains", act(d.CreateDomain))

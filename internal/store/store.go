@@ -33,14 +33,19 @@ type Engine interface {
 	report.Store
 	shortcode.Counter
 
-	// Existing returns, for each of codes that has ever been used, the URL
-	// of its live link, or "" when the link was deleted, as read on the
-	// primary: imports check with it before they load.
-	Existing(ctx context.Context, codes []link.Code) (map[link.Code]string, error)
+	// Existing returns, for each of codes that has ever been used on the
+	// domain (0: the default one), the URL of its live link, or "" when
+	// the link was deleted, as read on the primary: imports check with it
+	// before they load.
+	Existing(ctx context.Context, domain int64, codes []link.Code) (map[link.Code]string, error)
 
 	// CountLinks counts the live links of an API key, or all of them for
 	// key 0. It scans, so it serves occasional totals.
 	CountLinks(ctx context.Context, owner int64) (int64, error)
+	// CountClicks sums the clicks by people of all time, imported counts
+	// included, of the live links of an API key, or of all of them for key
+	// 0. It scans, as CountLinks does.
+	CountClicks(ctx context.Context, owner int64) (int64, error)
 
 	// Setting returns the value stored under name, first storing init
 	// there if there is none, so that every instance agrees on it.

@@ -4,16 +4,20 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 )
 
 // TestBrowserImport drives the admin import page in Chromium: a file in
 // Shortlinks' CSV format, first as a dry run that stores nothing, then for
-// real, with every record's outcome in the table; the imported link then
-// redirects, and a rerun skips what is in. (Whether a dry run stores
-// nothing is the importer's test; here a visit would be cached as a miss.)
+// real. Each starts a background job and leads to its page, which follows
+// the job until it ends and then lists the records it could not import
+// with the reason; the imported link then redirects, and a rerun skips
+// what is in. (Whether a dry run stores nothing is the importer's test;
+// here a visit would be cached as a miss.)
 func TestBrowserImport(t *testing.T) {
 	e := newBrowserEnv(t, withAdmin, noCreateLimit)
 	admin := e.person(t)
@@ -46,10 +50,26 @@ func TestBrowserImport(t *testing.T) {
 		if st := submit(t, admin, "import-submit"); st != http.StatusOK {
 			t.Fatalf("import (dry run %v): status %d", dry, st)
 		}
+		// The job's own page, which reloads itself until the job ends.
+		at := run(t, admin, "location", chromedp.Location())
+		if !strings.HasPrefix(at, e.base+"/admin/import/") {
+			t.Fatalf("after starting an import: at %s, want the job's page", at)
+		}
+		for deadline := time.Now().Add(30 * time.Second); ; {
+			state := run(t, admin, "state", chromedp.Text(chromedp.ID("import-state")))
+			if state == "done" {
+				break
+			}
+			if state == "failed" || time.Now().After(deadline) {
+				t.Fatalf("import job %s: %s", at, state)
+			}
+			time.Sleep(200 * time.Millisecond)
+			open(t, admin, at)
+		}
 	}
 
 	upload(true)
-	wantText(t, admin, "import-result-title", "would do")
+	wantText(t, admin, "import-result-title", "Dry run from csv")
 	wantText(t, admin, "sum-read", "5")
 	wantText(t, admin, "sum-imported", "2")
 	wantText(t, admin, "sum-conflicts", "1")

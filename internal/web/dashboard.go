@@ -171,13 +171,16 @@ func isoTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
 // dashData is what the dashboard's templates show.
 type dashData struct {
-	Title  string
-	Nav    string // the navigation item of the page, marked aria-current
-	User   account.User
-	Admin  bool
-	Flash  flash
-	Errors []fieldError
-	Form   map[string]string
+	Title string
+	Nav   string // the navigation item of the page, marked aria-current
+	// Refresh, when positive, reloads the page after that many seconds
+	// (an import's page while it runs).
+	Refresh int
+	User    account.User
+	Admin   bool
+	Flash   flash
+	Errors  []fieldError
+	Form    map[string]string
 
 	Next string // where signing in leads
 

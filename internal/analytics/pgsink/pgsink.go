@@ -32,7 +32,9 @@ const (
 type Options struct {
 	// VisitRetention is how long visit rows are kept; partitions wholly
 	// older are dropped by Expire, and visits older than it are not
-	// written. Zero means DefaultVisitRetention.
+	// written. Zero means DefaultVisitRetention; a negative value keeps
+	// none (Expire removes every visit, as after raw visits are turned
+	// off).
 	VisitRetention time.Duration
 	// BatchRetention is how long the record of an applied batch is kept.
 	// It must exceed the longest a batch can wait for redelivery (the
@@ -62,7 +64,7 @@ var (
 // New returns a Sink writing through pool, on a database migrated with
 // the PostgreSQL store (migration 00006).
 func New(pool *pgxpool.Pool, opts Options) *Sink {
-	if opts.VisitRetention <= 0 {
+	if opts.VisitRetention == 0 {
 		opts.VisitRetention = DefaultVisitRetention
 	}
 	if opts.BatchRetention <= 0 {
@@ -325,8 +327,16 @@ func markApplied(ctx context.Context, tx pgx.Tx, ids []analytics.BatchID) error 
 	return ae
 }
 
+// expireChunk is how many visit rows one statement deletes when rows, not
+// partitions, have to go.
+const expireChunk = 5000
+
 // Expire drops the visits partitions wholly older than VisitRetention and
-// forgets applied batches older than BatchRetention.
+// forgets applied batches older than BatchRetention. A visit is so kept
+// for between VisitRetention and a day more. When no visits are to be
+// kept (a negative VisitRetention), it drops every past day's partition
+// and deletes the rows of the others in chunks of expireChunk, so that no
+// statement holds the table for long.
 func (s *Sink) Expire(ctx context.Context) error {
 	now := s.now().UTC()
 	rows, err := s.pool.Query(ctx, `SELECT c.relname FROM pg_inherits i
@@ -338,10 +348,22 @@ func (s *Sink) Expire(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("pgsink: list partitions: %w", err)
 	}
+	none := s.opts.VisitRetention < 0
 	cutoff := now.Add(-s.opts.VisitRetention)
+	if none {
+		cutoff = now.Truncate(day)
+	}
 	for _, name := range names {
 		d, err := time.Parse("20060102", strings.TrimPrefix(name, "visits_"))
-		if err != nil || d.Add(day).After(cutoff) {
+		if err != nil {
+			continue
+		}
+		if d.Add(day).After(cutoff) {
+			if none {
+				if err := s.emptyPartition(ctx, name); err != nil {
+					return err
+				}
+			}
 			continue
 		}
 		if _, err := s.pool.Exec(ctx, `DROP TABLE IF EXISTS `+pgx.Identifier{name}.Sanitize()); err != nil {
@@ -355,6 +377,21 @@ func (s *Sink) Expire(ctx context.Context) error {
 		return fmt.Errorf("pgsink: forget old batches: %w", err)
 	}
 	return nil
+}
+
+// emptyPartition deletes the rows of the visits partition name, expireChunk
+// at a time. The partition stays, for the writes it was made for.
+func (s *Sink) emptyPartition(ctx context.Context, name string) error {
+	t := pgx.Identifier{name}.Sanitize()
+	for {
+		tag, err := s.pool.Exec(ctx, `DELETE FROM `+t+` WHERE ctid = ANY(ARRAY(SELECT ctid FROM `+t+` LIMIT $1))`, expireChunk)
+		if err != nil {
+			return fmt.Errorf("pgsink: delete visits in %s: %w", name, err)
+		}
+		if tag.RowsAffected() < expireChunk {
+			return nil
+		}
+	}
 }
 
 // Total implements analytics.Stats.
@@ -448,7 +485,14 @@ func (s *Sink) Breakdown(ctx context.Context, linkID int64, dim analytics.Dimens
 	if err != nil {
 		return nil, fmt.Errorf("pgsink: %s of %d: %w", dim, linkID, err)
 	}
-	return out, nil
+	var humans, bots int64
+	start, end := analytics.BreakdownHours(from, to)
+	err = s.pool.QueryRow(ctx, `SELECT coalesce(sum(humans), 0)::bigint, coalesce(sum(bots), 0)::bigint FROM clicks_hourly
+		WHERE link_id = $1 AND hour >= $2 AND hour < $3`, linkID, start, end).Scan(&humans, &bots)
+	if err != nil {
+		return nil, fmt.Errorf("pgsink: %s of %d: clicks of the days: %w", dim, linkID, err)
+	}
+	return analytics.WithUnknown(out, linkID, dim, humans, bots), nil
 }
 
 // Orphans implements analytics.Stats.

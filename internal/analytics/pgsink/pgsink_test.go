@@ -69,6 +69,61 @@ func TestPartitionsAndExpiry(t *testing.T) {
 	}
 }
 
+// TestExpireKeepNone checks that with no visits to keep (the setting at
+// 0) Expire drops the past days' partitions and deletes today's rows in
+// chunks, and the counts stay.
+func TestExpireKeepNone(t *testing.T) {
+	pool := openPool(t)
+	ctx := t.Context()
+	now := time.Now().UTC()
+	clock := func() time.Time { return now }
+	w := pgsink.New(pool, pgsink.Options{Now: clock})
+	p, err := analytics.NewProcessor(w, analytics.ProcessorOptions{AggregatorOptions: analytics.AggregatorOptions{Visits: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 6,000 clicks (more than a chunk) in the last 100 minutes, and 90 a
+	// day earlier: today's partition and yesterday's, or two of yesterday's.
+	b := sinktest.Batch(1, 1, 6000)
+	b.Events = b.Events[:6000]
+	for i := range b.Events {
+		b.Events[i].At = now.Add(-time.Duration(i) * time.Second).UnixNano()
+	}
+	old := sinktest.Batch(2, 1, 90)
+	for i := range old.Events {
+		old.Events[i].At = now.Add(-26*time.Hour + time.Duration(i)*time.Minute).UnixNano()
+	}
+	if err := p.Process(ctx, []*analytics.Batch{b, old}); err != nil {
+		t.Fatal(err)
+	}
+	count := func() (n int) {
+		t.Helper()
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM visits`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := count(); n != 6090 {
+		t.Fatalf("%d visits written, want 6090", n)
+	}
+	s := pgsink.New(pool, pgsink.Options{VisitRetention: -1, Now: clock})
+	if err := s.Expire(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 0 {
+		t.Errorf("%d visits kept with retention none, want 0", n)
+	}
+	var past int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+		WHERE i.inhparent = 'visits'::regclass AND c.relname < $1`, "visits_"+now.Format("20060102")).Scan(&past); err != nil {
+		t.Fatal(err)
+	}
+	if past != 0 {
+		t.Errorf("%d partitions of past days left, want 0", past)
+	}
+	sinktest.CheckTotal(t, s, 1, sinktest.Humans(6000)+sinktest.Humans(90), sinktest.Bots(6000)+sinktest.Bots(90))
+}
+
 // spread moves b's clicks onto 20,000 links, so that every table gets
 // many rows.
 func spread(b *analytics.Batch) *analytics.Batch {

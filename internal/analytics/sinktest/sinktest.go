@@ -123,6 +123,15 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		if len(ref) != 2 || ref[0].Value != "" || ref[0].Humans != 30 || ref[0].Bots != 30 || ref[1].Value != "news.example.com" || ref[1].Humans != 30 {
 			t.Errorf("referrers = %+v", ref)
 		}
+		// No GeoIP database: no click has a country, so no row was
+		// written for one, and every click is the unknown row.
+		countries, err := s.Breakdown(ctx, 10, analytics.DimCountry, T0, T0.Add(3*time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(countries) != fmt.Sprint([]analytics.DailyCount{{LinkID: 10, Dim: analytics.DimCountry, Humans: Humans(90), Bots: Bots(90)}}) {
+			t.Errorf("countries = %+v", countries)
+		}
 		dev, _ := s.Breakdown(ctx, 10, analytics.DimDevice, T0, T0)
 		if fmt.Sprint(dev) != fmt.Sprint([]analytics.DailyCount{
 			{LinkID: 10, Dim: analytics.DimDevice, Value: "desktop", Humans: 30},

@@ -18,7 +18,19 @@ import (
 func openDB(t testing.TB) *sql.DB { return sinktest.SQLite(t) }
 
 func TestSink(t *testing.T) {
-	sinktest.Run(t, func(t *testing.T) sinktest.Store { return sqlitesink.New(openDB(t), sqlitesink.Options{}) })
+	sinktest.Run(t, func(t *testing.T) sinktest.Store { return open(t, sqlitesink.Options{}) })
+}
+
+// open returns a sink on a new database, closed when the test ends.
+func open(t testing.TB, opts sqlitesink.Options) *sqlitesink.Sink {
+	t.Helper()
+	s := sqlitesink.New(openDB(t), opts)
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return s
 }
 
 func TestExpire(t *testing.T) {
@@ -52,6 +64,99 @@ func TestExpire(t *testing.T) {
 	if n := count(); n != 30 {
 		t.Errorf("%d visits after expiry, want 30", n)
 	}
+}
+
+// TestExpireWalksInRowidOrder checks expiry without an index on the time:
+// more old visits than one chunk all go, the run stops at the first visit
+// inside the retention, and a visit written late, behind newer ones, goes
+// once the visits before it have.
+func TestExpireWalksInRowidOrder(t *testing.T) {
+	db := openDB(t)
+	now := sinktest.T0.Add(24 * time.Hour)
+	s := sqlitesink.New(db, sqlitesink.Options{VisitRetention: 2 * time.Hour, Now: func() time.Time { return now }})
+	// Written in this order, each while it was inside the retention: 5,000
+	// clicks a second apart ending 2.5 hours before now (more than two
+	// chunks), three clicks an hour before now, and one click, on link 2,
+	// 3.5 hours before now that reached the database last.
+	old := now.Add(-150 * time.Minute)
+	b := sinktest.Batch(1, 1, 5000)
+	b.Events = b.Events[:5000]
+	for i := range b.Events {
+		b.Events[i].At = old.Add(time.Duration(i-5000) * time.Second).UnixNano()
+	}
+	fresh := now.Add(-time.Hour)
+	late := sinktest.Batch(2, 1, 3)
+	late.Events = late.Events[:3]
+	for i := range late.Events {
+		late.Events[i].At = fresh.UnixNano()
+	}
+	lateOld := sinktest.Batch(3, 2, 1)
+	lateOld.Events = lateOld.Events[:1]
+	lateOld.Events[0].At = old.Add(-time.Hour).UnixNano()
+	writeAt := old.Add(time.Second)
+	writer := sqlitesink.New(db, sqlitesink.Options{VisitRetention: 24 * time.Hour, Now: func() time.Time { return writeAt }})
+	wp, err := analytics.NewProcessor(writer, analytics.ProcessorOptions{AggregatorOptions: analytics.AggregatorOptions{Visits: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bt := range []*analytics.Batch{b, late, lateOld} {
+		if err := wp.Process(t.Context(), []*analytics.Batch{bt}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := func() (n int) {
+		t.Helper()
+		if err := db.QueryRow(`SELECT count(*) FROM visits`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := count(); n != 5004 {
+		t.Fatalf("%d visits written, want 5004", n)
+	}
+	// All 5,000 of the first batch are older than now-2h; the three fresh
+	// ones stop the walk, so the late old one behind them stays.
+	if err := s.Expire(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 4 {
+		t.Errorf("%d visits after expiry, want 4 (3 fresh, 1 late behind them)", n)
+	}
+	now = now.Add(2 * time.Hour)
+	if err := s.Expire(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 0 {
+		t.Errorf("%d visits after the fresh ones expired, want 0", n)
+	}
+	sinktest.CheckTotal(t, s, 1, sinktest.Humans(5000)+sinktest.Humans(3), sinktest.Bots(5000)+sinktest.Bots(3))
+}
+
+// TestExpireKeepNone checks that with no visits to keep (the setting at
+// 0) Expire deletes the visits written before, and the counts stay.
+func TestExpireKeepNone(t *testing.T) {
+	db := openDB(t)
+	now := sinktest.T0.Add(3 * time.Hour)
+	clock := func() time.Time { return now }
+	p, err := analytics.NewProcessor(sqlitesink.New(db, sqlitesink.Options{Now: clock}),
+		analytics.ProcessorOptions{AggregatorOptions: analytics.AggregatorOptions{Visits: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Process(t.Context(), []*analytics.Batch{sinktest.Batch(1, 1, 30)}); err != nil {
+		t.Fatal(err)
+	}
+	s := sqlitesink.New(db, sqlitesink.Options{VisitRetention: -1, Now: clock})
+	if vs, _ := s.Visits(t.Context(), 1, 100); len(vs) != 30 {
+		t.Fatalf("%d visits before expiry, want 30", len(vs))
+	}
+	if err := s.Expire(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if vs, _ := s.Visits(t.Context(), 1, 100); len(vs) != 0 {
+		t.Errorf("%d visits kept with retention none, want 0", len(vs))
+	}
+	sinktest.CheckTotal(t, s, 1, sinktest.Humans(30), sinktest.Bots(30))
 }
 
 // spread moves b's clicks onto 20,000 links, so that every table gets

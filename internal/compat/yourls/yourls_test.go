@@ -237,14 +237,15 @@ func TestYOURLSAPI(t *testing.T) {
 		m = r.json(t)
 		links, _ := m["links"].(map[string]any)
 		st, _ := m["stats"].(map[string]any)
-		if r.status != 200 || len(links) != 2 || links["link_1"] == nil || st["total_links"] != "3" {
+		if r.status != 200 || len(links) != 2 || links["link_1"] == nil || st["total_links"] != "3" || st["total_clicks"] != "1" {
 			t.Errorf("stats last 2: %d %s", r.status, r.body)
 		}
 		if l1, _ := links["link_1"].(map[string]any); l1["url"] != "https://example.com/simple" {
 			t.Errorf("stats last: link_1 is %v, want the newest", l1)
 		}
 		r = s.call(t, http.MethodGet, params("action", "db-stats", "format", "json", "signature", key))
-		if m := r.json(t); r.status != 200 || m["db-stats"].(map[string]any)["total_links"] != "3" {
+		// total_clicks is the sum of the links' clicks: the one above.
+		if db, _ := r.json(t)["db-stats"].(map[string]any); r.status != 200 || db["total_links"] != "3" || db["total_clicks"] != "1" {
 			t.Errorf("db-stats: %d %s", r.status, r.body)
 		}
 		r = s.call(t, http.MethodGet, params("action", "stats", "filter", "sideways", "format", "json", "signature", key))

@@ -9,10 +9,11 @@ import (
 	"github.com/shortlinks/shortlinks/internal/link"
 )
 
-// Existing returns, for each of codes that has ever been used, the URL of
-// its live link, or "" when the link was deleted. It reads the primary, so
-// that an import that checks before it loads sees every committed link.
-func (db *DB) Existing(ctx context.Context, codes []link.Code) (map[link.Code]string, error) {
+// Existing returns, for each of codes that has ever been used on domain,
+// the URL of its live link, or "" when the link was deleted. It reads the
+// primary, so that an import that checks before it loads sees every
+// committed link.
+func (db *DB) Existing(ctx context.Context, domain int64, codes []link.Code) (map[link.Code]string, error) {
 	found := make(map[link.Code]string)
 	if len(codes) == 0 {
 		return found, nil
@@ -23,7 +24,7 @@ func (db *DB) Existing(ctx context.Context, codes []link.Code) (map[link.Code]st
 	}
 	err := db.run(ctx, db.primary, func(ctx context.Context, p *pgxpool.Pool) error {
 		clear(found)
-		rows, err := p.Query(ctx, `SELECT code, coalesce(url, '') FROM links WHERE code = ANY($1) AND domain_id = 0`, keys)
+		rows, err := p.Query(ctx, `SELECT code, coalesce(url, '') FROM links WHERE code = ANY($1) AND domain_id = $2`, keys, domain)
 		if err != nil {
 			return err
 		}

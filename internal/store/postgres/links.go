@@ -99,11 +99,11 @@ func (db *DB) Insert(ctx context.Context, l link.Link) (int64, error) {
 }
 
 // InsertBatch stores links on the primary in one COPY, for bulk loading,
-// and their tags in the same transaction. The batch is all or nothing: if
-// any code is already taken, or appears twice in links, nothing is stored
-// and the error wraps link.ErrCodeTaken. Waiting for a connection is
-// bounded by the database timeout; the copy itself only by ctx, since its
-// length is the caller's choice.
+// and their tags and imported clicks in the same transaction. The batch is
+// all or nothing: if any code is already taken, or appears twice in links,
+// nothing is stored and the error wraps link.ErrCodeTaken. Waiting for a
+// connection is bounded by the database timeout; the copy itself only by
+// ctx, since its length is the caller's choice.
 func (db *DB) InsertBatch(ctx context.Context, links []link.Link) error {
 	if len(links) == 0 {
 		return nil
@@ -118,68 +118,73 @@ func (db *DB) InsertBatch(ctx context.Context, links []link.Link) error {
 		return fmt.Errorf("postgres: insert batch: %w", translate(err))
 	}
 	defer conn.Release()
-	// Links with tags or imported clicks need their ids, which COPY does
-	// not return: one lookup by code after the copy finds them all. (A
-	// join of the arrays with links, planned before the table's statistics
-	// catch up with a bulk load, scans the whole table once per batch.)
-	var related []string
+	// Links with tags or imported clicks need their ids for those rows.
+	// COPY returns none, so the batch draws them from the id column's own
+	// sequence first, one block for the batch, and copies them in with
+	// the links: tags and clicks then go in by COPY too, with no lookup of
+	// the new links by code (which costs as much as the copy itself).
+	var related, tagged int
 	for _, l := range links {
 		if len(l.Tags) > 0 || l.ImportedClicks > 0 {
-			related = append(related, string(l.Code))
+			related++
+			tagged += len(l.Tags)
 		}
 	}
+	columns := insertColumns
+	var ids []int64
+	if related > 0 {
+		columns = append([]string{"id"}, insertColumns...)
+	}
 	rows := pgx.CopyFromSlice(len(links), func(i int) ([]any, error) {
-		return insertArgs(links[i])
+		args, err := insertArgs(links[i])
+		if ids == nil || err != nil {
+			return args, err
+		}
+		return append([]any{ids[i]}, args...), nil
 	})
 	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SET LOCAL statement_timeout = 0`); err != nil {
 			return err
 		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"links"}, insertColumns, rows); err != nil {
-			return err
-		}
-		if len(related) == 0 {
-			return nil
-		}
-		idRows, err := tx.Query(ctx, `SELECT domain_id, code, id FROM links WHERE code = ANY($1)`, related)
-		if err != nil {
-			return err
-		}
-		type key struct {
-			domain int64
-			code   string
-		}
-		ids := make(map[key]int64, len(related))
-		var k key
-		var id int64
-		if _, err := pgx.ForEachRow(idRows, []any{&k.domain, &k.code, &id}, func() error { ids[k] = id; return nil }); err != nil {
-			return err
-		}
-		var tagIDs, clickIDs, clicks []int64
-		var tags []string
-		for _, l := range links {
-			id := ids[key{l.Domain, string(l.Code)}]
-			for _, t := range l.Tags {
-				tagIDs, tags = append(tagIDs, id), append(tags, t)
+		if related > 0 {
+			idRows, err := tx.Query(ctx, `SELECT nextval(pg_get_serial_sequence('links', 'id')) FROM generate_series(1, $1)`, len(links))
+			if err != nil {
+				return err
 			}
-			if l.ImportedClicks > 0 {
-				clickIDs, clicks = append(clickIDs, id), append(clicks, l.ImportedClicks)
-			}
-		}
-		if len(tags) > 0 {
-			if _, err := tx.Exec(ctx, `INSERT INTO link_tags (link_id, tag) SELECT * FROM unnest($1::bigint[], $2::text[])`, tagIDs, tags); err != nil {
+			if ids, err = pgx.CollectRows(idRows, pgx.RowTo[int64]); err != nil {
 				return err
 			}
 		}
-		if len(clicks) == 0 {
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"links"}, columns, rows); err != nil {
+			return err
+		}
+		if related == 0 {
 			return nil
 		}
-		// The time of the last of those clicks is not known: the epoch
-		// reads as "none", and the first click here replaces it.
-		_, err = tx.Exec(ctx, `INSERT INTO clicks_total (link_id, humans, bots, last_click)
-			SELECT id, n, 0, 'epoch' FROM unnest($1::bigint[], $2::bigint[]) AS t(id, n)
-			ON CONFLICT (link_id) DO UPDATE SET humans = clicks_total.humans + excluded.humans`, clickIDs, clicks)
-		return err
+		tags := make([][]any, 0, tagged)
+		clicks := make([][]any, 0, related)
+		for i, l := range links {
+			for _, t := range l.Tags {
+				tags = append(tags, []any{ids[i], t})
+			}
+			if l.ImportedClicks > 0 {
+				// The time of the last of those clicks is not known: the
+				// epoch reads as "none", and the first click here
+				// replaces it. The links are new, so no row is there yet.
+				clicks = append(clicks, []any{ids[i], l.ImportedClicks, int64(0), time.Unix(0, 0).UTC()})
+			}
+		}
+		if len(tags) > 0 {
+			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"link_tags"}, []string{"link_id", "tag"}, pgx.CopyFromRows(tags)); err != nil {
+				return err
+			}
+		}
+		if len(clicks) > 0 {
+			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"clicks_total"}, []string{"link_id", "humans", "bots", "last_click"}, pgx.CopyFromRows(clicks)); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		if unreachable(err) && ctx.Err() == nil {

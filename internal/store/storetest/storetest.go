@@ -80,6 +80,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Engine) {
 	t.Run("InsertBatch", func(t *testing.T) { testInsertBatch(t, open(t)) })
 	t.Run("Existing", func(t *testing.T) { testExisting(t, open(t)) })
 	t.Run("CountLinks", func(t *testing.T) { testCountLinks(t, open(t)) })
+	t.Run("CountClicks", func(t *testing.T) { testCountClicks(t, open(t)) })
 	t.Run("ReserveIDs", func(t *testing.T) { testReserveIDs(t, open(t)) })
 	t.Run("Setting", func(t *testing.T) { testSetting(t, open(t)) })
 	t.Run("APIKeys", func(t *testing.T) { testAPIKeys(t, open(t)) })
