@@ -390,26 +390,25 @@ func orderLinks(links []link.Link, orderBy string) error {
 	return nil
 }
 
-// shortCodeOf is the code a /short-urls/{shortCode} request names and
-// the id of the domain it names (the default one without ?domain=); a
-// domain that is not here has no links.
-func (a *API) shortCodeOf(r *http.Request) (int64, link.Code, error) {
+// shortURLOf is what a /short-urls/{shortCode} request names: who asks
+// (by API key), the id of the domain (the default one without ?domain=;
+// a domain that is not here has no links) and the code.
+func (a *API) shortURLOf(r *http.Request) (link.Principal, int64, link.Code, error) {
+	who, err := a.principal(r, false)
+	if err != nil {
+		return link.Principal{}, 0, "", err
+	}
 	c := r.PathValue("shortCode")
 	d, ok := a.domainID(r.URL.Query().Get("domain"))
 	if !ok {
-		return 0, "", notFound(c)
+		return link.Principal{}, 0, "", notFound(c)
 	}
-	return d, link.Code(c), nil
+	return who, d, link.Code(c), nil
 }
 
 // GetShortURL serves GET /rest/v3/short-urls/{shortCode}.
 func (a *API) GetShortURL(w http.ResponseWriter, r *http.Request) {
-	who, err := a.principal(r, false)
-	if err != nil {
-		a.Fail(w, r, err)
-		return
-	}
-	d, c, err := a.shortCodeOf(r)
+	who, d, c, err := a.shortURLOf(r)
 	if err != nil {
 		a.Fail(w, r, err)
 		return
@@ -427,21 +426,12 @@ func (a *API) GetShortURL(w http.ResponseWriter, r *http.Request) {
 // DeleteShortURL serves DELETE /rest/v3/short-urls/{shortCode}. The code
 // stays reserved, as every deleted code here does.
 func (a *API) DeleteShortURL(w http.ResponseWriter, r *http.Request) {
-	who, err := a.principal(r, false)
+	who, d, c, err := a.shortURLOf(r)
 	if err != nil {
 		a.Fail(w, r, err)
 		return
 	}
-	d, c, err := a.shortCodeOf(r)
-	if err != nil {
-		a.Fail(w, r, err)
-		return
-	}
-	del := a.links.Delete
-	if d != link.DefaultDomain {
-		del = func(ctx context.Context, c link.Code, p link.Principal) error { return a.links.DeleteOn(ctx, d, c, p) }
-	}
-	if err := del(r.Context(), c, who); err != nil {
+	if err := a.links.DeleteOn(r.Context(), d, c, who); err != nil {
 		a.Fail(w, r, err)
 		return
 	}

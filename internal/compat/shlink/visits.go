@@ -93,12 +93,7 @@ func (a *API) countVisits(ctx context.Context, urls []shortURL) {
 // its visits kept, newest first, filtered by startDate, endDate and
 // excludeBots and paged by page and itemsPerPage as Shlink does.
 func (a *API) ShortURLVisits(w http.ResponseWriter, r *http.Request) {
-	who, err := a.principal(r, false)
-	if err != nil {
-		a.Fail(w, r, err)
-		return
-	}
-	d, c, err := a.shortCodeOf(r)
+	who, d, c, err := a.shortURLOf(r)
 	if err != nil {
 		a.Fail(w, r, err)
 		return
