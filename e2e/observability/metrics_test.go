@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -145,28 +146,41 @@ func TestMetricsCoverDashboardsAndAlerts(t *testing.T) {
 	dsn := pgtest.Database(t)
 	redisURL := servicetest.Redis(t)
 	prefix := redistest.Prefix(t, redisURL) // one for both instances
+	// One create an hour after a burst of 7: the eighth is refused
+	// however long the seven take.
+	const burst = 7
 	set := func(c *config.Config) {
 		c.DatabaseURL, c.AutoMigrate, c.RedisURL, c.RedisKeyPrefix = dsn, true, redisURL, prefix
-		// One create an hour after a burst of 6: the seventh is refused
-		// however long the six take.
-		c.CreateRate, c.CreateBurst = 1.0/3600, 6
+		c.CreateRate, c.CreateBurst = 1.0/3600, burst
 		// A lookup fills Redis only within its Redis deadline, counted from
 		// before the database was asked; on a busy machine the default
 		// 50 ms can pass, and b would then not find in Redis what a looked
 		// up. The counts below are of traffic, not of a race with the clock.
 		c.RedisTimeout = 10 * time.Second
 	}
-	serve := func() string {
-		tel := app.Telemetry{Registry: telemetry.NewRegistry(telemetry.ReadBuild("v1.2.3"))}
-		return apptest.Start(t, slog.New(slog.DiscardHandler), tel, set).URL
+	// a runs as 'shortlinks serve' does, from a configuration file that a
+	// watcher reloads, with a blocklist and Safe Browsing lookups against
+	// a Lookup API on a local port; b as the other tests' instances do.
+	lookups := newLookupAPI(t, lookupKey)
+	dir := t.TempDir()
+	blocked := filepath.Join(dir, "blocked.txt")
+	if err := os.WriteFile(blocked, []byte("# refused destinations\nblocked.example\nphish.example\n"), 0o644); err != nil {
+		t.Fatal(err)
 	}
-	a, b := serve(), serve()
+	a, watcher, rewrite := serveFromFile(t, filepath.Join(dir, "shortlinks.yaml"), map[string]any{
+		"database-url": dsn, "auto-migrate": true, "redis-url": redisURL, "redis-key-prefix": prefix,
+		"rate-limit-create": 1.0 / 3600, "rate-limit-create-burst": burst, "redis-timeout": "10s",
+		"blocklist":         []string{"local=" + blocked},
+		"safe-browsing-key": lookupKey, "safe-browsing-endpoint": lookups.endpoint(),
+	})
+	b := apptest.Start(t, slog.New(slog.DiscardHandler), app.Telemetry{Registry: telemetry.NewRegistry(telemetry.ReadBuild("v1.2.3"))}, set).URL
 	// The analytics worker on the same stream: its metrics are the stream's
 	// and the writes'.
 	worker := startWorker(t, apptest.Config(t, set))
 
-	// Creates on a: 4 made, 1 alias taken, 1 invalid, then the client's
-	// burst of 6 is spent and the next is refused.
+	// Creates on a: 4 made, 1 alias taken, 2 invalid (one of them a
+	// blocked destination), then the client's burst of 7 is spent and the
+	// next is refused.
 	codes := []string{apptest.Create(t, a, `{"url": "https://example.com/1", "alias": "obs-alias"}`)}
 	for i := range 3 {
 		codes = append(codes, apptest.Create(t, a, fmt.Sprintf(`{"url": "https://example.com/%d"}`, i+2)))
@@ -174,6 +188,7 @@ func TestMetricsCoverDashboardsAndAlerts(t *testing.T) {
 	for body, want := range map[string]int{
 		`{"url": "https://example.com/again", "alias": "obs-alias"}`: http.StatusConflict,
 		`{"url": "ftp://example.com/"}`:                              http.StatusBadRequest,
+		`{"url": "https://blocked.example/x"}`:                       http.StatusBadRequest, // on the blocklist
 	} {
 		if resp := apptest.MustDo(t, apptest.NoRedirects, http.MethodPost, a+"/api/v1/links", body); resp.Status != want {
 			t.Fatalf("create %s = %d %s, want %d", body, resp.Status, resp.Body, want)
@@ -197,6 +212,36 @@ func TestMetricsCoverDashboardsAndAlerts(t *testing.T) {
 		}
 	}
 
+	// Safe Browsing looks the 4 new links' destinations up after their
+	// creates, in the background; none is listed.
+	waitFor(t, a, "Safe Browsing verdicts on the 4 links", func(f map[string]*dto.MetricFamily) bool {
+		return value(f, "shortlinks_safebrowsing_verdicts_total", "verdict", "safe", "source", "api") == 4
+	})
+	if got := lookups.urls(); len(got) != 4 {
+		t.Errorf("Safe Browsing was asked about %v, want the 4 links' destinations", got)
+	}
+	// The blocklist file gains an entry: it is read again.
+	if err := os.WriteFile(blocked, []byte("blocked.example\nphish.example\nmalware.example\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, a, "the blocklist reloaded", func(f map[string]*dto.MetricFamily) bool {
+		return value(f, "shortlinks_blocklist_entries", "list", "local") == 3
+	})
+	// The configuration file changes: a live setting applies (generation
+	// 2), a setting that needs a restart waits for one, and an invalid
+	// file is refused.
+	rewrite(map[string]any{"log-requests": "errors", "cache-size": 5000})
+	waitFor(t, a, "the configuration reloaded", func(f map[string]*dto.MetricFamily) bool {
+		return value(f, "shortlinks_config_generation") == 2
+	})
+	if got := watcher.Current().LogRequests; got != "errors" {
+		t.Errorf("log-requests after the reload = %q, want errors", got)
+	}
+	rewrite(map[string]any{"redirect-status": 299})
+	waitFor(t, a, "the invalid configuration refused", func(f map[string]*dto.MetricFamily) bool {
+		return value(f, "shortlinks_config_reload_errors_total") == 1
+	})
+
 	fa, fb := scrape(t, a), scrape(t, b)
 	fw := scrape(t, worker)
 	// Every redirect and orphan visit is a click recorded.
@@ -211,7 +256,7 @@ func TestMetricsCoverDashboardsAndAlerts(t *testing.T) {
 	}{
 		{fa, "shortlinks_creates_total", []string{"outcome", "ok"}, 4},
 		{fa, "shortlinks_creates_total", []string{"outcome", "alias_taken"}, 1},
-		{fa, "shortlinks_creates_total", []string{"outcome", "invalid"}, 1},
+		{fa, "shortlinks_creates_total", []string{"outcome", "invalid"}, 2},
 		{fa, "shortlinks_creates_total", []string{"outcome", "rate_limited"}, 1},
 		{fa, "shortlinks_creates_total", []string{"outcome", "error"}, 0},
 		{fa, "shortlinks_rate_limited_total", nil, 1},
@@ -221,7 +266,7 @@ func TestMetricsCoverDashboardsAndAlerts(t *testing.T) {
 		{fb, "shortlinks_redirects_total", []string{"outcome", "not_found"}, 1},
 		{fa, "shortlinks_http_requests_total", []string{"route", "GET /{code}", "method", "GET", "status", "3xx"}, 8},
 		{fa, "shortlinks_http_requests_total", []string{"route", "POST /api/v1/links", "status", "2xx"}, 4},
-		{fa, "shortlinks_http_requests_total", []string{"route", "POST /api/v1/links", "status", "4xx"}, 3},
+		{fa, "shortlinks_http_requests_total", []string{"route", "POST /api/v1/links", "status", "4xx"}, 4},
 		{fa, "shortlinks_http_requests_total", []string{"status", "5xx"}, math.NaN()},
 		{fa, "shortlinks_http_request_duration_seconds", []string{"route", "GET /{code}", "method", "GET"}, 9},
 		// Which tier answered the redirects is the cache's to count: a
@@ -235,6 +280,14 @@ func TestMetricsCoverDashboardsAndAlerts(t *testing.T) {
 		{fa, "shortlinks_db_connections_max", []string{"pool", "primary"}, 20},
 		{fa, "shortlinks_redis_breaker_state", nil, 0},
 		{fa, "shortlinks_build_info", []string{"version", "v1.2.3"}, 1},
+		{fa, "shortlinks_blocklist_entries", []string{"list", "local"}, 3},
+		{fa, "shortlinks_blocklist_load_failures_total", []string{"list", "local"}, 0},
+		{fa, "shortlinks_safebrowsing_verdicts_total", []string{"verdict", "unsafe"}, 0},
+		{fa, "shortlinks_safebrowsing_unchecked_total", nil, 0},
+		{fa, "shortlinks_safebrowsing_queue_length", nil, 0},
+		{fa, "shortlinks_config_generation", nil, 2},
+		{fa, "shortlinks_config_restart_pending", nil, 1},
+		{fa, "shortlinks_config_reload_errors_total", nil, 1},
 	} {
 		got := value(c.fams, c.name, c.labels...)
 		if !(got == c.want || math.IsNaN(got) && math.IsNaN(c.want)) {

@@ -14,6 +14,7 @@ import (
 	"github.com/shortlinks/shortlinks/internal/account"
 	"github.com/shortlinks/shortlinks/internal/audit"
 	"github.com/shortlinks/shortlinks/internal/config"
+	"github.com/shortlinks/shortlinks/internal/link"
 	"github.com/shortlinks/shortlinks/internal/ratelimit"
 	"github.com/shortlinks/shortlinks/internal/web"
 )
@@ -119,9 +120,14 @@ func (a *App) runJanitor(ctx context.Context) (wait func()) {
 }
 
 // dashboard is the signed-in side of pages, over the server's services.
-func (a *App) dashboard(pages *web.Pages, clientIP func(*http.Request) netip.Addr, clicks clickTotals, imports web.Imports) (*web.Dashboard, error) {
-	return pages.Dashboard(web.DashboardOptions{
+func (a *App) dashboard(pages *web.Pages, clientIP func(*http.Request) netip.Addr, clicks clickTotals, imports web.Imports,
+	domains *link.Domains, counts link.DomainCounter) (*web.Dashboard, error) {
+	opts := web.DashboardOptions{
 		Users: a.accounts.users, Sessions: a.accounts.sessions, Links: a.links, Keys: a.keys, ClientIP: clientIP, Clicks: clicks,
-		Imports: imports,
-	})
+		Imports: imports, DomainCounts: counts,
+	}
+	if domains != nil {
+		opts.Domains = domains
+	}
+	return pages.Dashboard(opts)
 }

@@ -238,7 +238,7 @@ func (p *clickPipeline) statsPages(links *link.Service, keys *apikey.Service, lo
 	if p == nil {
 		return nil, nil
 	}
-	sp, err := web.NewStatsPages(links, keys, p.stats, log, web.StatsOptions{BaseURL: cfg.BaseURL})
+	sp, err := web.NewStatsPages(links, keys, p.stats, log, web.StatsOptions{BaseURL: cfg.BaseURL, Domains: links.Domains()})
 	if err != nil {
 		return nil, err
 	}

@@ -294,7 +294,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, tel Telemetry
 	if routeOpts.Passwords, err = passwordLimiter(cfg, rdb); err != nil {
 		return nil, err
 	}
-	if routeOpts.Dashboard, err = a.dashboard(pages, pipeline.ClientIP, clicks.totals(), imports); err != nil {
+	counts, _ := db.(link.DomainCounter)
+	if routeOpts.Dashboard, err = a.dashboard(pages, pipeline.ClientIP, clicks.totals(), imports, domains, counts); err != nil {
 		return nil, err
 	}
 	if routeOpts.StatsPages, err = clicks.statsPages(a.links, a.keys, log, cfg); err != nil {

@@ -76,6 +76,7 @@ func (a *App) shlinkAPI(cfg config.Config, log *slog.Logger, checks []httpapi.Ch
 		BaseURL:    cfg.BaseURL,
 		URLRules:   LinkRules(cfg),
 		KeyLimiter: keyLimit,
+		Domains:    a.links.Domains(),
 		Healthy: func(ctx context.Context) error {
 			for _, c := range checks {
 				if !c.Critical {

@@ -42,6 +42,7 @@ func TestBrandedDomainPages(t *testing.T) {
 		r.Header.Set("Authorization", "Bearer "+admin)
 		r.Header.Set("Accept", "text/html")
 		r.Header.Set("Sec-Fetch-Site", "same-origin")
+		r.AddCookie(&http.Cookie{Name: "shortlinks_stats_key", Value: admin})
 		if contentType != "" {
 			r.Header.Set("Content-Type", contentType)
 		}
@@ -109,6 +110,15 @@ func TestBrandedDomainPages(t *testing.T) {
 		if strings.Join(got, "; ") != strings.Join(want, "; ") {
 			t.Errorf("reports, newest first = %q, want %q", got, want)
 		}
+	})
+
+	t.Run("stats", func(t *testing.T) {
+		page := mustDo("GET", "sho.rt", "/links/plain-acme/stats?domain=acme.link", "", "", http.StatusOK).Body.String()
+		if !strings.Contains(page, "https://acme.link/plain-acme") || !strings.Contains(page, "?period=7d&amp;domain=acme.link") {
+			t.Errorf("stats page of plain-acme on acme.link lacks its short URL or keeps no domain in its period links:\n%s", page)
+		}
+		mustDo("GET", "sho.rt", "/links/plain-acme/stats", "", "", http.StatusNotFound)
+		mustDo("GET", "sho.rt", "/links/plain-acme/stats?domain=nowhere.example", "", "", http.StatusNotFound)
 	})
 
 	t.Run("password", func(t *testing.T) {

@@ -68,62 +68,51 @@ Destination URLs are synthetic but realistic, about 80 bytes each.
 		if output != "text" && output != "json" {
 			return fmt.Errorf("--output %q: use text or json", output)
 		}
-		cfg, err := config.Load(cmd.Flags(), e.environ)
-		if err != nil {
-			return err
-		}
-		ctx := cmd.Context()
-		db, err := app.OpenStorage(ctx, cfg, nil)
-		if err != nil {
-			return err
-		}
-		defer db.Close()
-		if err := db.Prepare(ctx); err != nil {
-			return err
-		}
-		loader, err := db.Loader(ctx)
-		if err != nil {
-			return err
-		}
-		var codes *bufio.Writer
-		if codesFile != "" {
-			fh, err := os.Create(codesFile)
+		return withStorage(cmd, e, func(ctx context.Context, db *app.Storage) error {
+			loader, err := db.Loader(ctx)
 			if err != nil {
-				return fmt.Errorf("--codes-file: %w", err)
+				return err
 			}
-			defer fh.Close()
-			codes = bufio.NewWriterSize(fh, 1<<20)
-		}
+			var codes *bufio.Writer
+			if codesFile != "" {
+				fh, err := os.Create(codesFile)
+				if err != nil {
+					return fmt.Errorf("--codes-file: %w", err)
+				}
+				defer fh.Close()
+				codes = bufio.NewWriterSize(fh, 1<<20)
+			}
 
-		start := time.Now()
-		bar := newProgressBar(e.stderr, count)
-		err = bulkLoad(ctx, loader, count, batch, randSeed, func(b []link.Link, done int) error {
-			if codes != nil {
-				for _, l := range b {
-					if err := loadtest.WriteLink(codes, string(l.Code), l.URL); err != nil {
-						return fmt.Errorf("--codes-file: %w", err)
+			start := time.Now()
+			bar := newProgressBar(e.stderr, count)
+			err = bulkLoad(ctx, loader, count, batch, randSeed, func(b []link.Link, done int) error {
+				if codes != nil {
+					for _, l := range b {
+						if err := loadtest.WriteLink(codes, string(l.Code), l.URL); err != nil {
+							return fmt.Errorf("--codes-file: %w", err)
+						}
 					}
 				}
+				bar.update(done)
+				return nil
+			})
+			bar.finish()
+			if err != nil {
+				return err
 			}
-			bar.update(done)
-			return nil
-		})
-		bar.finish()
-		if err != nil {
+			if codes != nil {
+				if err := codes.Flush(); err != nil {
+					return fmt.Errorf("--codes-file: %w", err)
+				}
+			}
+			took := time.Since(start)
+			res := bulkLoadResult{Links: count, Seconds: took.Seconds(), RowsPerSec: float64(count) / took.Seconds(), CodesFile: codesFile}
+			if output == "json" {
+				return printJSON(e.stdout, res)
+			}
+			_, err = fmt.Fprintf(e.stdout, "seeded %d links in %s: %.0f rows/s\n", count, took.Round(time.Millisecond), res.RowsPerSec)
 			return err
-		}
-		if codes != nil {
-			if err := codes.Flush(); err != nil {
-				return fmt.Errorf("--codes-file: %w", err)
-			}
-		}
-		took := time.Since(start)
-		res := bulkLoadResult{Links: count, Seconds: took.Seconds(), RowsPerSec: float64(count) / took.Seconds(), CodesFile: codesFile}
-		if output == "json" {
-			return printJSON(e.stdout, res)
-		}
-		_, err = fmt.Fprintf(e.stdout, "seeded %d links in %s: %.0f rows/s\n", count, took.Round(time.Millisecond), res.RowsPerSec)
-		return err
+		})
 	}
 	return cmd
 }

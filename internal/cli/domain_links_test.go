@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -67,6 +68,20 @@ func TestLinkCommandsOnDomain(t *testing.T) {
 	var st httpapi.StatsJSON
 	if err := json.Unmarshal([]byte(mustRun(t, env, "stats", "launch", "--domain", idn, "-o", "json")), &st); err != nil || st.Code != "launch" {
 		t.Fatalf("stats --domain: %+v, %v", st, err)
+	}
+
+	// A report names the link with its domain.
+	resp, err := http.Post(server+"/api/v1/reports", "application/json",
+		strings.NewReader(`{"code":"http://go.example.test/launch","reason":"spam"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("report: %s", resp.Status)
+	}
+	if out := mustRun(t, nil, "reports", "list", "--database-url", dbURL); !strings.Contains(out, " go.example.test/launch ") {
+		t.Errorf("reports list printed:\n%s", out)
 	}
 
 	if out := mustRun(t, env, "delete", "launch", "--domain", "go.example.test"); out != "deleted launch\n" {

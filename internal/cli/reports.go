@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"text/tabwriter"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/shortlinks/shortlinks/internal/account"
 	"github.com/shortlinks/shortlinks/internal/app"
 	"github.com/shortlinks/shortlinks/internal/config"
+	"github.com/shortlinks/shortlinks/internal/link"
 	"github.com/shortlinks/shortlinks/internal/report"
 )
 
@@ -37,6 +39,12 @@ func reportsCmd(e env) *cobra.Command {
 				if err != nil {
 					return err
 				}
+				// A report about a link on a branded domain names it as
+				// host/code, since an alias may be on several domains.
+				doms, err := db.Domains(ctx, slog.New(slog.DiscardHandler))
+				if err != nil {
+					return err
+				}
 				tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "ID\tCREATED\tCODE\tREASON\tSTATUS\tCONTACT\tDETAILS")
 				for _, r := range page.Reports {
@@ -44,7 +52,11 @@ func reportsCmd(e env) *cobra.Command {
 					if r.Status() == report.Resolved {
 						st += " " + r.ResolvedAt.Format(timeLayout) + ": " + oneLine(r.Note, 60)
 					}
-					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.CreatedAt.Format(timeLayout), r.Code, r.Reason,
+					code := string(r.Code)
+					if r.Domain != link.DefaultDomain {
+						code = doms.Host(r.Domain) + "/" + code
+					}
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.CreatedAt.Format(timeLayout), code, r.Reason,
 						st, dash(r.Contact), dash(oneLine(r.Details, 80)))
 				}
 				if err := tw.Flush(); err != nil {

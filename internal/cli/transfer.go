@@ -366,47 +366,37 @@ same links back.`,
 		if format != string(transfer.CSV) && format != string(transfer.JSONL) {
 			return fmt.Errorf("--format %q: use csv or jsonl", format)
 		}
-		cfg, err := config.Load(cmd.Flags(), e.environ)
-		if err != nil {
-			return err
-		}
-		ctx := cmd.Context()
-		db, err := app.OpenStorage(ctx, cfg, nil)
-		if err != nil {
-			return err
-		}
-		defer db.Close()
-		if err := db.Prepare(ctx); err != nil {
-			return err
-		}
-		dst := e.stdout
-		var fh *os.File
-		if out != "" {
-			if fh, err = os.Create(out); err != nil {
-				return fmt.Errorf("--out: %w", err)
+		return withStorage(cmd, e, func(ctx context.Context, db *app.Storage) error {
+			dst := e.stdout
+			var fh *os.File
+			if out != "" {
+				var err error
+				if fh, err = os.Create(out); err != nil {
+					return fmt.Errorf("--out: %w", err)
+				}
+				defer fh.Close()
+				dst = fh
 			}
-			defer fh.Close()
-			dst = fh
-		}
-		w, err := transfer.NewWriter(dst, transfer.Format(format))
-		if err != nil {
-			return err
-		}
-		hosts, err := db.ExportHosts(ctx)
-		if err != nil {
-			return err
-		}
-		n, err := exporter.Write(ctx, db.ExportPages(), hosts, w)
-		if err != nil {
-			return err
-		}
-		if fh != nil {
-			if err := fh.Close(); err != nil {
-				return fmt.Errorf("--out: %w", err)
+			w, err := transfer.NewWriter(dst, transfer.Format(format))
+			if err != nil {
+				return err
 			}
-			fmt.Fprintf(e.stderr, "exported %d links to %s\n", n, out)
-		}
-		return nil
+			hosts, err := db.ExportHosts(ctx)
+			if err != nil {
+				return err
+			}
+			n, err := exporter.Write(ctx, db.ExportPages(), hosts, w)
+			if err != nil {
+				return err
+			}
+			if fh != nil {
+				if err := fh.Close(); err != nil {
+					return fmt.Errorf("--out: %w", err)
+				}
+				fmt.Fprintf(e.stderr, "exported %d links to %s\n", n, out)
+			}
+			return nil
+		})
 	}
 	return cmd
 }

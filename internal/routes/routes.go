@@ -129,6 +129,12 @@ type Dashboard interface {
 	Import(w http.ResponseWriter, r *http.Request)
 	// ImportStatus shows an import job's progress and problems.
 	ImportStatus(w http.ResponseWriter, r *http.Request)
+
+	// The short domains: everyone sees those they may use, admins add and
+	// remove them.
+	Domains(w http.ResponseWriter, r *http.Request)
+	CreateDomain(w http.ResponseWriter, r *http.Request)
+	RemoveDomain(w http.ResponseWriter, r *http.Request)
 }
 
 // Options configure a Table.
@@ -261,6 +267,7 @@ func ReservedPaths() []string {
 		// /api/v1/links/bulk is the bulk create, so no link may be named bulk.
 		"bulk",
 		"keys", "users", "account",
+		"domains",
 	}
 }
 
@@ -468,6 +475,10 @@ func (t *Table) registerDashboard(mux router, pages Pages, d Dashboard) {
 	mux.Handle("GET /admin/import", view(d.ImportForm))
 	mux.Handle("POST /admin/import", act(d.Import))
 	mux.Handle("GET /admin/import/{id}", view(d.ImportStatus))
+
+	mux.Handle("GET /domains", view(d.Domains))
+	mux.Handle("POST /domains", act(d.CreateDomain))
+	mux.Handle("POST /domains/{host}/remove", act(d.RemoveDomain))
 
 	// Following a sign-out link (not a form) is refused: signing out
 	// changes something, so it is a post.

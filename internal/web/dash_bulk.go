@@ -30,6 +30,7 @@ type bulkRow struct {
 	Created  bool
 	Code     string
 	ShortURL string
+	Path     string // the link's page
 	Status   int    // with an error: the status the API would answer
 	Error    string // the error's code
 	Message  string
@@ -41,13 +42,16 @@ func (d *Dashboard) BulkForm(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	d.render(w, r, "link_bulk", http.StatusOK, d.data(r, u, "Create links from a file", "new"))
+	dd := d.data(r, u, "Create links from a file", "new")
+	dd.DomainChoices = d.domainChoices(u, r.URL.Query().Get("domain"))
+	d.render(w, r, "link_bulk", http.StatusOK, dd)
 }
 
 // BulkCreate creates the links of an uploaded CSV file (Shortlinks' own
-// format, as the export writes it: a url column and any of code, title,
-// tags, expires_at, valid_since, max_visits, forward_query, disabled) for
-// the signed-in user, through the same batch create as POST
+// format, as the export writes it: a url column and any of code, domain,
+// title, tags, expires_at, valid_since, max_visits, forward_query,
+// disabled) for the signed-in user, on the domain the form chose unless a
+// row names its own, through the same batch create as POST
 // /api/v1/links/bulk, and shows a result for each row: the link made, or
 // the error the API would give for it.
 func (d *Dashboard) BulkCreate(w http.ResponseWriter, r *http.Request) {
@@ -71,6 +75,8 @@ func (d *Dashboard) BulkCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer r.MultipartForm.RemoveAll()
+	domain := r.FormValue("domain")
+	dd.DomainChoices = d.domainChoices(u, domain)
 	file, _, err := r.FormFile("file")
 	if err != nil {
 		refuse(http.StatusBadRequest, "Choose a CSV file to upload.")
@@ -106,13 +112,12 @@ func (d *Dashboard) BulkCreate(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		row := bulkRow{Ref: rec.Ref, URL: rec.URL}
-		if rec.Domain != "" {
-			row.Status, row.Error, row.Message = http.StatusBadRequest, "invalid_domain", "Links are created on the default domain here; leave the domain column empty."
-			view.Rows = append(view.Rows, row)
-			continue
-		}
 		view.Rows = append(view.Rows, row)
-		params = append(params, createParams(rec, u.Principal()))
+		p := createParams(rec, u.Principal())
+		if p.Domain == "" {
+			p.Domain = domain
+		}
+		params = append(params, p)
 		index = append(index, len(view.Rows)-1)
 	}
 	if len(view.Rows) == 0 {
@@ -132,7 +137,7 @@ func (d *Dashboard) BulkCreate(w http.ResponseWriter, r *http.Request) {
 				row.Status, row.Error, row.Message = pr.Status, pr.Code, pr.Message
 				continue
 			}
-			row.Created, row.Code, row.ShortURL = true, string(res.Link.Code), d.p.base+"/"+string(res.Link.Code)
+			row.Created, row.Code, row.ShortURL, row.Path = true, string(res.Link.Code), d.shortURL(res.Link), d.linkPath(res.Link)
 		}
 	}
 	for _, row := range view.Rows {
@@ -168,7 +173,8 @@ func createParams(rec transfer.Record, who link.Principal) link.CreateParams {
 	if rec.Disabled {
 		opts.Disabled = link.To(true)
 	}
-	return link.CreateParams{URL: rec.URL, Alias: link.Code(rec.Code), ExpiresAt: rec.ExpiresAt, Owner: who, Options: &opts}
+	return link.CreateParams{URL: rec.URL, Alias: link.Code(rec.Code), ExpiresAt: rec.ExpiresAt, Owner: who, Options: &opts,
+		Domain: rec.Domain}
 }
 
 // itemWriter takes the headers Describe sets for a whole response, which

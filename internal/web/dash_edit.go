@@ -3,7 +3,6 @@ package web
 import (
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -312,16 +311,16 @@ func (d *Dashboard) UpdateLink(w http.ResponseWriter, r *http.Request) {
 	}
 	if unchanged(patch) {
 		d.setFlash(r.Context(), "Nothing changed.")
-		seeOther(w, r, "/links/"+url.PathEscape(string(cur.Code)))
+		seeOther(w, r, d.linkPath(cur))
 		return
 	}
-	if _, err := d.links.Update(r.Context(), cur.Code, patch, u.Principal()); err != nil {
+	if _, err := d.links.UpdateOn(r.Context(), cur.Domain, cur.Code, patch, u.Principal()); err != nil {
 		status, fe := d.problemAt(w, r, err, func(field string) string { return optionInput(field, rows, editInputs) })
 		again(status, []fieldError{fe})
 		return
 	}
-	d.setFlash(r.Context(), "Saved the changes to "+d.p.base+"/"+string(cur.Code)+".")
-	seeOther(w, r, "/links/"+url.PathEscape(string(cur.Code)))
+	d.setFlash(r.Context(), "Saved the changes to "+d.shortURL(cur)+".")
+	seeOther(w, r, d.linkPath(cur))
 }
 
 // unchanged reports whether p sets nothing.
@@ -357,7 +356,7 @@ func (d *Dashboard) setDisabled(w http.ResponseWriter, r *http.Request, patch fu
 	if !ok {
 		return
 	}
-	if _, err := d.links.Update(r.Context(), cur.Code, patch(r), u.Principal()); err != nil {
+	if _, err := d.links.UpdateOn(r.Context(), cur.Domain, cur.Code, patch(r), u.Principal()); err != nil {
 		status, fe := d.problemAt(w, r, err, func(field string) string { return optionInput(field, nil, nil) })
 		dd := d.linkData(r, u, cur)
 		dd.Form["reason"] = r.PostFormValue("reason")
@@ -365,6 +364,6 @@ func (d *Dashboard) setDisabled(w http.ResponseWriter, r *http.Request, patch fu
 		d.render(w, r, "link", status, dd)
 		return
 	}
-	d.setFlash(r.Context(), done+" "+d.p.base+"/"+string(cur.Code)+".")
-	seeOther(w, r, "/links/"+url.PathEscape(string(cur.Code)))
+	d.setFlash(r.Context(), done+" "+d.shortURL(cur)+".")
+	seeOther(w, r, d.linkPath(cur))
 }

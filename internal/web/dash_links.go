@@ -16,8 +16,16 @@ const linkPageSize = 25
 
 // linkRow is a link as the dashboard shows it.
 type linkRow struct {
-	Code           string
-	ShortURL       string
+	Code     string
+	ShortURL string
+	// Domain is the host of the link's branded domain; empty on the
+	// default domain.
+	Domain string
+	// Q names the link's domain on the dashboard's link paths: "" or
+	// "?domain=host".
+	Q              string
+	QRSVG, QRPNG   string // the link's QR code
+	StatsPath      string // its stats page; empty: none on its domain
 	URL            string
 	Title          string
 	Tags           []string
@@ -37,7 +45,8 @@ type linkRow struct {
 
 func (d *Dashboard) row(l link.Link) linkRow {
 	r := linkRow{
-		Code: string(l.Code), ShortURL: d.p.base + "/" + string(l.Code), URL: l.URL, Title: l.Title, Tags: l.Tags,
+		Code: string(l.Code), ShortURL: d.shortURL(l), Q: d.domainQuery(l.Domain),
+		URL: l.URL, Title: l.Title, Tags: l.Tags,
 		CreatedAt: l.CreatedAt, ExpiresAt: l.ExpiresAt, Expired: l.Expired(time.Now()),
 		Disabled: !l.DisabledAt.IsZero(), DisabledAt: l.DisabledAt, DisabledReason: l.DisabledReason,
 		MaxVisits: l.MaxVisits, Password: l.PasswordHash != "", ForwardQuery: l.ForwardQuery,
@@ -45,8 +54,22 @@ func (d *Dashboard) row(l link.Link) linkRow {
 	for _, rule := range l.Rules {
 		r.Rules = append(r.Rules, ruleText(rule))
 	}
+	r.QRSVG, r.QRPNG = d.p.qrURL(r.Code, "svg", 0), d.p.qrURL(r.Code, "png", 1024)
+	r.StatsPath = "/links/" + url.PathEscape(r.Code) + "/stats" + r.Q
+	if l.Domain != link.DefaultDomain && d.domains != nil {
+		r.Domain = d.domains.Host(l.Domain)
+		if r.QRSVG != "" {
+			// The QR endpoint takes the domain as the API's link paths do.
+			q := "&domain=" + url.QueryEscape(r.Domain)
+			r.QRSVG, r.QRPNG = r.QRSVG+q, r.QRPNG+q
+		}
+	}
 	return r
 }
+
+// shortURL is l's short URL, on its domain: the base URL's scheme with
+// the branded domain's host.
+func (d *Dashboard) shortURL(l link.Link) string { return d.p.shortURL(l.Domain, l.Code) }
 
 // withClicks fills the rows' clicks, when clicks are counted. A failure
 // to read them leaves the page without them rather than failing it.
@@ -71,7 +94,8 @@ type listView struct {
 	Sort     string
 	Tags     []option // the tags to filter by
 	Sorts    []option
-	Filtered bool // a search or a tag narrows the list
+	Filtered bool   // a search, a tag or a domain narrows the list
+	Domain   string // the short domain the list is narrowed to; "": any
 }
 
 // listSorts are the orders of the list: the API's sort values.
@@ -91,8 +115,16 @@ func (d *Dashboard) Links(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	view := listView{Q: strings.TrimSpace(q.Get("q")), Tag: q.Get("tag"), Sort: q.Get("sort")}
+	view := listView{Q: strings.TrimSpace(q.Get("q")), Tag: q.Get("tag"), Sort: q.Get("sort"), Domain: q.Get("domain")}
 	lq := link.ListQuery{Limit: linkPageSize, Search: view.Q, Tag: view.Tag}
+	if view.Domain != "" && d.domains != nil {
+		dom, err := d.domains.Named(view.Domain)
+		if err != nil {
+			d.fail(w, r, err)
+			return
+		}
+		lq.OnDomain, lq.Domain, view.Domain = true, dom.ID, dom.Host
+	}
 	switch view.Sort {
 	case "created":
 		lq.Oldest = true
@@ -130,7 +162,7 @@ func (d *Dashboard) Links(w http.ResponseWriter, r *http.Request) {
 	}
 	dd := d.data(r, u, title, "links")
 	dd.ShowClick = d.clicks != nil
-	view.Filtered = view.Q != "" || view.Tag != ""
+	view.Filtered = view.Q != "" || view.Tag != "" || view.Domain != ""
 	view.Tags = append(view.Tags, option{Value: "", Label: "All tags", Selected: view.Tag == ""})
 	for _, t := range tags {
 		view.Tags = append(view.Tags, option{Value: t.Tag, Label: t.Tag, Selected: t.Tag == view.Tag})
@@ -156,6 +188,9 @@ func (d *Dashboard) Links(w http.ResponseWriter, r *http.Request) {
 		if view.Tag != "" {
 			next.Set("tag", view.Tag)
 		}
+		if view.Domain != "" {
+			next.Set("domain", view.Domain)
+		}
 		if view.Sort != "-created" {
 			next.Set("sort", view.Sort)
 		}
@@ -171,10 +206,12 @@ var createInputs = map[string]string{
 	"alias":      "alias",
 	"expires_in": "expires",
 	"expires_at": "expires",
+	"domain":     "domain",
 }
 
-func (d *Dashboard) newLinkData(r *http.Request, u account.User, expiresIn string) dashData {
+func (d *Dashboard) newLinkData(r *http.Request, u account.User, expiresIn, domain string) dashData {
 	dd := d.data(r, u, "New link", "new")
+	dd.DomainChoices = d.domainChoices(u, domain)
 	for _, e := range expiries {
 		dd.Expiries = append(dd.Expiries, option{Value: e.value(), Label: e.label, Selected: e.value() == expiresIn})
 	}
@@ -188,7 +225,7 @@ func (d *Dashboard) NewLink(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	d.render(w, r, "link_new", http.StatusOK, d.newLinkData(r, u, ""))
+	d.render(w, r, "link_new", http.StatusOK, d.newLinkData(r, u, "", r.URL.Query().Get("domain")))
 }
 
 // CreateLink creates a link owned by the signed-in user, with the options
@@ -203,12 +240,14 @@ func (d *Dashboard) CreateLink(w http.ResponseWriter, r *http.Request) {
 		"url":        strings.TrimSpace(r.PostFormValue("url")),
 		"alias":      strings.TrimSpace(r.PostFormValue("alias")),
 		"expires_in": r.PostFormValue("expires_in"),
+		"domain":     r.PostFormValue("domain"),
 	}
-	dd := d.newLinkData(r, u, form["expires_in"])
+	dd := d.newLinkData(r, u, form["expires_in"], form["domain"])
 	dd.Form = form
 	patch, opts, rows, errs := readOptions(r, nil)
 	dd.Options = opts
-	params := link.CreateParams{URL: form["url"], Alias: link.Code(form["alias"]), Owner: u.Principal(), Options: &patch}
+	params := link.CreateParams{URL: form["url"], Alias: link.Code(form["alias"]), Owner: u.Principal(), Options: &patch,
+		Domain: form["domain"]}
 	known := false
 	for _, e := range expiries {
 		if e.value() == form["expires_in"] {
@@ -230,14 +269,19 @@ func (d *Dashboard) CreateLink(w http.ResponseWriter, r *http.Request) {
 		d.render(w, r, "link_new", status, dd)
 		return
 	}
-	d.setFlash(r.Context(), "Created "+d.p.base+"/"+string(l.Code)+".")
-	seeOther(w, r, "/links/"+url.PathEscape(string(l.Code)))
+	d.setFlash(r.Context(), "Created "+d.shortURL(l)+".")
+	seeOther(w, r, d.linkPath(l))
 }
 
 // linkFor returns the link of the path's code as u may see it; a link
 // they may not see is not found, as one that does not exist.
 func (d *Dashboard) linkFor(w http.ResponseWriter, r *http.Request, u account.User) (link.Link, bool) {
-	l, err := d.links.Get(r.Context(), link.Code(r.PathValue("code")), u.Principal())
+	dom, err := d.domainParam(r)
+	if err != nil {
+		d.fail(w, r, err)
+		return link.Link{}, false
+	}
+	l, err := d.links.GetOn(r.Context(), dom, link.Code(r.PathValue("code")), u.Principal())
 	if err != nil {
 		d.fail(w, r, err)
 		return link.Link{}, false
@@ -296,7 +340,11 @@ func (d *Dashboard) DeleteLink(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	code := link.Code(r.PathValue("code"))
-	if err := d.links.Delete(r.Context(), code, u.Principal()); err != nil {
+	dom, err := d.domainParam(r)
+	if err == nil {
+		err = d.links.DeleteOn(r.Context(), dom, code, u.Principal())
+	}
+	if err != nil {
 		if errors.Is(err, link.ErrNotFound) {
 			d.setFlashError(r.Context(), "There is no link "+string(code)+" to delete.")
 			seeOther(w, r, "/links")
@@ -305,6 +353,6 @@ func (d *Dashboard) DeleteLink(w http.ResponseWriter, r *http.Request) {
 		d.fail(w, r, err)
 		return
 	}
-	d.setFlash(r.Context(), "Deleted "+d.p.base+"/"+string(code)+".")
+	d.setFlash(r.Context(), "Deleted "+d.p.shortURL(dom, code)+".")
 	seeOther(w, r, "/links")
 }

@@ -47,12 +47,14 @@ type Sessions interface {
 // what they may see.
 type ManagedLinks interface {
 	Create(ctx context.Context, p link.CreateParams) (link.Link, error)
-	Get(ctx context.Context, c link.Code, p link.Principal) (link.Link, error)
-	Delete(ctx context.Context, c link.Code, p link.Principal) error
 	Search(ctx context.Context, p link.Principal, q link.ListQuery) (link.Page, error)
 	Tags(ctx context.Context, p link.Principal) ([]link.TagCount, error)
-	Update(ctx context.Context, c link.Code, patch link.Patch, p link.Principal) (link.Link, error)
 	CreateBatch(ctx context.Context, ps []link.CreateParams) ([]link.Result, error)
+	// GetOn, DeleteOn and UpdateOn act on the link with code c on domain
+	// d (link.DefaultDomain, or a branded domain's id).
+	GetOn(ctx context.Context, d int64, c link.Code, p link.Principal) (link.Link, error)
+	DeleteOn(ctx context.Context, d int64, c link.Code, p link.Principal) error
+	UpdateOn(ctx context.Context, d int64, c link.Code, patch link.Patch, p link.Principal) (link.Link, error)
 }
 
 // ClickTotals reads links' clicks of all time; analytics.Stats is one.
@@ -81,6 +83,12 @@ type DashboardOptions struct {
 	// Clicks gives the lists and link pages their clicks; nil (analytics
 	// off): no clicks are shown, nor offered as a sort.
 	Clicks ClickTotals
+	// Domains are the short domains, for the domains page and the forms'
+	// domain select; nil: the default domain only, and no domains page.
+	Domains DomainAdmin
+	// DomainCounts counts the links on each branded domain for the
+	// domains page; nil: no counts shown.
+	DomainCounts link.DomainCounter
 }
 
 // Dashboard is the signed-in side of the pages: signing in and out, a
@@ -101,10 +109,12 @@ type Dashboard struct {
 	clicks   ClickTotals
 	clientIP func(*http.Request) netip.Addr
 	tmpl     map[string]*template.Template
+	domains  DomainAdmin
+	counts   link.DomainCounter
 }
 
 // dashPages are the dashboard's templates, each drawn in dash_layout.html.
-var dashPages = []string{"login", "links", "link", "link_new", "link_delete", "link_bulk", "keys", "users", "account", "import"}
+var dashPages = []string{"login", "links", "link", "link_new", "link_delete", "link_bulk", "keys", "users", "account", "import", "domains"}
 
 // Dashboard returns the dashboard over opts, drawn with p's assets and
 // error page.
@@ -115,6 +125,7 @@ func (p *Pages) Dashboard(opts DashboardOptions) (*Dashboard, error) {
 	d := &Dashboard{
 		p: p, users: opts.Users, sessions: opts.Sessions, links: opts.Links, keys: opts.Keys,
 		imports: opts.Imports, clicks: opts.Clicks, clientIP: opts.ClientIP, tmpl: map[string]*template.Template{},
+		domains: opts.Domains, counts: opts.DomainCounts,
 	}
 	if d.clientIP == nil {
 		d.clientIP = func(r *http.Request) netip.Addr { return edge.ClientIP(r, nil) }
@@ -190,6 +201,9 @@ type dashData struct {
 	Users []userRow
 
 	Import importView
+
+	Domains       []domainRow
+	DomainChoices []option // the forms' domain select; nil: not shown
 }
 
 // FieldError returns the message for the input with the given id, if any.

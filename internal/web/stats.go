@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -18,9 +19,11 @@ import (
 	"github.com/shortlinks/shortlinks/internal/link"
 )
 
-// StatsLinks finds a link its principal may see; *link.Service is one.
+// StatsLinks finds a link its principal may see, on any domain;
+// *link.Service is one. GetOn with link.DefaultDomain is Get.
 type StatsLinks interface {
 	Get(ctx context.Context, c link.Code, p link.Principal) (link.Link, error)
+	GetOn(ctx context.Context, d int64, c link.Code, p link.Principal) (link.Link, error)
 }
 
 // Authenticator turns an API key into a principal; *apikey.Service is one.
@@ -33,6 +36,9 @@ type StatsOptions struct {
 	BaseURL string // origin of short links, like https://sho.rt
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Domains are the short domains, for the pages of links on branded
+	// ones (?domain=host); nil: the default domain only.
+	Domains *link.Domains
 }
 
 // StatsPages serve a link's stats page to the link's owner or an admin.
@@ -40,14 +46,15 @@ type StatsOptions struct {
 // entered in a form and kept in a cookie that only this server's stats
 // pages receive.
 type StatsPages struct {
-	links  StatsLinks
-	keys   Authenticator
-	stats  analytics.ReportSource
-	log    *slog.Logger
-	base   string
-	now    func() time.Time
-	page   *template.Template
-	secure bool
+	links   StatsLinks
+	keys    Authenticator
+	stats   analytics.ReportSource
+	log     *slog.Logger
+	base    string
+	now     func() time.Time
+	page    *template.Template
+	secure  bool
+	domains *link.Domains
 }
 
 // keyCookie holds the API key the visitor entered. HttpOnly keeps it from
@@ -75,9 +82,10 @@ func NewStatsPages(links StatsLinks, keys Authenticator, stats analytics.ReportS
 	}
 	sp := &StatsPages{
 		links: links, keys: keys, stats: stats, log: log, page: t,
-		base:   strings.TrimSuffix(opts.BaseURL, "/"),
-		now:    opts.Now,
-		secure: strings.HasPrefix(opts.BaseURL, "https://"),
+		base:    strings.TrimSuffix(opts.BaseURL, "/"),
+		domains: opts.Domains,
+		now:     opts.Now,
+		secure:  strings.HasPrefix(opts.BaseURL, "https://"),
 	}
 	if sp.now == nil {
 		sp.now = time.Now
@@ -104,10 +112,13 @@ const defaultPeriod = 2 // 30 days, as the API
 
 // statsData is what stats.html shows.
 type statsData struct {
-	Title   string
-	Errors  []fieldError // for the layout's title
-	Code    string
-	Action  string // where the key form posts
+	Title  string
+	Errors []fieldError // for the layout's title
+	Code   string
+	Action string // where the key form posts
+	// Domain is a branded link's domain, kept on the period links; "" on
+	// the default domain.
+	Domain  string
 	NeedKey bool
 	Message string // why the key is asked for again, or what went wrong
 
@@ -125,7 +136,8 @@ type statsData struct {
 // works).
 func (sp *StatsPages) Stats(w http.ResponseWriter, r *http.Request) {
 	code := r.PathValue("code")
-	d := statsData{Title: "Stats for " + code, Code: code, Action: "/links/" + code + "/stats", Periods: periods}
+	d := statsData{Title: "Stats for " + code, Code: code, Periods: periods}
+	dom, domainErr := sp.linkAddress(r, &d)
 	c, err := r.Cookie(keyCookie)
 	if err != nil || c.Value == "" {
 		d.NeedKey = true
@@ -139,7 +151,11 @@ func (sp *StatsPages) Stats(w http.ResponseWriter, r *http.Request) {
 		sp.render(w, r, http.StatusUnauthorized, d)
 		return
 	}
-	l, err := sp.links.Get(r.Context(), link.Code(code), who)
+	if domainErr != nil {
+		sp.fail(w, r, d, domainErr)
+		return
+	}
+	l, err := sp.links.GetOn(r.Context(), dom, link.Code(code), who)
 	if err != nil {
 		sp.fail(w, r, d, err)
 		return
@@ -156,7 +172,7 @@ func (sp *StatsPages) Stats(w http.ResponseWriter, r *http.Request) {
 		sp.fail(w, r, d, err)
 		return
 	}
-	d.ShortURL, d.URL, d.Report = sp.base+"/"+string(l.Code), l.URL, rep
+	d.ShortURL, d.URL, d.Report = sp.shortURL(dom, l.Code), l.URL, rep
 	d.Chart = newChart(rep)
 	d.Tables = []table{
 		newTable("Referrers", "Direct or unknown", rep.Referrers, rep.Clicks),
@@ -172,7 +188,8 @@ func (sp *StatsPages) Stats(w http.ResponseWriter, r *http.Request) {
 // cookie, then sends the browser back to the page.
 func (sp *StatsPages) StatsKey(w http.ResponseWriter, r *http.Request) {
 	code := r.PathValue("code")
-	d := statsData{Title: "Stats for " + code, Code: code, Action: "/links/" + code + "/stats", NeedKey: true}
+	d := statsData{Title: "Stats for " + code, Code: code, NeedKey: true}
+	sp.linkAddress(r, &d)
 	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
 	if err := r.ParseForm(); err != nil {
 		d.Message = "The form could not be read; try again."
@@ -332,4 +349,36 @@ func newTable(title, none string, rows []analytics.Row, total int64) table {
 		t.Rows = append(t.Rows, tableRow{Value: v, Clicks: r.Clicks, Percent: strconv.FormatFloat(share, 'f', 1, 64) + "%", Width: share})
 	}
 	return t
+}
+
+// linkAddress sets the page's addresses for the link of the path, on the
+// domain ?domain= names (none: the default domain), and returns that
+// domain; a host that is none of the domains has no links: ErrNotFound.
+func (sp *StatsPages) linkAddress(r *http.Request, d *statsData) (int64, error) {
+	d.Action = "/links/" + url.PathEscape(d.Code) + "/stats"
+	host := r.URL.Query().Get("domain")
+	if host == "" {
+		return link.DefaultDomain, nil
+	}
+	if sp.domains == nil {
+		return 0, link.ErrNotFound
+	}
+	dom, err := sp.domains.Named(host)
+	if err != nil {
+		return 0, link.ErrNotFound
+	}
+	if dom.ID != link.DefaultDomain {
+		d.Action += "?domain=" + url.QueryEscape(dom.Host)
+		d.Domain = dom.Host
+	}
+	return dom.ID, nil
+}
+
+// shortURL is the short URL of code on domain d.
+func (sp *StatsPages) shortURL(d int64, code link.Code) string {
+	if d == link.DefaultDomain || sp.domains == nil {
+		return sp.base + "/" + string(code)
+	}
+	scheme, _, _ := strings.Cut(sp.base, "://")
+	return scheme + "://" + sp.domains.Host(d) + "/" + string(code)
 }

@@ -262,6 +262,9 @@ func (c *Consumer) Run(ctx context.Context) error {
 		}
 		if time.Since(lastClaim) >= c.opts.ClaimIdle/2 {
 			if err := c.claim(ctx); err != nil && ctx.Err() == nil {
+				if noGroup(err) {
+					grouped = false // Redis lost the stream (a restart without persistence): make it again
+				}
 				c.log.Warn("analytics stream: claim failed", "err", err)
 				backoff.wait(ctx)
 				continue
@@ -277,7 +280,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				break
 			}
-			if strings.HasPrefix(err.Error(), "NOGROUP") {
+			if noGroup(err) {
 				grouped = false // the stream was deleted: make it again
 			}
 			c.errs.WithLabelValues("read").Inc()
@@ -298,6 +301,12 @@ func (c *Consumer) Run(ctx context.Context) error {
 		backoff.reset()
 	}
 	return nil
+}
+
+// noGroup reports whether err is Redis saying the stream or its group is
+// gone, as after a restart that kept no data.
+func noGroup(err error) bool {
+	return strings.Contains(err.Error(), "NOGROUP")
 }
 
 // read returns new entries (from ">"), waiting up to Block for some, or

@@ -316,3 +316,38 @@ func TestPublisherCapsTheStream(t *testing.T) {
 		t.Errorf("stream length %d (%v), want about the cap", n, err)
 	}
 }
+
+// TestStreamLost covers Redis losing the stream and its group, as a
+// restart without persistence does: the worker makes them again and
+// counts what is published afterwards, whether its read or its claim of
+// idle entries is the first to find them gone.
+func TestStreamLost(t *testing.T) {
+	rdb, prefix := client(t)
+	sink := sqliteSink(t)
+	runConsumer(t, rdb, processor(t, sink), redisstream.ConsumerOptions{
+		Prefix: prefix, Block: time.Second, ClaimIdle: 100 * time.Millisecond,
+	})
+	rec, err := analytics.NewRecorder(redisstream.NewPublisher(rdb, redisstream.PublisherOptions{Prefix: prefix}),
+		analytics.RecorderOptions{MaxBatch: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	publish := func(n int) {
+		for range n {
+			rec.Record(analytics.Click{LinkID: 9, UserAgent: sinktest.Chrome, AcceptLanguage: "en", Addr: netip.MustParseAddr("198.51.100.9")})
+		}
+		if err := rec.Flush(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publish(20)
+	waitTotal(t, sink, 9, 20, 0)
+	for round := range 3 {
+		if err := rdb.Del(t.Context(), redisstream.Key(prefix, "")).Err(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(300 * time.Millisecond) // let the worker meet the loss before more arrive
+		publish(10)
+		waitTotal(t, sink, 9, int64(30+10*round), 0)
+	}
+}

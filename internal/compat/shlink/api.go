@@ -29,9 +29,12 @@ import (
 type Links interface {
 	Create(ctx context.Context, p link.CreateParams) (link.Link, error)
 	Get(ctx context.Context, c link.Code, p link.Principal) (link.Link, error)
+	GetOn(ctx context.Context, d int64, c link.Code, p link.Principal) (link.Link, error)
 	Delete(ctx context.Context, c link.Code, p link.Principal) error
+	DeleteOn(ctx context.Context, d int64, c link.Code, p link.Principal) error
 	List(ctx context.Context, p link.Principal, after *link.Cursor, limit int) (link.Page, error)
 	Update(ctx context.Context, c link.Code, p link.Patch, pr link.Principal) (link.Link, error)
+	UpdateOn(ctx context.Context, d int64, c link.Code, p link.Patch, pr link.Principal) (link.Link, error)
 	Tags(ctx context.Context, p link.Principal) ([]link.TagCount, error)
 }
 
@@ -59,6 +62,9 @@ type Options struct {
 	// analytics is off: every count is 0 and every list empty, as in a
 	// Shlink that tracks nothing.
 	Visits Visits
+	// Domains are the short domains links live on, which Shlink's
+	// "domain" names; nil: the base URL's host only.
+	Domains *link.Domains
 }
 
 // KeyLimiter rations what one API key may do; *ratelimit.Local and
@@ -79,6 +85,8 @@ type API struct {
 	now     func() time.Time
 	perKey  KeyLimiter
 	visits  Visits
+	domains *link.Domains
+	scheme  string
 }
 
 // New returns the API over links, authenticating with auth.
@@ -91,12 +99,13 @@ func New(links Links, auth Authenticator, log *slog.Logger, opts Options) *API {
 		now:     opts.Now,
 		perKey:  opts.KeyLimiter,
 		visits:  opts.Visits,
+		domains: opts.Domains,
 	}
 	if a.now == nil {
 		a.now = time.Now
 	}
 	if u, err := url.Parse(a.base); err == nil {
-		a.host = u.Host
+		a.host, a.scheme = u.Host, u.Scheme
 	}
 	return a
 }
@@ -168,3 +177,11 @@ func (a *API) creator(r *http.Request, query bool) (link.Principal, error) {
 }
 
 func (a *API) shortURL(c link.Code) string { return a.base + "/" + string(c) }
+
+// shortURLOn is the short URL of code c on the domain with id d.
+func (a *API) shortURLOn(d int64, c link.Code) string {
+	if d == link.DefaultDomain || a.domains == nil {
+		return a.shortURL(c)
+	}
+	return a.scheme + "://" + a.domains.Host(d) + "/" + string(c)
+}

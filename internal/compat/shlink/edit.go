@@ -80,12 +80,7 @@ func maxVisitsField(m map[string]json.RawMessage) (link.Field[int64], error) {
 // EditShortURL serves PATCH /rest/v3/short-urls/{shortCode}: the fields
 // sent change, the others stay, and null clears one.
 func (a *API) EditShortURL(w http.ResponseWriter, r *http.Request) {
-	who, err := a.principal(r, false)
-	if err != nil {
-		a.Fail(w, r, err)
-		return
-	}
-	c, err := a.shortCodeOf(r)
+	who, d, c, err := a.shortURLOf(r)
 	if err != nil {
 		a.Fail(w, r, err)
 		return
@@ -115,7 +110,7 @@ func (a *API) EditShortURL(w http.ResponseWriter, r *http.Request) {
 		a.Fail(w, r, err)
 		return
 	}
-	l, err := a.links.Update(r.Context(), c, p, who)
+	l, err := a.links.UpdateOn(r.Context(), d, c, p, who)
 	if err != nil {
 		a.failNaming(w, r, err, editFields)
 		return

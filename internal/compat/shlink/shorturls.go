@@ -80,10 +80,23 @@ func unsupported(field string) *Problem {
 	return invalidData("Shortlinks does not support "+field+" yet.", field)
 }
 
-// ownDomain reports whether domain names this server's short links: empty,
-// Shlink's DEFAULT keyword, or the base URL's host.
+// ownDomain reports whether domain names this server's default domain:
+// empty, Shlink's DEFAULT keyword, or the base URL's host.
 func (a *API) ownDomain(domain string) bool {
 	return domain == "" || domain == "DEFAULT" || strings.EqualFold(domain, a.host)
+}
+
+// domainID returns the id of the short domain that Shlink's domain names,
+// and false for a domain that is not here.
+func (a *API) domainID(domain string) (int64, bool) {
+	if a.ownDomain(domain) {
+		return link.DefaultDomain, true
+	}
+	if a.domains == nil {
+		return 0, false
+	}
+	d, err := a.domains.Named(domain)
+	return d.ID, err == nil
 }
 
 // params turns a create request into service parameters, refusing what
@@ -94,7 +107,10 @@ func (a *API) params(req createRequest, who link.Principal) (link.CreateParams, 
 		return p, invalidData("longUrl is required.", "longUrl")
 	}
 	if !a.ownDomain(req.Domain) {
-		return p, invalidData("Shortlinks serves short links on "+a.host+" only.", "domain")
+		if _, ok := a.domainID(req.Domain); !ok {
+			return p, invalidData("No short domain "+req.Domain+" is served here.", "domain")
+		}
+		p.Domain = req.Domain
 	}
 	if req.PathPrefix != "" && req.CustomSlug == "" {
 		return p, unsupported("pathPrefix")
@@ -318,11 +334,15 @@ func (a *API) listFilter(q url.Values) (func(link.Link) bool, error) {
 	}
 	tags, allTags := listParam(q, "tags"), q.Get("tagsMode") == "all"
 	skipExpired := q.Get("excludePastValidUntil") == "true"
-	otherDomain := !a.ownDomain(q.Get("domain"))
+	onDomain, known := link.DefaultDomain, true
+	filterDomain := q.Get("domain") != ""
+	if filterDomain {
+		onDomain, known = a.domainID(q.Get("domain"))
+	}
 	now := a.now()
 	return func(l link.Link) bool {
 		switch {
-		case otherDomain:
+		case !known, filterDomain && l.Domain != onDomain:
 			return false
 		case len(tags) > 0 && !hasTags(l.Tags, tags, allTags):
 			return false
@@ -370,29 +390,30 @@ func orderLinks(links []link.Link, orderBy string) error {
 	return nil
 }
 
-// shortCodeOf is the code a /short-urls/{shortCode} request names, for a
-// domain this server serves; another domain has no links here.
-func (a *API) shortCodeOf(r *http.Request) (link.Code, error) {
-	c := r.PathValue("shortCode")
-	if !a.ownDomain(r.URL.Query().Get("domain")) {
-		return "", notFound(c)
+// shortURLOf is what a /short-urls/{shortCode} request names: who asks
+// (by API key), the id of the domain (the default one without ?domain=;
+// a domain that is not here has no links) and the code.
+func (a *API) shortURLOf(r *http.Request) (link.Principal, int64, link.Code, error) {
+	who, err := a.principal(r, false)
+	if err != nil {
+		return link.Principal{}, 0, "", err
 	}
-	return link.Code(c), nil
+	c := r.PathValue("shortCode")
+	d, ok := a.domainID(r.URL.Query().Get("domain"))
+	if !ok {
+		return link.Principal{}, 0, "", notFound(c)
+	}
+	return who, d, link.Code(c), nil
 }
 
 // GetShortURL serves GET /rest/v3/short-urls/{shortCode}.
 func (a *API) GetShortURL(w http.ResponseWriter, r *http.Request) {
-	who, err := a.principal(r, false)
+	who, d, c, err := a.shortURLOf(r)
 	if err != nil {
 		a.Fail(w, r, err)
 		return
 	}
-	c, err := a.shortCodeOf(r)
-	if err != nil {
-		a.Fail(w, r, err)
-		return
-	}
-	l, err := a.links.Get(r.Context(), c, who)
+	l, err := a.links.GetOn(r.Context(), d, c, who)
 	if err != nil {
 		a.Fail(w, r, err)
 		return
@@ -405,17 +426,12 @@ func (a *API) GetShortURL(w http.ResponseWriter, r *http.Request) {
 // DeleteShortURL serves DELETE /rest/v3/short-urls/{shortCode}. The code
 // stays reserved, as every deleted code here does.
 func (a *API) DeleteShortURL(w http.ResponseWriter, r *http.Request) {
-	who, err := a.principal(r, false)
+	who, d, c, err := a.shortURLOf(r)
 	if err != nil {
 		a.Fail(w, r, err)
 		return
 	}
-	c, err := a.shortCodeOf(r)
-	if err != nil {
-		a.Fail(w, r, err)
-		return
-	}
-	if err := a.links.Delete(r.Context(), c, who); err != nil {
+	if err := a.links.DeleteOn(r.Context(), d, c, who); err != nil {
 		a.Fail(w, r, err)
 		return
 	}

@@ -93,17 +93,12 @@ func (a *API) countVisits(ctx context.Context, urls []shortURL) {
 // its visits kept, newest first, filtered by startDate, endDate and
 // excludeBots and paged by page and itemsPerPage as Shlink does.
 func (a *API) ShortURLVisits(w http.ResponseWriter, r *http.Request) {
-	who, err := a.principal(r, false)
+	who, d, c, err := a.shortURLOf(r)
 	if err != nil {
 		a.Fail(w, r, err)
 		return
 	}
-	c, err := a.shortCodeOf(r)
-	if err != nil {
-		a.Fail(w, r, err)
-		return
-	}
-	l, err := a.links.Get(r.Context(), c, who)
+	l, err := a.links.GetOn(r.Context(), d, c, who)
 	if err != nil {
 		a.Fail(w, r, err)
 		return
@@ -257,7 +252,8 @@ type redirects struct {
 	InvalidShortURLRedirect *string `json:"invalidShortUrlRedirect"`
 }
 
-// Domains serves GET /rest/v3/domains: the one domain short links are on.
+// Domains serves GET /rest/v3/domains: the domains short links are on,
+// the default one first.
 func (a *API) Domains(w http.ResponseWriter, r *http.Request) {
 	if _, err := a.principal(r, false); err != nil {
 		a.Fail(w, r, err)
@@ -268,8 +264,16 @@ func (a *API) Domains(w http.ResponseWriter, r *http.Request) {
 		IsDefault bool      `json:"isDefault"`
 		Redirects redirects `json:"redirects"`
 	}
+	data := []domain{{Domain: a.host, IsDefault: true}}
+	if a.domains != nil {
+		for _, d := range a.domains.List() {
+			if d.ID != link.DefaultDomain {
+				data = append(data, domain{Domain: d.Host})
+			}
+		}
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"domains": map[string]any{
-		"data":             []domain{{Domain: a.host, IsDefault: true}},
+		"data":             data,
 		"defaultRedirects": redirects{},
 	}})
 }

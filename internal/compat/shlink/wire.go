@@ -90,7 +90,7 @@ func isoPtr(t time.Time) *string {
 func (a *API) wire(l link.Link) shortURL {
 	u := shortURL{
 		ShortCode:        string(l.Code),
-		ShortURL:         a.shortURL(l.Code),
+		ShortURL:         a.shortURLOn(l.Domain, l.Code),
 		LongURL:          l.URL,
 		DateCreated:      l.CreatedAt.UTC().Format(isoTime),
 		Tags:             l.Tags,
@@ -109,6 +109,11 @@ func (a *API) wire(l link.Link) shortURL {
 	if l.Title != "" {
 		t := l.Title
 		u.Title = &t
+	}
+	if l.Domain != link.DefaultDomain && a.domains != nil {
+		// Shlink writes null for its default domain, the host otherwise.
+		h := a.domains.Host(l.Domain)
+		u.Domain = &h
 	}
 	return u
 }

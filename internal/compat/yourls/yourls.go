@@ -374,7 +374,12 @@ func (h *Handler) stats(r *http.Request, who link.Principal) answer {
 		if err != nil {
 			return h.internal(r, err)
 		}
-		pool = append(pool, page.Links...)
+		for _, l := range page.Links {
+			// YOURLS has one domain: the default one's links are its.
+			if l.Domain == link.DefaultDomain {
+				pool = append(pool, l)
+			}
+		}
 		if page.Next == nil {
 			break
 		}

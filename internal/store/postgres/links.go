@@ -98,6 +98,11 @@ func (db *DB) Insert(ctx context.Context, l link.Link) (int64, error) {
 	return id, nil
 }
 
+// idBlockSQL draws $1 ids from the sequence of links.id. The sequence is
+// named once, not once per id: pg_get_serial_sequence per row costs more
+// than the nextval itself.
+const idBlockSQL = `SELECT nextval(q.seq) FROM (SELECT pg_get_serial_sequence('links', 'id')::regclass AS seq) q, generate_series(1, $1)`
+
 // InsertBatch stores links on the primary in one COPY, for bulk loading,
 // and their tags and imported clicks in the same transaction. The batch is
 // all or nothing: if any code is already taken, or appears twice in links,
@@ -147,7 +152,7 @@ func (db *DB) InsertBatch(ctx context.Context, links []link.Link) error {
 			return err
 		}
 		if related > 0 {
-			idRows, err := tx.Query(ctx, `SELECT nextval(pg_get_serial_sequence('links', 'id')) FROM generate_series(1, $1)`, len(links))
+			idRows, err := tx.Query(ctx, idBlockSQL, len(links))
 			if err != nil {
 				return err
 			}
