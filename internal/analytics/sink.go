@@ -3,6 +3,7 @@ package analytics
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // A Sink stores what the pipeline counts. The SQLite and PostgreSQL sinks
@@ -30,4 +31,40 @@ func (e *AppliedError) Error() string {
 		return "analytics: batches already applied"
 	}
 	return fmt.Sprintf("analytics: %d batches already applied (first %v)", len(e.Batches), e.Batches[0])
+}
+
+// Defaults for SinkOptions.
+const (
+	DefaultVisitRetention = 30 * 24 * time.Hour
+	DefaultBatchRetention = 7 * 24 * time.Hour
+)
+
+// SinkOptions configure a database sink (pgsink, sqlitesink).
+type SinkOptions struct {
+	// VisitRetention is how long visit rows are kept: visits older than it
+	// are not written, and Expire deletes them (PostgreSQL drops whole day
+	// partitions, so keeps a visit up to a day longer). Zero means
+	// DefaultVisitRetention; a negative value keeps none (Expire deletes
+	// every visit, as after raw visits are turned off).
+	VisitRetention time.Duration
+	// BatchRetention is how long the record of an applied batch is kept.
+	// It must exceed the longest a batch can wait for redelivery (the
+	// stream's retention); zero means DefaultBatchRetention.
+	BatchRetention time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// WithDefaults returns o with its zero fields at their defaults.
+func (o SinkOptions) WithDefaults() SinkOptions {
+	if o.VisitRetention == 0 {
+		o.VisitRetention = DefaultVisitRetention
+	}
+	if o.BatchRetention <= 0 {
+		o.BatchRetention = DefaultBatchRetention
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
 }

@@ -22,27 +22,8 @@ import (
 	"github.com/shortlinks/shortlinks/internal/analytics"
 )
 
-// Defaults for Options.
-const (
-	DefaultVisitRetention = 30 * 24 * time.Hour
-	DefaultBatchRetention = 7 * 24 * time.Hour
-)
-
 // Options configure a Sink.
-type Options struct {
-	// VisitRetention is how long visit rows are kept; partitions wholly
-	// older are dropped by Expire, and visits older than it are not
-	// written. Zero means DefaultVisitRetention; a negative value keeps
-	// none (Expire removes every visit, as after raw visits are turned
-	// off).
-	VisitRetention time.Duration
-	// BatchRetention is how long the record of an applied batch is kept.
-	// It must exceed the longest a batch can wait for redelivery (the
-	// stream's retention); zero means DefaultBatchRetention.
-	BatchRetention time.Duration
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
-}
+type Options = analytics.SinkOptions
 
 // Sink writes analytics to PostgreSQL through a pgx pool.
 type Sink struct {
@@ -64,17 +45,9 @@ var (
 // New returns a Sink writing through pool, on a database migrated with
 // the PostgreSQL store (migration 00006).
 func New(pool *pgxpool.Pool, opts Options) *Sink {
-	if opts.VisitRetention == 0 {
-		opts.VisitRetention = DefaultVisitRetention
-	}
-	if opts.BatchRetention <= 0 {
-		opts.BatchRetention = DefaultBatchRetention
-	}
+	opts = opts.WithDefaults()
 	s := &Sink{pool: pool, opts: opts, now: opts.Now, partitions: make(map[int64]bool)}
 	s.copyBuf.New = func() any { return new(bytes.Buffer) }
-	if s.now == nil {
-		s.now = time.Now
-	}
 	return s
 }
 

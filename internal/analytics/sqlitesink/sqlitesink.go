@@ -18,25 +18,8 @@ import (
 	"github.com/shortlinks/shortlinks/internal/analytics"
 )
 
-// Defaults for Options.
-const (
-	DefaultVisitRetention = 30 * 24 * time.Hour
-	DefaultBatchRetention = 7 * 24 * time.Hour
-)
-
 // Options configure a Sink.
-type Options struct {
-	// VisitRetention is how long visit rows are kept; visits older than it
-	// are not written, and Expire deletes them. Zero means
-	// DefaultVisitRetention; a negative value keeps none (Expire deletes
-	// every visit, as after raw visits are turned off).
-	VisitRetention time.Duration
-	// BatchRetention is how long the record of an applied batch is kept;
-	// zero means DefaultBatchRetention.
-	BatchRetention time.Duration
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
-}
+type Options = analytics.SinkOptions
 
 // Sink writes analytics to SQLite. Writes go through db, which should be
 // the store's single writing connection (SetMaxOpenConns(1)), so that they
@@ -57,16 +40,8 @@ var (
 
 // New returns a Sink on db, a database migrated by the SQLite store (migration 00006).
 func New(db *sql.DB, opts Options) *Sink {
-	if opts.VisitRetention == 0 {
-		opts.VisitRetention = DefaultVisitRetention
-	}
-	if opts.BatchRetention <= 0 {
-		opts.BatchRetention = DefaultBatchRetention
-	}
+	opts = opts.WithDefaults()
 	s := &Sink{db: db, opts: opts, now: opts.Now}
-	if s.now == nil {
-		s.now = time.Now
-	}
 	return s
 }
 
