@@ -185,6 +185,13 @@ func (j *Jobs) Run(ctx context.Context) error {
 			j.drain()
 			return nil
 		case id := <-j.queue:
+			// Both cases may be ready at once, and select picks either:
+			// a job taken after the stop does not start.
+			if ctx.Err() != nil {
+				j.notStarted(id)
+				j.drain()
+				return nil
+			}
 			j.runOne(ctx, id)
 		}
 	}
@@ -195,14 +202,19 @@ func (j *Jobs) drain() {
 	for {
 		select {
 		case id := <-j.queue:
-			j.update(id, func(e *entry) {
-				e.job.State, e.job.Error, e.job.Finished = Failed, "The server stopped before the import started.", j.now().UTC()
-				removeFile(e.req.File)
-			})
+			j.notStarted(id)
 		default:
 			return
 		}
 	}
+}
+
+// notStarted fails a queued job the server stopped before running.
+func (j *Jobs) notStarted(id string) {
+	j.update(id, func(e *entry) {
+		e.job.State, e.job.Error, e.job.Finished = Failed, "The server stopped before the import started.", j.now().UTC()
+		removeFile(e.req.File)
+	})
 }
 
 func (j *Jobs) update(id string, f func(*entry)) {
