@@ -57,7 +57,7 @@ CHROMIUM ?= /usr/bin/chromium
 screenshots:
 	mkdir -p docs/images
 	SHORTLINKS_TEST_CHROMIUM=$(CHROMIUM) SHORTLINKS_SCREENSHOTS=$(CURDIR)/docs/images \
-		go test -count=1 -run '^TestBrowser(Dashboard|LinkEditing|Domains)$$' ./internal/web/
+		go test -count=1 -run '^TestBrowser(Dashboard|LinkEditing|Domains|Import)$$' ./internal/web/
 
 test-short:
 	go test -short -count=1 ./...

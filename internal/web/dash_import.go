@@ -187,7 +187,7 @@ func (d *Dashboard) ImportStatus(w http.ResponseWriter, r *http.Request) {
 			verb = "Dry run: would import"
 		}
 		s := job.Summary
-		dd.Flash = flash{Message: fmt.Sprintf("%s %d of %d records; %d skipped, %d conflicts, %d invalid.",
+		dd.Flash = flash{Message: fmt.Sprintf("%s %d of %d records; %d skipped, %d in conflict, %d invalid.",
 			verb, s.Imported, s.Read, s.Skipped, s.Conflict, s.Invalid)}
 	}
 	d.render(w, r, "import", http.StatusOK, dd)
