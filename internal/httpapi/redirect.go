@@ -76,11 +76,11 @@ func (s *Server) NoRoute(w http.ResponseWriter, r *http.Request) {
 }
 
 // record hands a visit to click analytics, when it is on, tagged with the
-// domain d it was for. HEAD requests are
-// not visits: browsers never send one to follow a link, and the link
-// checkers that do would only add to the bots. Only what the request
-// already holds is read (header values by their canonical keys, the time
-// the edge read), and the Click is passed by value: no allocation.
+// domain d it was for. HEAD requests are not visits: browsers never send
+// one to follow a link, and the link checkers that do would only add to
+// the bots. Only what the request already holds is read (header values by
+// their canonical keys, the time the edge read), and the Click is passed
+// by value: no allocation.
 func (s *Server) record(w http.ResponseWriter, r *http.Request, kind analytics.Kind, id, d int64) {
 	if s.redirect.clicks == nil || r.Method == http.MethodHead {
 		return
