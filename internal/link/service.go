@@ -219,9 +219,10 @@ func expiry(p CreateParams, now time.Time) (time.Time, error) {
 	return p.ExpiresAt.UTC().Truncate(time.Microsecond), nil
 }
 
-// Resolve returns the live link for c: the redirect path. It returns
-// ErrNotFound for unknown or deleted codes, ErrDisabled for a disabled
-// link, ErrNotYetValid before its ValidFrom, and ErrExpired after expiry.
+// Resolve returns the live link for c on the default domain (ResolveOn is
+// the redirect path of every domain). It returns ErrNotFound for unknown
+// or deleted codes, ErrDisabled for a disabled link, ErrNotYetValid before
+// its ValidFrom, and ErrExpired after expiry.
 func (s *Service) Resolve(ctx context.Context, c Code) (Link, error) {
 	return s.ResolveOn(ctx, DefaultDomain, c)
 }
