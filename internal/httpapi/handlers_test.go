@@ -240,6 +240,7 @@ func TestCreateErrors(t *testing.T) {
 		{"alias taken", "application/json", `{"url": "https://example.com/", "alias": "taken"}`, 409, "alias_taken"},
 		{"alias reserved", "application/json", `{"url": "https://example.com/", "alias": "healthz"}`, 400, "alias_reserved"},
 		{"alias reserved any case", "application/json", `{"url": "https://example.com/", "alias": "Static"}`, 400, "alias_reserved"},
+		{"alias of the dashboard's create form", "application/json", `{"url": "https://example.com/", "alias": "new"}`, 400, "alias_reserved"},
 		{"alias invalid", "application/json", `{"url": "https://example.com/", "alias": "a"}`, 400, "invalid_alias"},
 		{"expiry in past", "application/json", `{"url": "https://example.com/", "expires_at": "` + past + `"}`, 400, "expiry_in_past"},
 		{"expiry not RFC 3339", "application/json", `{"url": "https://example.com/", "expires_at": "tomorrow"}`, 400, "invalid_expiry"},

@@ -268,6 +268,9 @@ func ReservedPaths() []string {
 		"bulk",
 		"keys", "users", "account",
 		"domains",
+		// /links/new is the dashboard's create form, so no link may be
+		// named new: its own page would be /links/new.
+		"new",
 	}
 }
 
