@@ -3,6 +3,7 @@
 package sqlitesink
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"database/sql/driver"
@@ -60,7 +61,7 @@ const (
 		ON CONFLICT (domain_id, kind, hour) DO UPDATE SET visits = visits + excluded.visits`
 	insertAgent = `INSERT INTO user_agents (hash, bot, browser, os, device, value) VALUES %s
 		ON CONFLICT (hash) DO NOTHING`
-	insertVisit = `INSERT INTO visits (at, link_id, ua, bot, addr, country, language, referrer) VALUES %s`
+	insertPack  = `INSERT INTO visit_packs (link_id, last_at, visits, data) VALUES %s`
 	insertBatch = `INSERT INTO analytics_batches (producer, seq, applied_at) VALUES %s ON CONFLICT DO NOTHING`
 )
 
@@ -88,6 +89,51 @@ type writer struct {
 	conn  any
 	stmts map[stmtKey]driver.StmtExecContext
 	args  []driver.NamedValue
+	packs packer
+}
+
+// packer builds the visit packs of one write, reusing its memory from one
+// write to the next.
+type packer struct {
+	order []int32 // indexes into the visits, by link and then as given
+	buf   []byte  // every pack's encoding, one after the other
+	rows  []packRow
+	one   []analytics.Visit
+}
+
+type packRow struct {
+	link, lastAt, visits int64
+	start, end           int // in buf
+}
+
+// build packs vs: one row per link, or more for a link with more than
+// maxPackVisits, each visit in the order vs gives it.
+func (p *packer) build(vs []analytics.Visit) {
+	p.order, p.rows, p.buf = p.order[:0], p.rows[:0], p.buf[:0]
+	for i := range vs {
+		p.order = append(p.order, int32(i))
+	}
+	slices.SortFunc(p.order, func(a, b int32) int {
+		return cmp.Or(cmp.Compare(vs[a].LinkID, vs[b].LinkID), cmp.Compare(a, b))
+	})
+	for i := 0; i < len(p.order); {
+		link := vs[p.order[i]].LinkID
+		j := i + 1
+		for j < len(p.order) && j-i < maxPackVisits && vs[p.order[j]].LinkID == link {
+			j++
+		}
+		p.one = p.one[:0]
+		var last int64
+		for _, k := range p.order[i:j] {
+			p.one = append(p.one, vs[k])
+			last = max(last, vs[k].At)
+		}
+		start := len(p.buf)
+		p.buf = appendPack(p.buf, p.one)
+		p.rows = append(p.rows, packRow{link: link, lastAt: last / 1000, visits: int64(j - i), start: start, end: len(p.buf)})
+		i = j
+	}
+	clear(p.one)
 }
 
 // stmt returns the statement writing rows rows of query, preparing it on
@@ -218,7 +264,7 @@ func (s *Sink) apply(ctx context.Context, c driverConn, d *analytics.Delta) erro
 	if slices.ContainsFunc(visits, func(v analytics.Visit) bool { return v.At < cutoff }) {
 		visits = slices.DeleteFunc(slices.Clone(visits), func(v analytics.Visit) bool { return v.At < cutoff })
 	}
-	var addr []byte
+	w.packs.build(visits)
 	writes := []struct {
 		query    string
 		width, n int
@@ -246,18 +292,10 @@ func (s *Sink) apply(ctx context.Context, c driverConn, d *analytics.Delta) erro
 			vals[0].Value, vals[1].Value, vals[2].Value = a.Hash, a.Bot, a.Browser
 			vals[3].Value, vals[4].Value, vals[5].Value = a.OS, a.Device, a.Value
 		}},
-		{insertVisit, 8, len(visits), func(vals []driver.NamedValue, i int) {
-			v := &visits[i]
-			vals[0].Value, vals[1].Value, vals[2].Value, vals[3].Value = v.At/1000, v.LinkID, nil, v.Bot
-			if v.UA != 0 {
-				vals[2].Value = v.UA
-			}
-			vals[4].Value = nil
-			if v.Addr.IsValid() {
-				addr = v.Addr.AppendTo(addr[:0])
-				vals[4].Value = string(addr)
-			}
-			vals[5].Value, vals[6].Value, vals[7].Value = v.Country, v.Language, v.Referrer
+		{insertPack, 4, len(w.packs.rows), func(vals []driver.NamedValue, i int) {
+			r := &w.packs.rows[i]
+			vals[0].Value, vals[1].Value, vals[2].Value = r.link, r.lastAt, r.visits
+			vals[3].Value = w.packs.buf[r.start:r.end:r.end]
 		}},
 	}
 	for _, wr := range writes {
@@ -306,27 +344,31 @@ const expireChunk = 2000
 
 // Expire deletes visits older than VisitRetention (all of them when it is
 // negative) and forgets applied batches older than BatchRetention, in
-// chunks of expireChunk rows.
+// chunks of expireChunk rows. A pack goes once its newest visit is past
+// the retention; Visits leaves out the older visits of a pack kept.
 //
 // Visits are written within seconds of their time, so their rowids follow
 // their times but for that skew: Expire walks the table in rowid order and
-// stops at the first visit still inside the retention, rather than keeping
-// an index on the time that every click would pay for. A visit written
+// stops at the first pack still inside the retention, rather than keeping
+// an index on the time that every write would pay for. A pack written
 // late (after the writer could not reach the database for a while) goes
-// when the visits before it have gone.
+// when the packs before it have gone.
 func (s *Sink) Expire(ctx context.Context) error {
 	now := s.now()
 	cutoff := int64(math.MaxInt64)
 	if s.opts.VisitRetention > 0 {
 		cutoff = now.Add(-s.opts.VisitRetention).UnixMicro()
 	}
-	for {
-		n, err := s.expireVisits(ctx, cutoff)
-		if err != nil {
-			return fmt.Errorf("sqlitesink: expire visits: %w", err)
-		}
-		if n < expireChunk {
-			break
+	// visits holds the rows written one per visit before migration 00011.
+	for _, t := range []struct{ table, at string }{{"visit_packs", "last_at"}, {"visits", "at"}} {
+		for {
+			n, err := s.expireRows(ctx, t.table, t.at, cutoff)
+			if err != nil {
+				return fmt.Errorf("sqlitesink: expire %s: %w", t.table, err)
+			}
+			if n < expireChunk {
+				break
+			}
 		}
 	}
 	for {
@@ -342,17 +384,17 @@ func (s *Sink) Expire(ctx context.Context) error {
 	return nil
 }
 
-// expireVisits deletes the oldest run of at most expireChunk visits, in
-// rowid order, that are older than cutoff (unix microseconds), and returns
-// how many rows it looked at and deleted: fewer than expireChunk means the
-// run ended.
-func (s *Sink) expireVisits(ctx context.Context, cutoff int64) (int, error) {
+// expireRows deletes the oldest run of at most expireChunk rows of table,
+// in rowid order, whose column at is older than cutoff (unix
+// microseconds), and returns how many it deleted: fewer than expireChunk
+// means the run ended.
+func (s *Sink) expireRows(ctx context.Context, table, at string, cutoff int64) (int, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, err
 	}
 	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, `SELECT rowid, at FROM visits ORDER BY rowid LIMIT ?`, expireChunk)
+	rows, err := tx.QueryContext(ctx, fmt.Sprintf(`SELECT rowid, %s FROM %s ORDER BY rowid LIMIT ?`, at, table), expireChunk)
 	if err != nil {
 		return 0, err
 	}
@@ -377,7 +419,7 @@ func (s *Sink) expireVisits(ctx context.Context, cutoff int64) (int, error) {
 	if n == 0 {
 		return 0, nil
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM visits WHERE rowid <= ?`, last); err != nil {
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`DELETE FROM %s WHERE rowid <= ?`, table), last); err != nil {
 		return 0, err
 	}
 	return n, tx.Commit()
@@ -506,25 +548,110 @@ func (s *Sink) Orphans(ctx context.Context, from, to time.Time) ([]analytics.Orp
 
 // Visits implements analytics.Stats.
 func (s *Sink) Visits(ctx context.Context, linkID int64, limit int) ([]analytics.StoredVisit, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT v.at, v.bot, coalesce(v.addr, ''), v.country, v.language, v.referrer,
-			coalesce(u.hash, 0), coalesce(u.bot, 0), coalesce(u.browser, ''), coalesce(u.os, ''), coalesce(u.device, ''), coalesce(u.value, '')
-		FROM visits v LEFT JOIN user_agents u ON u.hash = v.ua
-		WHERE v.link_id = ? ORDER BY v.at DESC LIMIT ?`, linkID, limit)
-	out, err := collect(rows, err, func(r *sql.Rows) (analytics.StoredVisit, error) {
-		v := analytics.StoredVisit{}
-		v.LinkID = linkID
-		u := &v.UserAgent
+	if limit <= 0 {
+		return nil, nil
+	}
+	cutoff := int64(math.MinInt64)
+	if s.opts.VisitRetention > 0 {
+		cutoff = s.now().Add(-s.opts.VisitRetention).UnixNano()
+	}
+	vs, err := s.packedVisits(ctx, linkID, limit, cutoff)
+	if err != nil {
+		return nil, fmt.Errorf("sqlitesink: visits of %d: %w", linkID, err)
+	}
+	// Visits written before migration 00011, one row each, until they expire.
+	rows, err := s.db.QueryContext(ctx, `SELECT at, bot, coalesce(ua, 0), coalesce(addr, ''), country, language, referrer
+		FROM visits WHERE link_id = ? AND at >= ? ORDER BY at DESC LIMIT ?`, linkID, cutoff/1000, limit)
+	old, err := collect(rows, err, func(r *sql.Rows) (analytics.Visit, error) {
+		v := analytics.Visit{LinkID: linkID}
 		var addr string
-		if err := r.Scan(&v.At, &v.Bot, &addr, &v.Country, &v.Language, &v.Referrer, &u.Hash, &u.Bot, &u.Browser, &u.OS, &u.Device, &u.Value); err != nil {
+		if err := r.Scan(&v.At, &v.Bot, &v.UA, &addr, &v.Country, &v.Language, &v.Referrer); err != nil {
 			return v, err
 		}
 		v.At *= 1000
-		v.UA = u.Hash
 		v.Addr, _ = netip.ParseAddr(addr)
 		return v, nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlitesink: visits of %d: %w", linkID, err)
+	}
+	vs = newest(append(vs, old...), limit)
+	agents, err := s.agents(ctx, vs)
+	if err != nil {
+		return nil, fmt.Errorf("sqlitesink: visits of %d: %w", linkID, err)
+	}
+	out := make([]analytics.StoredVisit, len(vs))
+	for i, v := range vs {
+		out[i] = analytics.StoredVisit{Visit: v, UserAgent: agents[v.UA]}
+	}
+	return out, nil
+}
+
+// packedVisits returns link's newest visits from its packs, at most limit,
+// none before cutoff (unix nanoseconds). Packs are read newest first and
+// the reading stops at the first whose newest visit is older than the
+// limit-th newest visit read so far.
+func (s *Sink) packedVisits(ctx context.Context, link int64, limit int, cutoff int64) ([]analytics.Visit, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT last_at, data FROM visit_packs
+		WHERE link_id = ? AND last_at >= ? ORDER BY last_at DESC`, link, cutoff/1000)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var vs []analytics.Visit
+	for rows.Next() {
+		var last int64
+		var data []byte
+		if err := rows.Scan(&last, &data); err != nil {
+			return nil, err
+		}
+		if len(vs) >= limit && last*1000 < vs[limit-1].At {
+			break
+		}
+		n := len(vs)
+		if vs, err = decodePack(vs, link, data); err != nil {
+			return nil, err
+		}
+		vs = append(vs[:n], slices.DeleteFunc(vs[n:], func(v analytics.Visit) bool { return v.At < cutoff })...)
+		if len(vs) >= limit {
+			vs = newest(vs, limit)
+		}
+	}
+	return vs, rows.Err()
+}
+
+// newest sorts vs newest first and keeps the first limit.
+func newest(vs []analytics.Visit, limit int) []analytics.Visit {
+	slices.SortStableFunc(vs, func(a, b analytics.Visit) int { return cmp.Compare(b.At, a.At) })
+	return vs[:min(len(vs), limit)]
+}
+
+// agents returns the user agents vs refer to, by hash.
+func (s *Sink) agents(ctx context.Context, vs []analytics.Visit) (map[int64]analytics.UserAgent, error) {
+	var hashes []any
+	seen := make(map[int64]bool)
+	for _, v := range vs {
+		if v.UA != 0 && !seen[v.UA] {
+			seen[v.UA] = true
+			hashes = append(hashes, v.UA)
+		}
+	}
+	out := make(map[int64]analytics.UserAgent, len(hashes))
+	if len(hashes) == 0 {
+		return out, nil
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT hash, bot, browser, os, device, value FROM user_agents
+		WHERE hash IN (?`+strings.Repeat(", ?", len(hashes)-1)+`)`, hashes...)
+	_, err = collect(rows, err, func(r *sql.Rows) (struct{}, error) {
+		var u analytics.UserAgent
+		if err := r.Scan(&u.Hash, &u.Bot, &u.Browser, &u.OS, &u.Device, &u.Value); err != nil {
+			return struct{}{}, err
+		}
+		out[u.Hash] = u
+		return struct{}{}, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("user agents: %w", err)
 	}
 	return out, nil
 }

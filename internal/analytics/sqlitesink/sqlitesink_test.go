@@ -3,6 +3,8 @@ package sqlitesink_test
 import (
 	"database/sql"
 	"math/rand/v2"
+	"net/netip"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -47,42 +49,62 @@ func TestExpire(t *testing.T) {
 		t.Fatal(err)
 	}
 	sinktest.CheckTotal(t, s, 1, sinktest.Humans(120), sinktest.Bots(120))
-	count := func() int {
-		var n int
-		if err := db.QueryRow(`SELECT count(*) FROM visits`).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
-	if n := count(); n != 60 {
+	if n := visitCount(t, db); n != 60 {
 		t.Errorf("%d visits kept, want 60", n)
 	}
+	// Half an hour later the older half is past the retention: the pack
+	// stays (its newest visit is not), and reads leave those out.
 	now = now.Add(30 * time.Minute)
 	if err := s.Expire(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if n := count(); n != 30 {
-		t.Errorf("%d visits after expiry, want 30", n)
+	if n := visitCount(t, db); n != 60 {
+		t.Errorf("%d visits stored after expiry, want the pack of 60", n)
+	}
+	if vs, err := s.Visits(t.Context(), 1, 1000); err != nil || len(vs) != 30 {
+		t.Errorf("Visits after expiry: %d, %v; want the 30 inside the retention", len(vs), err)
+	}
+	now = now.Add(time.Hour)
+	if err := s.Expire(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n := visitCount(t, db); n != 0 {
+		t.Errorf("%d visits stored once all are past the retention, want 0", n)
 	}
 }
 
+// visitCount returns the visits stored, packed or one per row.
+func visitCount(t *testing.T, db *sql.DB) int {
+	t.Helper()
+	var packed, single int
+	if err := db.QueryRow(`SELECT coalesce(sum(visits), 0) FROM visit_packs`).Scan(&packed); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRow(`SELECT count(*) FROM visits`).Scan(&single); err != nil {
+		t.Fatal(err)
+	}
+	return packed + single
+}
+
 // TestExpireWalksInRowidOrder checks expiry without an index on the time:
-// more old visits than one chunk all go, the run stops at the first visit
-// inside the retention, and a visit written late, behind newer ones, goes
-// once the visits before it have.
+// more old packs than one chunk all go, the run stops at the first pack
+// inside the retention, and a pack written late, behind newer ones, goes
+// once the packs before it have.
 func TestExpireWalksInRowidOrder(t *testing.T) {
 	db := openDB(t)
 	now := sinktest.T0.Add(24 * time.Hour)
 	s := sqlitesink.New(db, sqlitesink.Options{VisitRetention: 2 * time.Hour, Now: func() time.Time { return now }})
 	// Written in this order, each while it was inside the retention: 5,000
-	// clicks a second apart ending 2.5 hours before now (more than two
-	// chunks), three clicks an hour before now, and one click, on link 2,
-	// 3.5 hours before now that reached the database last.
+	// clicks on 5,000 links (a pack each, more than two chunks), a second
+	// apart ending 2.5 hours before now, three clicks an hour before now,
+	// and one click, on link 2, 3.5 hours before now that reached the
+	// database last.
 	old := now.Add(-150 * time.Minute)
 	b := sinktest.Batch(1, 1, 5000)
 	b.Events = b.Events[:5000]
 	for i := range b.Events {
 		b.Events[i].At = old.Add(time.Duration(i-5000) * time.Second).UnixNano()
+		b.Events[i].LinkID = int64(i + 1)
 	}
 	fresh := now.Add(-time.Hour)
 	late := sinktest.Batch(2, 1, 3)
@@ -104,14 +126,7 @@ func TestExpireWalksInRowidOrder(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	count := func() (n int) {
-		t.Helper()
-		if err := db.QueryRow(`SELECT count(*) FROM visits`).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
-	if n := count(); n != 5004 {
+	if n := visitCount(t, db); n != 5004 {
 		t.Fatalf("%d visits written, want 5004", n)
 	}
 	// All 5,000 of the first batch are older than now-2h; the three fresh
@@ -119,17 +134,118 @@ func TestExpireWalksInRowidOrder(t *testing.T) {
 	if err := s.Expire(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if n := count(); n != 4 {
+	if n := visitCount(t, db); n != 4 {
 		t.Errorf("%d visits after expiry, want 4 (3 fresh, 1 late behind them)", n)
 	}
 	now = now.Add(2 * time.Hour)
 	if err := s.Expire(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if n := count(); n != 0 {
+	if n := visitCount(t, db); n != 0 {
 		t.Errorf("%d visits after the fresh ones expired, want 0", n)
 	}
-	sinktest.CheckTotal(t, s, 1, sinktest.Humans(5000)+sinktest.Humans(3), sinktest.Bots(5000)+sinktest.Bots(3))
+	sum, err := s.Sum(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := sinktest.Humans(5000) + sinktest.Humans(3) + sinktest.Humans(1); sum.Humans != want {
+		t.Errorf("%d people counted, want %d", sum.Humans, want)
+	}
+}
+
+// TestVisitsBeforePacks checks that visits stored one per row, before
+// migration 00011, are read beside packed ones, newest first, and expire.
+func TestVisitsBeforePacks(t *testing.T) {
+	db := openDB(t)
+	now := sinktest.T0.Add(3 * time.Hour)
+	s := sqlitesink.New(db, sqlitesink.Options{VisitRetention: 2 * time.Hour, Now: func() time.Time { return now }})
+	p, err := analytics.NewProcessor(s, analytics.ProcessorOptions{AggregatorOptions: analytics.AggregatorOptions{Visits: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Packed: 3 clicks at T0+1h, +1h01, +1h02 (the first of them by Chrome).
+	b := sinktest.Batch(1, 7, 3)
+	for i := range b.Events[:3] {
+		b.Events[i].At = sinktest.T0.Add(time.Hour + time.Duration(i)*time.Minute).UnixNano()
+	}
+	if err := p.Process(t.Context(), []*analytics.Batch{b}); err != nil {
+		t.Fatal(err)
+	}
+	// One per row: one between the packed ones, one newer than all, one
+	// past the retention.
+	for _, at := range []time.Duration{time.Hour + 90*time.Second, 2 * time.Hour, 30 * time.Minute} {
+		_, err := db.Exec(`INSERT INTO visits (at, link_id, ua, bot, addr, country, language, referrer)
+			VALUES (?, 7, NULL, 0, '198.51.100.0', 'DE', 'de', 'old.example')`, sinktest.T0.Add(at).UnixMicro())
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	vs, err := s.Visits(t.Context(), 7, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []time.Duration
+	for _, v := range vs {
+		got = append(got, time.Unix(0, v.At).Sub(sinktest.T0))
+	}
+	want := []time.Duration{2 * time.Hour, time.Hour + 2*time.Minute, time.Hour + 90*time.Second, time.Hour + time.Minute}
+	if !slices.Equal(got, want) {
+		t.Fatalf("visits at %v, want %v", got, want)
+	}
+	if vs[2].Country != "DE" || vs[2].Referrer != "old.example" || vs[2].Addr.String() != "198.51.100.0" {
+		t.Errorf("the stored row read back as %+v", vs[2].Visit)
+	}
+	all, err := s.Visits(t.Context(), 7, 100)
+	if err != nil || len(all) != 5 {
+		t.Fatalf("Visits(100): %d, %v; want 5 (the one past the retention left out)", len(all), err)
+	}
+	if u := all[4].UserAgent; u.Browser != "Chrome" || all[4].UA != u.Hash {
+		t.Errorf("the oldest packed visit's agent is %+v, want Chrome's", u)
+	}
+	now = now.Add(2 * time.Hour)
+	if err := s.Expire(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n := visitCount(t, db); n != 0 {
+		t.Errorf("%d visits after all expired, want 0", n)
+	}
+}
+
+// TestPackRoundTrip checks that a pack reads back as written, and that a
+// link with more visits in one write than a pack holds gets several.
+func TestPackRoundTrip(t *testing.T) {
+	s := open(t, sqlitesink.Options{VisitRetention: 100 * 365 * 24 * time.Hour})
+	p, err := analytics.NewProcessor(s, analytics.ProcessorOptions{AggregatorOptions: analytics.AggregatorOptions{Visits: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 2500
+	b := sinktest.Batch(1, 3, n)
+	b.Events[1].Addr = netip.MustParseAddr("2001:db8:1:2::").As16()
+	b.Events[2].Addr = [16]byte{}
+	if err := p.Process(t.Context(), []*analytics.Batch{b}); err != nil {
+		t.Fatal(err)
+	}
+	vs, err := s.Visits(t.Context(), 3, n+10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vs) != n {
+		t.Fatalf("%d visits read back, want %d", len(vs), n)
+	}
+	for i, v := range vs {
+		e := b.Events[n-1-i]
+		if v.At != e.At || v.LinkID != 3 || v.Language != "en-us" {
+			t.Fatalf("visit %d read back as %+v from %+v", i, v.Visit, e)
+		}
+	}
+	// Stored anonymized: the last 80 bits of an IPv6 address zeroed.
+	if a := vs[n-2].Addr; a != netip.MustParseAddr("2001:db8:1::") {
+		t.Errorf("the IPv6 address read back as %v", a)
+	}
+	if a := vs[n-1].Addr; a != netip.MustParseAddr("198.51.100.0") {
+		t.Errorf("the IPv4 address read back as %v", a)
+	}
 }
 
 // TestExpireKeepNone checks that with no visits to keep (the setting at
@@ -192,9 +308,13 @@ func TestBytesPerRow(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, table := range []string{"clicks_hourly", "clicks_daily", "clicks_total", "visits", "analytics_batches"} {
+	for _, table := range []string{"clicks_hourly", "clicks_daily", "clicks_total", "visit_packs", "analytics_batches"} {
 		var rows, bytes int64
-		if err := db.QueryRow(`SELECT count(*) FROM ` + table).Scan(&rows); err != nil {
+		count := `SELECT count(*) FROM `
+		if table == "visit_packs" {
+			count = `SELECT sum(visits) FROM ` // per visit
+		}
+		if err := db.QueryRow(count + table).Scan(&rows); err != nil {
 			t.Fatal(err)
 		}
 		err := db.QueryRow(`SELECT sum(pgsize) FROM dbstat WHERE name = ? OR name IN (SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = ?)`, table, table).Scan(&bytes)
@@ -208,7 +328,7 @@ func TestBytesPerRow(t *testing.T) {
 		t.Logf("%-18s %7d rows %6.1f bytes/row (with indexes)", table, rows, per)
 		// A visit refers to its User-Agent by hash; a row that carried the
 		// User-Agent itself would take twice this.
-		if table == "visits" && per > 150 {
+		if table == "visit_packs" && per > 150 {
 			t.Errorf("a visit takes %.0f bytes, want under 150", per)
 		}
 	}

@@ -66,7 +66,11 @@ func Open(ctx context.Context, path string) (_ *DB, err error) {
 	q.Set("_txlock", "immediate")
 	dsn := "file:" + path + "?" + q.Encode()
 
-	write, err := sql.Open("sqlite", dsn)
+	// The writing connection keeps a larger page cache than SQLite's 2 MB:
+	// the analytics writer updates rows of many links every second, and
+	// with the default most of the pages it touched were read again from
+	// the file (a system call each) by the next write.
+	write, err := sql.Open("sqlite", dsn+"&_pragma="+url.QueryEscape(fmt.Sprintf("cache_size(%d)", -writeCacheKiB)))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -99,6 +103,9 @@ func Open(ctx context.Context, path string) (_ *DB, err error) {
 	}
 	return db, nil
 }
+
+// writeCacheKiB is the writing connection's page cache, in KiB.
+const writeCacheKiB = 32 << 10
 
 // checkWrite runs a write that needs no schema: an immediate transaction
 // takes the write lock, which SQLite refuses on a read-only database.
