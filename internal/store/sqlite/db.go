@@ -70,7 +70,8 @@ func Open(ctx context.Context, path string) (_ *DB, err error) {
 	// the analytics writer updates rows of many links every second, and
 	// with the default most of the pages it touched were read again from
 	// the file (a system call each) by the next write.
-	write, err := sql.Open("sqlite", dsn+"&_pragma="+url.QueryEscape(fmt.Sprintf("cache_size(%d)", -writeCacheKiB)))
+	write, err := sql.Open("sqlite", dsn+"&_pragma="+url.QueryEscape(fmt.Sprintf("cache_size(%d)", -writeCacheKiB))+
+		"&_pragma="+url.QueryEscape(fmt.Sprintf("wal_autocheckpoint(%d)", walCheckpointPages)))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -106,6 +107,13 @@ func Open(ctx context.Context, path string) (_ *DB, err error) {
 
 // writeCacheKiB is the writing connection's page cache, in KiB.
 const writeCacheKiB = 32 << 10
+
+// walCheckpointPages is how long the WAL grows, in pages, before a commit
+// copies it back into the database (SQLite's default is 1,000). The pages
+// the analytics writer changes every second (a link's total, this hour's
+// counts) are copied back once per checkpoint however often they changed,
+// so checkpointing less often copies less.
+const walCheckpointPages = 10000
 
 // checkWrite runs a write that needs no schema: an immediate transaction
 // takes the write lock, which SQLite refuses on a read-only database.
