@@ -238,7 +238,7 @@ func (b *bench) run(ctx context.Context) error {
 	}
 
 	pgURL := ""
-	if b.o.postgres != "" && b.o.redis != "" && (b.wanted("postgres+redis") || b.wanted("postgres+redis-cold")) {
+	if b.o.postgres != "" && b.o.redis != "" && slices.ContainsFunc([]string{"postgres+redis", "postgres+redis-hot", "postgres+redis-analytics-off", "postgres+redis-cold"}, b.wanted) {
 		if err := b.createDatabase(ctx); err != nil {
 			b.logf("skipping PostgreSQL + Redis: %v", err)
 			b.notes = append(b.notes, "PostgreSQL + Redis skipped: "+err.Error())
@@ -296,7 +296,7 @@ func (b *bench) run(ctx context.Context) error {
 	noClicks := b.add(&server{name: "sqlite-analytics-off", url: "http://127.0.0.1:18098", codes: b.codes, warm: true,
 		args: append([]string{b.bin, "serve", "--listen", "127.0.0.1:18098", "--database-url", "sqlite:" + offPath,
 			"--analytics=false"}, common...)})
-	var pg, pgCold, pgNoClicks *server
+	var pg, pgHot, pgCold, pgNoClicks *server
 	if pgURL != "" {
 		pg = b.add(&server{name: "postgres+redis", url: "http://127.0.0.1:18092", codes: b.pgCodes, warm: true,
 			args: append([]string{b.bin, "serve", "--listen", "127.0.0.1:18092", "--database-url", pgURL,
@@ -307,6 +307,11 @@ func (b *bench) run(ctx context.Context) error {
 		pgCold = b.add(&server{name: "postgres+redis-cold", url: "http://127.0.0.1:18095", codes: b.pgCodes,
 			args: append([]string{b.bin, "serve", "--listen", "127.0.0.1:18095", "--database-url", pgURL,
 				"--redis-url", b.o.redis, "--redis-key-prefix", b.prefix, "--cache-size", strconv.Itoa(b.o.coldCache)}, common...)})
+		// The same with every link kept in process, to measure what the
+		// default cache TTL's reads from Redis cost in the same rounds.
+		pgHot = b.add(&server{name: "postgres+redis-hot", url: "http://127.0.0.1:18099", codes: b.pgCodes, warm: true,
+			args: append([]string{b.bin, "serve", "--listen", "127.0.0.1:18099", "--database-url", pgURL,
+				"--redis-url", b.o.redis, "--redis-key-prefix", b.prefix, "--cache-ttl", "1h"}, common...)})
 		pgNoClicks = b.add(&server{name: "postgres+redis-analytics-off", url: "http://127.0.0.1:18097", codes: b.pgCodes, warm: true,
 			args: append([]string{b.bin, "serve", "--listen", "127.0.0.1:18097", "--database-url", pgURL,
 				"--redis-url", b.o.redis, "--redis-key-prefix", b.prefix, "--analytics=false"}, common...)})
@@ -319,7 +324,8 @@ func (b *bench) run(ctx context.Context) error {
 		{name: "sqlite-cold", srv: cold, uniform: true},
 	}
 	if pg != nil {
-		others = slices.Insert(others, 2, config{name: "postgres+redis", srv: pg}, config{name: "postgres+redis-analytics-off", srv: pgNoClicks})
+		others = slices.Insert(others, 2, config{name: "postgres+redis", srv: pg}, config{name: "postgres+redis-hot", srv: pgHot},
+			config{name: "postgres+redis-analytics-off", srv: pgNoClicks})
 		others = append(others, config{name: "postgres+redis-cold", srv: pgCold, uniform: true})
 	}
 	others = slices.DeleteFunc(others, func(c config) bool { return !b.wanted(c.name) })
@@ -947,6 +953,7 @@ func (b *bench) report(w io.Writer, peaks, creates []config) {
 		"sqlite-hot":                   "Shortlinks, SQLite, every link in process (--cache-ttl 1h), Zipf",
 		"sqlite":                       "Shortlinks, SQLite, all defaults (60 s cache TTL), Zipf",
 		"postgres+redis":               "Shortlinks, PostgreSQL + Redis, all defaults, Zipf",
+		"postgres+redis-hot":           "Shortlinks, PostgreSQL + Redis, every link in process (--cache-ttl 1h), Zipf",
 		"sqlite-cold":                  fmt.Sprintf("Shortlinks, SQLite, --cache-size %d, uniform over %d (cold)", b.o.coldCache, b.o.links),
 		"postgres+redis-cold":          fmt.Sprintf("Shortlinks, PostgreSQL + Redis, --cache-size %d, uniform over %d (cold: from Redis)", b.o.coldCache, b.o.links),
 		b.againstName():                fmt.Sprintf("Shortlinks at %s, SQLite, every link in process (--cache-ttl 1h), Zipf", b.o.against),
