@@ -231,14 +231,15 @@ func (b *bench) run(ctx context.Context) error {
 	hotPath := filepath.Join(b.work, "sqlite-hot.db")
 	coldPath := filepath.Join(b.work, "sqlite-cold.db")
 	offPath := filepath.Join(b.work, "sqlite-analytics-off.db")
-	for _, p := range []string{hotPath, coldPath, offPath} {
+	ttl60Path := filepath.Join(b.work, "sqlite-ttl60.db")
+	for _, p := range []string{hotPath, coldPath, offPath, ttl60Path} {
 		if err := copyFile(sqlitePath, p); err != nil {
 			return err
 		}
 	}
 
 	pgURL := ""
-	if b.o.postgres != "" && b.o.redis != "" && slices.ContainsFunc([]string{"postgres+redis", "postgres+redis-hot", "postgres+redis-analytics-off", "postgres+redis-cold"}, b.wanted) {
+	if b.o.postgres != "" && b.o.redis != "" && slices.ContainsFunc([]string{"postgres+redis", "postgres+redis-hot", "postgres+redis-ttl60", "postgres+redis-analytics-off", "postgres+redis-cold"}, b.wanted) {
 		if err := b.createDatabase(ctx); err != nil {
 			b.logf("skipping PostgreSQL + Redis: %v", err)
 			b.notes = append(b.notes, "PostgreSQL + Redis skipped: "+err.Error())
@@ -270,12 +271,16 @@ func (b *bench) run(ctx context.Context) error {
 		args: []string{baseline, "-listen", "127.0.0.1:18090", "-codes", b.codes}})
 	// hot keeps every link in process for the whole run: the redirect path
 	// itself. sqlite is all defaults, so each cached link is fetched again
-	// from the database a minute after it was last fetched (--cache-ttl).
+	// from the database ten minutes after it was last fetched (--cache-ttl),
+	// and sqlite-ttl60 a minute after, as before that default.
 	hot := b.add(&server{name: "sqlite-hot", url: "http://127.0.0.1:18094", codes: b.codes, warm: true,
 		args: append([]string{b.bin, "serve", "--listen", "127.0.0.1:18094", "--database-url", "sqlite:" + hotPath,
 			"--cache-ttl", "1h"}, common...)})
 	def := b.add(&server{name: "sqlite", url: "http://127.0.0.1:18091", codes: b.codes, warm: true,
 		args: append([]string{b.bin, "serve", "--listen", "127.0.0.1:18091", "--database-url", "sqlite:" + sqlitePath}, common...)})
+	ttl60 := b.add(&server{name: "sqlite-ttl60", url: "http://127.0.0.1:18100", codes: b.codes, warm: true,
+		args: append([]string{b.bin, "serve", "--listen", "127.0.0.1:18100", "--database-url", "sqlite:" + ttl60Path,
+			"--cache-ttl", "60s"}, common...)})
 	cold := b.add(&server{name: "sqlite-cold", url: "http://127.0.0.1:18093", codes: b.codes,
 		args: append([]string{b.bin, "serve", "--listen", "127.0.0.1:18093", "--database-url", "sqlite:" + coldPath,
 			"--cache-size", strconv.Itoa(b.o.coldCache)}, common...)})
@@ -296,7 +301,7 @@ func (b *bench) run(ctx context.Context) error {
 	noClicks := b.add(&server{name: "sqlite-analytics-off", url: "http://127.0.0.1:18098", codes: b.codes, warm: true,
 		args: append([]string{b.bin, "serve", "--listen", "127.0.0.1:18098", "--database-url", "sqlite:" + offPath,
 			"--analytics=false"}, common...)})
-	var pg, pgHot, pgCold, pgNoClicks *server
+	var pg, pgHot, pgTTL60, pgCold, pgNoClicks *server
 	if pgURL != "" {
 		pg = b.add(&server{name: "postgres+redis", url: "http://127.0.0.1:18092", codes: b.pgCodes, warm: true,
 			args: append([]string{b.bin, "serve", "--listen", "127.0.0.1:18092", "--database-url", pgURL,
@@ -312,6 +317,9 @@ func (b *bench) run(ctx context.Context) error {
 		pgHot = b.add(&server{name: "postgres+redis-hot", url: "http://127.0.0.1:18099", codes: b.pgCodes, warm: true,
 			args: append([]string{b.bin, "serve", "--listen", "127.0.0.1:18099", "--database-url", pgURL,
 				"--redis-url", b.o.redis, "--redis-key-prefix", b.prefix, "--cache-ttl", "1h"}, common...)})
+		pgTTL60 = b.add(&server{name: "postgres+redis-ttl60", url: "http://127.0.0.1:18101", codes: b.pgCodes, warm: true,
+			args: append([]string{b.bin, "serve", "--listen", "127.0.0.1:18101", "--database-url", pgURL,
+				"--redis-url", b.o.redis, "--redis-key-prefix", b.prefix, "--cache-ttl", "60s"}, common...)})
 		pgNoClicks = b.add(&server{name: "postgres+redis-analytics-off", url: "http://127.0.0.1:18097", codes: b.pgCodes, warm: true,
 			args: append([]string{b.bin, "serve", "--listen", "127.0.0.1:18097", "--database-url", pgURL,
 				"--redis-url", b.o.redis, "--redis-key-prefix", b.prefix, "--analytics=false"}, common...)})
@@ -320,12 +328,13 @@ func (b *bench) run(ctx context.Context) error {
 	others := []config{
 		{name: "sqlite-hot", srv: hot},
 		{name: "sqlite", srv: def},
+		{name: "sqlite-ttl60", srv: ttl60},
 		{name: "sqlite-analytics-off", srv: noClicks},
 		{name: "sqlite-cold", srv: cold, uniform: true},
 	}
 	if pg != nil {
 		others = slices.Insert(others, 2, config{name: "postgres+redis", srv: pg}, config{name: "postgres+redis-hot", srv: pgHot},
-			config{name: "postgres+redis-analytics-off", srv: pgNoClicks})
+			config{name: "postgres+redis-ttl60", srv: pgTTL60}, config{name: "postgres+redis-analytics-off", srv: pgNoClicks})
 		others = append(others, config{name: "postgres+redis-cold", srv: pgCold, uniform: true})
 	}
 	others = slices.DeleteFunc(others, func(c config) bool { return !b.wanted(c.name) })
@@ -951,7 +960,9 @@ func (b *bench) report(w io.Writer, peaks, creates []config) {
 	label := map[string]string{
 		"baseline":                     "baseline (net/http + map), Zipf",
 		"sqlite-hot":                   "Shortlinks, SQLite, every link in process (--cache-ttl 1h), Zipf",
-		"sqlite":                       "Shortlinks, SQLite, all defaults (60 s cache TTL), Zipf",
+		"sqlite":                       "Shortlinks, SQLite, all defaults (10 min cache TTL), Zipf",
+		"sqlite-ttl60":                 "Shortlinks, SQLite, all defaults but --cache-ttl 60s (the default before), Zipf",
+		"postgres+redis-ttl60":         "Shortlinks, PostgreSQL + Redis, all defaults but --cache-ttl 60s (the default before), Zipf",
 		"postgres+redis":               "Shortlinks, PostgreSQL + Redis, all defaults, Zipf",
 		"postgres+redis-hot":           "Shortlinks, PostgreSQL + Redis, every link in process (--cache-ttl 1h), Zipf",
 		"sqlite-cold":                  fmt.Sprintf("Shortlinks, SQLite, --cache-size %d, uniform over %d (cold)", b.o.coldCache, b.o.links),

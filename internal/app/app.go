@@ -154,7 +154,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, tel Telemetry
 	domains.SetReloadEvery(cfg.DomainReloadInterval)
 	a.workers = append(a.workers, domains.Run)
 	cached, err := cache.New(below, cache.Options{
-		Size: cfg.CacheSize, TTL: cfg.CacheTTL, NegativeTTL: cfg.CacheNegativeTTL,
+		// One SQLite process makes every edit itself; instances sharing
+		// Redis tell each other of theirs.
+		Size: cfg.CacheSize, TTL: cfg.LinkCacheTTL(st.kind.embedded || rdb != nil), NegativeTTL: cfg.CacheNegativeTTL,
 		Redis: rdb, RedisTTL: cfg.CacheRedisTTL, Prefix: cfg.RedisKeyPrefix, Timeout: cfg.RedisTimeout,
 		Registerer: reg, Log: log, TraceTiers: tel.Tracer != nil,
 		Editor: db, DomainsChanged: domains.Changed,

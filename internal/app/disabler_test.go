@@ -131,7 +131,7 @@ func TestListUpdateDisablesLiveLinks(t *testing.T) {
 			if b != nil {
 				// Within the cache's staleness bound; the invalidation
 				// message makes it far sooner.
-				mustBeDisabled(t, waitStatus(t, b.URL, evil, http.StatusGone, config.Default().CacheTTL))
+				mustBeDisabled(t, waitStatus(t, b.URL, evil, http.StatusGone, config.Default().LinkCacheTTL(true)))
 				apptest.MustRedirect(t, b.URL, fine, "https://fine.example/")
 			}
 

@@ -528,6 +528,10 @@ func newMetrics(s *Store) *metrics {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "shortlinks_cache_entries", Help: "Links held in the in-process cache."},
 			func() float64 { return float64(s.Len()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "shortlinks_cache_ttl_seconds",
+			Help: "Longest a link is served from the in-process cache without asking the tier below (--cache-ttl, or the one chosen for the deployment).",
+		}, func() float64 { return s.ttl.Seconds() }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "shortlinks_cache_redis_writes_pending",
 			Help: "Creates and deletes waiting for Redis to come back to be written there and announced.",
 		}, func() float64 { return float64(s.pending.len()) }),

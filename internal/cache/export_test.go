@@ -10,7 +10,7 @@ func WithDefaults(o Options) Options {
 		o.Size = d.CacheSize
 	}
 	if o.TTL == 0 {
-		o.TTL = d.CacheTTL
+		o.TTL = d.LinkCacheTTL(true)
 	}
 	if o.NegativeTTL == 0 {
 		o.NegativeTTL = d.CacheNegativeTTL

@@ -121,7 +121,7 @@ func (s *Store) apply(ctx context.Context, ch change) error {
 			ttl := max(s.bound(ch.link.ExpiresAt, s.redisTTL), time.Millisecond)
 			p.Eval(ctx, setLive, []string{key}, encode(ch.link), ttl.Milliseconds())
 		case edited:
-			ttl := max(s.bound(ch.link.ExpiresAt, s.ttl), time.Millisecond)
+			ttl := max(s.bound(ch.link.ExpiresAt, min(s.ttl, s.redisTTL)), time.Millisecond)
 			p.Eval(ctx, setLive, []string{key}, encode(ch.link), ttl.Milliseconds())
 		case forgotten:
 			p.Eval(ctx, setLive, []string{key}, missingValue, s.negTTL.Milliseconds())

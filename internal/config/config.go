@@ -197,8 +197,8 @@ var Settings = []Setting{
 		field: func(c *Config) any { return &c.TrustedProxies }},
 	{Name: "cache-size", Default: "1000000", Usage: "links kept in the in-process cache",
 		field: func(c *Config) any { return &c.CacheSize }, rule: between(1, 1<<31-1)},
-	{Name: "cache-ttl", Default: "60s", Usage: "longest a cached link is served without asking storage again",
-		field: func(c *Config) any { return &c.CacheTTL }, rule: positive},
+	{Name: "cache-ttl", Default: "0s", Usage: "longest a cached link is served from memory without asking storage again; 0s: 10m with SQLite or Redis, whose instances hear of every edit, 60s with PostgreSQL alone",
+		field: func(c *Config) any { return &c.CacheTTL }},
 	{Name: "cache-negative-ttl", Default: "10s", Usage: "how long an unknown code is remembered as unknown",
 		field: func(c *Config) any { return &c.CacheNegativeTTL }, rule: positive},
 	{Name: "cache-redis-ttl", Default: "10m", Usage: "longest a link stays in the Redis cache tier",
@@ -328,6 +328,32 @@ func AddFlags(fs *pflag.FlagSet) {
 		default:
 			fs.String(s.Name, s.Default, usage)
 		}
+	}
+}
+
+// The in-process cache TTLs that --cache-ttl 0s chooses between.
+const (
+	// CacheTTLHeard is for an instance that hears of every edit: the only
+	// one on a SQLite file, or one of several sharing Redis, whose
+	// invalidation channel tells each of every edit. The TTL then only
+	// bounds how long a lost message leaves a link stale.
+	CacheTTLHeard = 10 * time.Minute
+	// CacheTTLUnheard is for instances on PostgreSQL without Redis, which
+	// learn of another instance's edit only when the entry expires.
+	CacheTTLUnheard = time.Minute
+)
+
+// LinkCacheTTL is how long a link stays in an instance's memory: CacheTTL,
+// or when that is 0, CacheTTLHeard if the instance hears of every edit
+// (heard) and CacheTTLUnheard otherwise.
+func (c Config) LinkCacheTTL(heard bool) time.Duration {
+	switch {
+	case c.CacheTTL > 0:
+		return c.CacheTTL
+	case heard:
+		return CacheTTLHeard
+	default:
+		return CacheTTLUnheard
 	}
 }
 

@@ -37,7 +37,7 @@ func TestDefaults(t *testing.T) {
 	}
 	if c.Listen != ":8080" || c.DatabaseURL != "sqlite:shortlinks.db" || c.BaseURL != "http://localhost:8080" ||
 		c.RedirectStatus != 302 || c.CacheControl != "private, max-age=90" || c.MaxURLLength != 8192 ||
-		c.CreateRate != 1 || c.CreateBurst != 20 || c.CacheSize != 1_000_000 || c.CacheTTL != time.Minute ||
+		c.CreateRate != 1 || c.CreateBurst != 20 || c.CacheSize != 1_000_000 || c.CacheTTL != 0 ||
 		c.RequireAPIKey || c.LogFormat != "json" || c.ShutdownTimeout != 15*time.Second ||
 		c.RedisTimeout != 50*time.Millisecond || c.RedisKeyPrefix != "shortlinks:" || c.LogRedirectSample != 0.001 {
 		t.Fatalf("defaults: %+v", c)
@@ -221,7 +221,7 @@ func TestTypedFlags(t *testing.T) {
 	fs.PrintDefaults()
 	for _, want := range []string{
 		"--cache-size int ", "--cache-ttl duration ", "--rate-limit-create float ", "--redirect-status int ",
-		"--trusted-proxies strings ", "--listen string ", "(default 60s)", "(default 0.001)",
+		"--trusted-proxies strings ", "--listen string ", "(default 10m)", "(default 0.001)",
 	} {
 		if !strings.Contains(help.String(), want) {
 			t.Errorf("help lacks %q:\n%s", want, help.String())
@@ -309,5 +309,29 @@ func TestCompat(t *testing.T) {
 	_, err = load(t, nil, []string{"SHORTLINKS_COMPAT=shlink,kutt"})
 	if err == nil || !strings.Contains(err.Error(), `"shlink,kutt" is not a list of shlink and yourls`) {
 		t.Errorf("compat kutt: %v, want it refused", err)
+	}
+}
+
+// TestLinkCacheTTL checks what --cache-ttl 0s stands for: long where every
+// edit is heard of, a minute where it is not; a TTL that is set wins.
+func TestLinkCacheTTL(t *testing.T) {
+	c := config.Default()
+	if got := c.LinkCacheTTL(true); got != 10*time.Minute {
+		t.Errorf("default, edits heard: %v, want 10m", got)
+	}
+	if got := c.LinkCacheTTL(false); got != time.Minute {
+		t.Errorf("default, edits not heard: %v, want 1m", got)
+	}
+	c, err := load(t, []string{"--cache-ttl", "5s"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, heard := range []bool{true, false} {
+		if got := c.LinkCacheTTL(heard); got != 5*time.Second {
+			t.Errorf("--cache-ttl 5s, heard %v: %v", heard, got)
+		}
+	}
+	if _, err := load(t, []string{"--cache-ttl", "-1s"}, nil); err == nil {
+		t.Error("--cache-ttl -1s accepted")
 	}
 }

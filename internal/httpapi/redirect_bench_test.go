@@ -98,7 +98,7 @@ func redirectBenchServer(b *testing.B, rec *analytics.Recorder) (http.Handler, [
 			b.Fatal(err)
 		}
 		d := config.Default()
-		cached, err := cache.New(s.db, cache.Options{Size: d.CacheSize, TTL: d.CacheTTL, NegativeTTL: d.CacheNegativeTTL})
+		cached, err := cache.New(s.db, cache.Options{Size: d.CacheSize, TTL: d.LinkCacheTTL(true), NegativeTTL: d.CacheNegativeTTL})
 		if err != nil {
 			b.Fatal(err)
 		}
