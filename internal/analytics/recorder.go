@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -23,6 +24,14 @@ const (
 	DefaultMaxPending      = 1 << 18
 	DefaultShutdownTimeout = 5 * time.Second
 )
+
+// publishShare bounds the share of the time the recorder spends
+// publishing: after a publish that took d, the next waits at least
+// publishShare·d, up to MaxFlushInterval. The embedded store writes each
+// link's rollup rows once per publish, whatever its clicks, so under load
+// a longer wait writes the same rows for more clicks; a publish to a
+// stream takes milliseconds and keeps FlushInterval.
+const publishShare = 20
 
 // A Publisher takes batches away from the instance: into the database
 // (Processor) or onto a stream that workers read (redisstream.Publisher).
@@ -49,6 +58,9 @@ type RecorderOptions struct {
 	// FlushInterval is how often the batches are published. It is most of
 	// the delay before a click shows in stats.
 	FlushInterval time.Duration
+	// MaxFlushInterval is the longest a publish may be put off because the
+	// last one took long (see publishShare); zero: three FlushIntervals.
+	MaxFlushInterval time.Duration
 	// MaxBatch bounds the events in one batch.
 	MaxBatch int
 	// MaxPending bounds the events held in drained batches that the
@@ -80,6 +92,7 @@ type Recorder struct {
 	cur           *builder // the batch being built, nil when none
 	pending       []*Batch // sealed batches not yet published
 	pendingEvents atomic.Int64
+	interval      atomic.Int64  // nanoseconds until the next publish, from the last one's start
 	lost          atomic.Uint64 // clicks still held (buffered or pending) when Run gave up at shutdown
 	publishErrors prometheus.Counter
 	published     prometheus.Counter
@@ -101,6 +114,10 @@ func NewRecorder(pub Publisher, opts RecorderOptions) (*Recorder, error) {
 		opts.DrainInterval = DefaultDrainInterval
 	}
 	opts.DrainInterval = min(opts.DrainInterval, opts.FlushInterval)
+	if opts.MaxFlushInterval <= 0 {
+		opts.MaxFlushInterval = 3 * opts.FlushInterval
+	}
+	opts.MaxFlushInterval = max(opts.MaxFlushInterval, opts.FlushInterval)
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = DefaultMaxBatch
 	}
@@ -128,6 +145,7 @@ func NewRecorder(pub Publisher, opts RecorderOptions) (*Recorder, error) {
 			Help: "Click batches handed to the pipeline.",
 		}),
 	}
+	r.interval.Store(int64(opts.FlushInterval))
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}
@@ -144,6 +162,10 @@ func NewRecorder(pub Publisher, opts RecorderOptions) (*Recorder, error) {
 				Name: "shortlinks_clicks_dropped_total",
 				Help: "Clicks dropped because the recorder's buffer was full, or still unpublished at shutdown.",
 			}, func() float64 { return float64(r.Dropped()) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "shortlinks_analytics_flush_interval_seconds",
+				Help: "How long the recorder waits between publishes now: the flush interval, or longer while publishing is slow.",
+			}, func() float64 { return time.Duration(r.interval.Load()).Seconds() }),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "shortlinks_clicks_buffered",
 				Help: "Clicks recorded but not yet handed to the pipeline.",
@@ -196,16 +218,29 @@ func (r *Recorder) Buffered() uint64 {
 }
 
 // Run drains the buffer every DrainInterval and publishes every
-// FlushInterval until ctx ends, then drains and publishes what is left, for
-// at most ShutdownTimeout. It returns nil when ctx ends.
+// FlushInterval (longer while publishing is slow, see publishShare) until
+// ctx ends, then drains and publishes what is left, for at most
+// ShutdownTimeout. It returns nil when ctx ends.
+//
+// A publish runs on a goroutine of its own while Run goes on draining, so
+// that a slow one (a commit to SQLite under load takes hundreds of
+// milliseconds, in which the buffer would fill) only delays the clicks,
+// up to MaxPending of them, and drops none.
 func (r *Recorder) Run(ctx context.Context) error {
 	t := time.NewTicker(r.opts.DrainInterval)
 	defer t.Stop()
 	failing := false
 	last := time.Now()
+	var inflight chan publishResult // the publish running, nil when none
 	for {
 		select {
 		case <-ctx.Done():
+			if inflight != nil {
+				// The publish ends with ctx; what it did not take stays
+				// pending for the flushes below.
+				res := <-inflight
+				r.settle(res.n, res.err)
+			}
 			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opts.ShutdownTimeout)
 			defer cancel()
 			// One flush moves at most MaxPending clicks out of the buffer:
@@ -218,23 +253,53 @@ func (r *Recorder) Run(ctx context.Context) error {
 				r.log.Error("analytics: clicks not published at shutdown", "clicks", n)
 			}
 			return nil
+		case res := <-inflight:
+			inflight = nil
+			err := r.settle(res.n, res.err)
+			r.interval.Store(int64(r.nextInterval(res.took)))
+			switch {
+			case err != nil && !failing && ctx.Err() == nil:
+				r.log.Warn("analytics: publishing clicks failed; keeping them", "err", err, "pending", r.pendingEvents.Load())
+				failing = true
+			case err == nil && failing:
+				r.log.Info("analytics: publishing clicks again")
+				failing = false
+			}
+			continue
 		case <-t.C:
 		}
-		if time.Since(last) < r.opts.FlushInterval {
-			r.drain()
+		r.drain()
+		if inflight != nil || time.Since(last) < time.Duration(r.interval.Load()) {
 			continue
 		}
 		last = time.Now()
-		err := r.Flush(ctx)
-		switch {
-		case err != nil && !failing && ctx.Err() == nil:
-			r.log.Warn("analytics: publishing clicks failed; keeping them", "err", err, "pending", r.pendingEvents.Load())
-			failing = true
-		case err == nil && failing:
-			r.log.Info("analytics: publishing clicks again")
-			failing = false
+		r.seal()
+		if len(r.pending) == 0 {
+			continue
 		}
+		// The publish gets its own copy of the list: Run appends to
+		// r.pending meanwhile, and trims it only when the publish is over.
+		batches := slices.Clone(r.pending)
+		inflight = make(chan publishResult, 1)
+		go func(done chan<- publishResult) {
+			start := time.Now()
+			n, err := r.pub.Publish(ctx, batches)
+			done <- publishResult{n: n, err: err, took: time.Since(start)}
+		}(inflight)
 	}
+}
+
+// publishResult is what a publish that Run started came to.
+type publishResult struct {
+	n    int
+	err  error
+	took time.Duration
+}
+
+// nextInterval is the wait before the next publish after one that took
+// took.
+func (r *Recorder) nextInterval(took time.Duration) time.Duration {
+	return min(max(r.opts.FlushInterval, publishShare*took), r.opts.MaxFlushInterval)
 }
 
 // Flush drains the buffer into batches, up to MaxPending events held, and
@@ -247,6 +312,12 @@ func (r *Recorder) Flush(ctx context.Context) error {
 		return nil
 	}
 	n, err := r.pub.Publish(ctx, r.pending)
+	return r.settle(n, err)
+}
+
+// settle drops from the pending list the first n batches, which a publish
+// that ended with err took.
+func (r *Recorder) settle(n int, err error) error {
 	n = min(max(n, 0), len(r.pending))
 	for _, b := range r.pending[:n] {
 		r.pendingEvents.Add(-int64(len(b.Events)))

@@ -373,10 +373,12 @@ func TestRecorderOverflowsWithoutBlocking(t *testing.T) {
 	for i := range r.ring.shards {
 		capacity += len(r.ring.shards[i].slots)
 	}
+	// Run goes on draining while the publish hangs, into batches of up
+	// to MaxPending clicks held (the one being published among them).
 	dropped := r.Dropped()
-	if dropped < recorded-uint64(capacity)-1 {
-		t.Errorf("dropped %d of %d clicks with a buffer of %d stuck behind a hanging publish, want at least %d",
-			dropped, recorded, capacity, recorded-uint64(capacity)-1)
+	if least := recorded - uint64(capacity) - uint64(r.opts.MaxPending); dropped < least {
+		t.Errorf("dropped %d of %d clicks with a buffer of %d and %d pending stuck behind a hanging publish, want at least %d",
+			dropped, recorded, capacity, r.opts.MaxPending, least)
 	}
 	if got := testutil.ToFloat64(mustCollector(t, reg, "shortlinks_clicks_dropped_total")); got != float64(dropped) {
 		t.Errorf("shortlinks_clicks_dropped_total = %v, want %d", got, dropped)
@@ -395,5 +397,179 @@ func TestRecorderOverflowsWithoutBlocking(t *testing.T) {
 	}
 	if r.Dropped() != dropped {
 		t.Errorf("dropped %d after the publish returned, want the %d dropped while it hung", r.Dropped(), dropped)
+	}
+}
+
+// TestFlushIntervalFollowsPublishTime checks the wait between publishes:
+// the flush interval while publishing is quick, publishShare times a slow
+// publish's time, never more than MaxFlushInterval.
+func TestFlushIntervalFollowsPublishTime(t *testing.T) {
+	r := newTestRecorder(t, &collect{}, RecorderOptions{FlushInterval: time.Second})
+	if r.opts.MaxFlushInterval != 3*time.Second {
+		t.Fatalf("MaxFlushInterval defaults to %v, want 3s", r.opts.MaxFlushInterval)
+	}
+	for _, tc := range []struct{ took, want time.Duration }{
+		{0, time.Second},
+		{10 * time.Millisecond, time.Second},
+		{50 * time.Millisecond, time.Second},
+		{75 * time.Millisecond, 1500 * time.Millisecond},
+		{100 * time.Millisecond, 2 * time.Second},
+		{150 * time.Millisecond, 3 * time.Second},
+		{2 * time.Second, 3 * time.Second},
+	} {
+		if got := r.nextInterval(tc.took); got != tc.want {
+			t.Errorf("after a publish of %v: wait %v, want %v", tc.took, got, tc.want)
+		}
+	}
+}
+
+// TestSlowPublishStretchesFlushInterval runs the recorder against a
+// publisher that takes 30 ms: after its first publish the recorder waits
+// at least 20 × 30 ms for the next, and says so in
+// shortlinks_analytics_flush_interval_seconds.
+func TestSlowPublishStretchesFlushInterval(t *testing.T) {
+	var mu sync.Mutex
+	var publishes []time.Time
+	pub := publishFunc(func(_ context.Context, bs []*Batch) (int, error) {
+		time.Sleep(30 * time.Millisecond)
+		mu.Lock()
+		publishes = append(publishes, time.Now())
+		mu.Unlock()
+		return len(bs), nil
+	})
+	reg := prometheus.NewRegistry()
+	r := newTestRecorder(t, pub, RecorderOptions{FlushInterval: 20 * time.Millisecond, MaxFlushInterval: 5 * time.Second, Registerer: reg})
+	interval := func() time.Duration {
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == "shortlinks_analytics_flush_interval_seconds" {
+				return time.Duration(mf.GetMetric()[0].GetGauge().GetValue() * float64(time.Second))
+			}
+		}
+		t.Fatal("no shortlinks_analytics_flush_interval_seconds")
+		return 0
+	}
+	if got := interval(); got != 20*time.Millisecond {
+		t.Fatalf("interval before any publish: %v, want 20ms", got)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error)
+	go func() { done <- r.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	r.Record(testClick)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		n := len(publishes)
+		mu.Unlock()
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("nothing published")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// The gauge is set just after the publish returns.
+	deadline = time.Now().Add(10 * time.Second)
+	for interval() < 600*time.Millisecond && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := interval(); got < 600*time.Millisecond || got > 5*time.Second {
+		t.Fatalf("interval after a 30 ms publish: %v, want 600ms to 5s", got)
+	}
+	// Records go on being taken, and the next publish waits for the
+	// stretched interval.
+	r.Record(testClick)
+	for {
+		mu.Lock()
+		n := len(publishes)
+		var gap time.Duration
+		if n >= 2 {
+			gap = publishes[1].Sub(publishes[0])
+		}
+		mu.Unlock()
+		if n >= 2 {
+			// The second publish started at least 600 ms after the
+			// first started (30 ms before the first ended).
+			if gap < 570*time.Millisecond {
+				t.Fatalf("second publish %v after the first, want at least 570ms", gap)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("second click not published")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestRunDrainsWhilePublishing holds a publish for as long as it takes to
+// record four times the buffer's capacity: Run goes on draining the
+// buffer into pending batches meanwhile, so no click is dropped, and
+// every one is published once the publish returns.
+func TestRunDrainsWhilePublishing(t *testing.T) {
+	pub := &collect{}
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	gate := publishFunc(func(ctx context.Context, bs []*Batch) (int, error) {
+		once.Do(func() {
+			close(entered)
+			<-release
+		})
+		return pub.Publish(ctx, bs)
+	})
+	r := newTestRecorder(t, gate, RecorderOptions{
+		Capacity: 256, DrainInterval: time.Millisecond, FlushInterval: time.Millisecond,
+	})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error)
+	go func() { done <- r.Run(ctx) }()
+	r.Record(testClick)
+	<-entered
+
+	capacity := 0
+	for i := range r.ring.shards {
+		capacity += len(r.ring.shards[i].slots)
+	}
+	recorded := 1
+	for range 4 * capacity / 32 {
+		for range 32 {
+			r.Record(testClick)
+		}
+		recorded += 32
+		// Wait for Run to drain them before recording more, so that the
+		// buffer never fills.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			if _, waiting, _ := r.ring.stats(); waiting == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("Run does not drain the buffer while a publish is running")
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	if d := r.Dropped(); d != 0 {
+		t.Fatalf("dropped %d clicks while a publish was running", d)
+	}
+	if b := r.Buffered(); b != uint64(recorded) {
+		t.Fatalf("buffered %d, want %d", b, recorded)
+	}
+	close(release)
+	deadline := time.Now().Add(10 * time.Second)
+	for len(pub.events()) < recorded && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := len(pub.events()); got != recorded || r.Dropped() != 0 {
+		t.Fatalf("published %d of %d, dropped %d", got, recorded, r.Dropped())
 	}
 }
