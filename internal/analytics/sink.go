@@ -47,12 +47,33 @@ type SinkOptions struct {
 	// DefaultVisitRetention; a negative value keeps none (Expire deletes
 	// every visit, as after raw visits are turned off).
 	VisitRetention time.Duration
+	// RollupRetention is how long the hourly and daily counts (and the
+	// orphan visits' hourly counts) are kept; zero keeps them for ever.
+	// The totals of all time are never expired.
+	RollupRetention time.Duration
 	// BatchRetention is how long the record of an applied batch is kept.
 	// It must exceed the longest a batch can wait for redelivery (the
 	// stream's retention); zero means DefaultBatchRetention.
 	BatchRetention time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+}
+
+// RollupExpiryEvery is how often Expire deletes the counts past
+// RollupRetention. The rollup tables are keyed by link first, so finding
+// the old rows walks each table whole, a range of RollupLinkChunk links
+// per statement: once a day, not at every Expire.
+const (
+	RollupExpiryEvery = 24 * time.Hour
+	RollupLinkChunk   = 10_000
+)
+
+// RollupCutoffs returns, for counts kept for retention at now, the first
+// hour and the first UTC day still kept: an hour or day is deleted once
+// all of it is older than retention.
+func RollupCutoffs(now time.Time, retention time.Duration) (hour, day time.Time) {
+	cut := now.UTC().Add(-retention)
+	return cut.Truncate(time.Hour), cut.Truncate(24 * time.Hour)
 }
 
 // WithDefaults returns o with its zero fields at their defaults.

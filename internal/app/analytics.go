@@ -80,7 +80,7 @@ func newClickPipeline(ctx context.Context, cfg config.Config, st *Storage, rdb r
 	// An embedded engine hands its one writer to the in-process sink;
 	// any other engine's clicks go to PostgreSQL through their own pool.
 	if db, ok := st.Engine.(interface{ Writer() *sql.DB }); ok {
-		sq := sqlitesink.New(db.Writer(), sqlitesink.Options{VisitRetention: visitRetention(cfg)})
+		sq := sqlitesink.New(db.Writer(), sinkOptions(cfg))
 		p.closers = append(p.closers, func() { sq.Close() })
 		sink = sq
 	} else {
@@ -89,7 +89,7 @@ func newClickPipeline(ctx context.Context, cfg config.Config, st *Storage, rdb r
 			return nil, err
 		}
 		p.closers = append(p.closers, pool.Close)
-		pg := pgsink.New(pool, pgsink.Options{VisitRetention: visitRetention(cfg)})
+		pg := pgsink.New(pool, sinkOptions(cfg))
 		sink, prepare = pg, func(ctx context.Context) error { return pg.Prepare(ctx, 2) }
 	}
 	p.stats = sink
@@ -125,8 +125,13 @@ func newClickPipeline(ctx context.Context, cfg config.Config, st *Storage, rdb r
 		where = "to the Redis stream " + redisstream.Key(cfg.RedisKeyPrefix, "")
 	}
 	log.Info("click analytics on", "writes", where, "geoip", cfg.GeoIPDB != "", "honor_dnt", cfg.AnalyticsHonorDNT,
-		"visits_retention", cfg.AnalyticsVisitRetention.String())
+		"visits_retention", cfg.AnalyticsVisitRetention.String(), "rollup_retention", cfg.AnalyticsRollupRetention.String())
 	return p, nil
+}
+
+// sinkOptions are the database sinks' options for cfg.
+func sinkOptions(cfg config.Config) analytics.SinkOptions {
+	return analytics.SinkOptions{VisitRetention: visitRetention(cfg), RollupRetention: cfg.AnalyticsRollupRetention}
 }
 
 // visitRetention is the sinks' VisitRetention for the setting, where 0

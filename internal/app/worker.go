@@ -71,7 +71,7 @@ func NewWorker(ctx context.Context, cfg config.Config, log *slog.Logger, tel Tel
 	}
 	w.closers = append(w.closers, func() error { pool.Close(); return nil })
 	w.ping = pool.Ping
-	w.sink = pgsink.New(pool, pgsink.Options{VisitRetention: visitRetention(cfg)})
+	w.sink = pgsink.New(pool, sinkOptions(cfg))
 
 	// A read blocks up to a second waiting for entries: the command
 	// deadline must allow for it, which the servers' 50 ms would not.

@@ -76,27 +76,28 @@ type Config struct {
 	MetricsListen   string
 	DebugListen     string
 
-	ConfigEtcd              []string
-	ConfigEtcdPrefix        string
-	ReadTimeout             time.Duration
-	IPv6Prefix              int
-	QRRate                  float64
-	QRBurst                 int
-	Blocklists              []string
-	ShortenerHosts          []string
-	SafeBrowsing            SafeBrowsing
-	Analytics               bool
-	GeoIPDB                 string
-	AnalyticsHonorDNT       bool
-	AnalyticsVisitRetention time.Duration
-	AnalyticsBuffer         int
-	AnalyticsFlushInterval  time.Duration
-	WorkerListen            string
-	AnalyticsClaimIdle      time.Duration
-	SessionIdleTimeout      time.Duration
-	SessionLifetime         time.Duration
-	AdminEmail              string
-	AdminPassword           string
+	ConfigEtcd               []string
+	ConfigEtcdPrefix         string
+	ReadTimeout              time.Duration
+	IPv6Prefix               int
+	QRRate                   float64
+	QRBurst                  int
+	Blocklists               []string
+	ShortenerHosts           []string
+	SafeBrowsing             SafeBrowsing
+	Analytics                bool
+	GeoIPDB                  string
+	AnalyticsHonorDNT        bool
+	AnalyticsVisitRetention  time.Duration
+	AnalyticsRollupRetention time.Duration
+	AnalyticsBuffer          int
+	AnalyticsFlushInterval   time.Duration
+	WorkerListen             string
+	AnalyticsClaimIdle       time.Duration
+	SessionIdleTimeout       time.Duration
+	SessionLifetime          time.Duration
+	AdminEmail               string
+	AdminPassword            string
 }
 
 // SafeBrowsing configures Google Safe Browsing lookups of new links.
@@ -253,6 +254,8 @@ var Settings = []Setting{
 	{Name: "analytics-visits-retention", Default: "720h", Usage: "how long individual visits are kept (0: none kept, and those kept before are deleted); the hourly and daily counts stay",
 		field: func(c *Config) any { return &c.AnalyticsVisitRetention },
 		rule:  rule{"a duration of 0 or more, like 720h", func(v any) bool { return v.(time.Duration) >= 0 }}},
+	{Name: "analytics-rollup-retention", Default: "0s", Usage: "how long the hourly and daily click counts (and orphan visit counts) are kept (0: for ever); the totals of all time stay",
+		field: func(c *Config) any { return &c.AnalyticsRollupRetention }},
 	{Name: "analytics-buffer", Default: "8192", Usage: "clicks an instance holds between drains; beyond it clicks are dropped and counted, never waited for",
 		field: func(c *Config) any { return &c.AnalyticsBuffer }, rule: between(64, 1<<22)},
 	{Name: "analytics-flush-interval", Default: "1s", Usage: "how often an instance hands its clicks on (most of the delay before they show in stats)",

@@ -35,6 +35,8 @@ type Sink struct {
 	partitions map[int64]bool // days (unix seconds) whose partition exists
 
 	copyBuf sync.Pool // *bytes.Buffer for COPY rows
+
+	rollupsExpired time.Time // when Expire last deleted old counts; only Expire uses it
 }
 
 var (
@@ -309,7 +311,8 @@ const expireChunk = 5000
 // for between VisitRetention and a day more. When no visits are to be
 // kept (a negative VisitRetention), it drops every past day's partition
 // and deletes the rows of the others in chunks of expireChunk, so that no
-// statement holds the table for long.
+// statement holds the table for long. Once a day it also deletes the
+// counts older than RollupRetention, when that is set.
 func (s *Sink) Expire(ctx context.Context) error {
 	now := s.now().UTC()
 	rows, err := s.pool.Query(ctx, `SELECT c.relname FROM pg_inherits i
@@ -346,10 +349,40 @@ func (s *Sink) Expire(ctx context.Context) error {
 		delete(s.partitions, d.Unix())
 		s.mu.Unlock()
 	}
+	if r := s.opts.RollupRetention; r > 0 && now.Sub(s.rollupsExpired) >= analytics.RollupExpiryEvery {
+		if err := s.expireRollups(ctx, now, r); err != nil {
+			return fmt.Errorf("pgsink: expire counts: %w", err)
+		}
+		s.rollupsExpired = now
+	}
 	if _, err := s.pool.Exec(ctx, `DELETE FROM analytics_batches WHERE applied_at < $1`, now.Add(-s.opts.BatchRetention)); err != nil {
 		return fmt.Errorf("pgsink: forget old batches: %w", err)
 	}
 	return nil
+}
+
+// expireRollups deletes the hourly and daily counts older than retention.
+// The tables are keyed by link first, so it walks them a range of links at
+// a time through their primary keys, each range a statement of its own.
+func (s *Sink) expireRollups(ctx context.Context, now time.Time, retention time.Duration) error {
+	hour, day := analytics.RollupCutoffs(now, retention)
+	for _, t := range []struct {
+		table, at string
+		cut       any
+	}{{"clicks_hourly", "hour", hour}, {"clicks_daily", "day", day}} {
+		var lo, hi *int64
+		if err := s.pool.QueryRow(ctx, `SELECT min(link_id), max(link_id) FROM `+t.table).Scan(&lo, &hi); err != nil {
+			return err
+		}
+		for from := int64(0); lo != nil && *lo+from <= *hi; from += analytics.RollupLinkChunk {
+			if _, err := s.pool.Exec(ctx, `DELETE FROM `+t.table+` WHERE link_id >= $1 AND link_id < $2 AND `+t.at+` < $3`,
+				*lo+from, *lo+from+analytics.RollupLinkChunk, t.cut); err != nil {
+				return err
+			}
+		}
+	}
+	_, err := s.pool.Exec(ctx, `DELETE FROM orphan_visits_hourly WHERE hour < $1`, hour)
+	return err
 }
 
 // emptyPartition deletes the rows of the visits partition name, expireChunk

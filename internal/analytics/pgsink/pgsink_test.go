@@ -20,6 +20,16 @@ func TestSink(t *testing.T) {
 	sinktest.Run(t, func(t *testing.T) sinktest.Store { return pgsink.New(openPool(t), pgsink.Options{}) })
 }
 
+func TestRollupRetention(t *testing.T) {
+	sinktest.RunRetention(t, func(t *testing.T, o analytics.SinkOptions) sinktest.ExpiringStore {
+		s := pgsink.New(openPool(t), o)
+		if err := s.Prepare(t.Context(), 2); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
 func TestPartitionsAndExpiry(t *testing.T) {
 	pool := openPool(t)
 	now := sinktest.T0.Add(49 * time.Hour)

@@ -5,6 +5,7 @@
 package sinktest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -19,6 +20,12 @@ import (
 type Store interface {
 	analytics.Sink
 	analytics.Stats
+}
+
+// ExpiringStore is a Store that deletes what its retentions let go.
+type ExpiringStore interface {
+	Store
+	Expire(ctx context.Context) error
 }
 
 // Browser and bot User-Agents the tests use.
@@ -36,12 +43,17 @@ var T0 = time.Now().UTC().Truncate(time.Hour).Add(-2 * time.Hour)
 // one a minute from T0, alternating Chrome from the news site, an iPhone
 // with no referrer, and curl; plus one orphan visit.
 func Batch(seq uint64, link int64, n int) *analytics.Batch {
+	return BatchAt(seq, link, n, T0)
+}
+
+// BatchAt is Batch with its clicks from start.
+func BatchAt(seq uint64, link int64, n int, start time.Time) *analytics.Batch {
 	b := &analytics.Batch{
 		ID:      analytics.BatchID{Producer: 1, Seq: seq},
 		Strings: []string{"", Chrome, IPhone, Curl, "https://news.example.com/a", "en-US"},
 	}
 	for i := range n {
-		e := analytics.Event{At: T0.Add(time.Duration(i) * time.Minute).UnixNano(), LinkID: link, Language: 5,
+		e := analytics.Event{At: start.Add(time.Duration(i) * time.Minute).UnixNano(), LinkID: link, Language: 5,
 			Addr: netip.AddrFrom4([4]byte{198, 51, 100, byte(i)}).As16()}
 		switch i % 3 {
 		case 0:
@@ -53,7 +65,7 @@ func Batch(seq uint64, link int64, n int) *analytics.Batch {
 		}
 		b.Events = append(b.Events, e)
 	}
-	b.Events = append(b.Events, analytics.Event{At: T0.UnixNano(), Kind: analytics.OrphanUnknown})
+	b.Events = append(b.Events, analytics.Event{At: start.UnixNano(), Kind: analytics.OrphanUnknown})
 	return b
 }
 
@@ -250,6 +262,126 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		}
 		if humans != batches*Humans(9) || bots != batches*Bots(9) {
 			t.Errorf("%d humans, %d bots over the links; want %d, %d", humans, bots, batches*Humans(9), batches*Bots(9))
+		}
+	})
+}
+
+// RunRetention checks that Expire deletes the hourly and daily counts
+// older than RollupRetention, by links far apart (more than one range of
+// links), keeps the hours and days partly inside it and the totals of all
+// time, and keeps every count without a retention. open returns an
+// empty, migrated store with opts.
+func RunRetention(t *testing.T, open func(t *testing.T, opts analytics.SinkOptions) ExpiringStore) {
+	now := T0.Add(4*24*time.Hour + 30*time.Minute)
+	clock := func() time.Time { return now }
+	far := int64(10 + 2*analytics.RollupLinkChunk + 5)
+	// Old clicks on two links, clicks in the hour the cutoff falls in, and
+	// recent ones.
+	fill := func(t *testing.T, s ExpiringStore) {
+		t.Helper()
+		err := processor(t, s).Process(t.Context(), []*analytics.Batch{
+			BatchAt(1, 10, 90, T0), BatchAt(2, far, 30, T0),
+			BatchAt(3, 10, 15, T0.Add(24*time.Hour)), BatchAt(4, 10, 30, now.Add(-2*time.Hour)),
+			BatchAt(5, far, 30, now.Add(-2*time.Hour)),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	hours := func(t *testing.T, s ExpiringStore, link int64) []int64 {
+		t.Helper()
+		hs, err := s.Hourly(t.Context(), link, T0.Add(-24*time.Hour), now.Add(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []int64
+		for _, h := range hs {
+			out = append(out, (h.Hour-T0.Unix())/3600)
+		}
+		return out
+	}
+	devices := func(t *testing.T, s ExpiringStore, link int64, from, to time.Time) int64 {
+		t.Helper()
+		ds, err := s.Breakdown(t.Context(), link, analytics.DimDevice, from, to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int64
+		for _, d := range ds {
+			n += d.Humans + d.Bots
+		}
+		return n
+	}
+	orphans := func(t *testing.T, s ExpiringStore) int {
+		t.Helper()
+		os, err := s.Orphans(t.Context(), T0.Add(-24*time.Hour), now.Add(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(os)
+	}
+
+	t.Run("Expired", func(t *testing.T) {
+		s := open(t, analytics.SinkOptions{RollupRetention: 4 * 24 * time.Hour, Now: clock})
+		fill(t, s)
+		// Hours from T0: the old clicks' 0 and 1, the cutoff's 24, the
+		// recent ones' 94 (now - 2h is T0 + 94 h 30 min).
+		if got := fmt.Sprint(hours(t, s, 10)); got != "[0 1 24 94]" {
+			t.Fatalf("hours before Expire: %s", got)
+		}
+		if n := devices(t, s, far, T0, T0); n == 0 {
+			t.Fatalf("link %d: no clicks on T0's day before Expire", far)
+		}
+		// Keeping 4 days now keeps everything: nothing is wholly older.
+		if err := s.Expire(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprint(hours(t, s, 10)); got != "[0 1 24 94]" {
+			t.Fatalf("hours after an Expire that has nothing to delete: %s", got)
+		}
+
+		s = open(t, analytics.SinkOptions{RollupRetention: 3 * 24 * time.Hour, Now: clock})
+		fill(t, s)
+		if err := s.Expire(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		// The cutoff is T0 + 1 day + 30 minutes: hours 0 and 1 go, hour
+		// 24 (partly inside) stays, as do the recent ones.
+		if got := fmt.Sprint(hours(t, s, 10)); got != "[24 94]" {
+			t.Errorf("link 10's hours after Expire: %s, want [24 94]", got)
+		}
+		if got := fmt.Sprint(hours(t, s, far)); got != "[94]" {
+			t.Errorf("link %d's hours after Expire: %s, want [94]", far, got)
+		}
+		// T0's day is wholly older than the cutoff; the day after is not.
+		for _, link := range []int64{10, far} {
+			if n := devices(t, s, link, T0, T0); n != 0 {
+				t.Errorf("link %d: %d clicks on T0's day after Expire, want 0", link, n)
+			}
+			if n := devices(t, s, link, now.Add(-3*time.Hour), now); n != 30 {
+				t.Errorf("link %d: %d clicks in the last days after Expire, want 30", link, n)
+			}
+		}
+		// Orphan visits: T0's hour goes; T0 + 1 day's and the recent stay.
+		if n := orphans(t, s); n != 2 {
+			t.Errorf("%d hours of orphan visits after Expire, want 2", n)
+		}
+		// The totals of all time stay.
+		CheckTotal(t, s, 10, Humans(90)+Humans(15)+Humans(30), Bots(90)+Bots(15)+Bots(30))
+		CheckTotal(t, s, far, Humans(30)+Humans(30), Bots(30)+Bots(30))
+	})
+
+	t.Run("KeptForEver", func(t *testing.T) {
+		s := open(t, analytics.SinkOptions{Now: clock})
+		fill(t, s)
+		if err := s.Expire(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprint(hours(t, s, 10)); got != "[0 1 24 94]" {
+			t.Errorf("hours after Expire without a retention: %s", got)
+		}
+		if n := orphans(t, s); n != 3 {
+			t.Errorf("%d hours of orphan visits after Expire without a retention, want 3", n)
 		}
 	})
 }

@@ -32,6 +32,8 @@ type Sink struct {
 
 	mu sync.Mutex // held by Apply, which uses w
 	w  writer
+
+	rollupsExpired time.Time // when Expire last deleted old counts; only Expire uses it
 }
 
 var (
@@ -344,7 +346,8 @@ const expireChunk = 2000
 
 // Expire deletes visits older than VisitRetention (all of them when it is
 // negative) and forgets applied batches older than BatchRetention, in
-// chunks of expireChunk rows. A pack goes once its newest visit is past
+// chunks of expireChunk rows; once a day it also deletes the counts older
+// than RollupRetention, when that is set. A pack goes once its newest visit is past
 // the retention; Visits leaves out the older visits of a pack kept.
 //
 // Visits are written within seconds of their time, so their rowids follow
@@ -371,6 +374,12 @@ func (s *Sink) Expire(ctx context.Context) error {
 			}
 		}
 	}
+	if r := s.opts.RollupRetention; r > 0 && now.Sub(s.rollupsExpired) >= analytics.RollupExpiryEvery {
+		if err := s.expireRollups(ctx, now, r); err != nil {
+			return fmt.Errorf("sqlitesink: expire counts: %w", err)
+		}
+		s.rollupsExpired = now
+	}
 	for {
 		res, err := s.db.ExecContext(ctx, `DELETE FROM analytics_batches WHERE (producer, seq) IN
 			(SELECT producer, seq FROM analytics_batches WHERE applied_at < ? LIMIT ?)`, now.Add(-s.opts.BatchRetention).Unix(), expireChunk)
@@ -382,6 +391,31 @@ func (s *Sink) Expire(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// expireRollups deletes the hourly and daily counts older than retention.
+// The tables are keyed by link first, so it walks them a range of links at
+// a time, each range one short statement on the writing connection, where
+// clicks being written queue behind it as behind any other write.
+func (s *Sink) expireRollups(ctx context.Context, now time.Time, retention time.Duration) error {
+	hour, day := analytics.RollupCutoffs(now, retention)
+	for _, t := range []struct {
+		table, at string
+		cut       int64
+	}{{"clicks_hourly", "hour", hour.Unix()}, {"clicks_daily", "day", day.Unix()}} {
+		var lo, hi sql.NullInt64
+		if err := s.db.QueryRowContext(ctx, `SELECT min(link_id), max(link_id) FROM `+t.table).Scan(&lo, &hi); err != nil {
+			return err
+		}
+		for from := lo.Int64; lo.Valid && from <= hi.Int64; from += analytics.RollupLinkChunk {
+			if _, err := s.db.ExecContext(ctx, `DELETE FROM `+t.table+` WHERE link_id >= ? AND link_id < ? AND `+t.at+` < ?`,
+				from, from+analytics.RollupLinkChunk, t.cut); err != nil {
+				return err
+			}
+		}
+	}
+	_, err := s.db.ExecContext(ctx, `DELETE FROM orphan_visits_hourly WHERE hour < ?`, hour.Unix())
+	return err
 }
 
 // expireRows deletes the oldest run of at most expireChunk rows of table,

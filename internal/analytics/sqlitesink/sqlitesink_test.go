@@ -23,6 +23,10 @@ func TestSink(t *testing.T) {
 	sinktest.Run(t, func(t *testing.T) sinktest.Store { return open(t, sqlitesink.Options{}) })
 }
 
+func TestRollupRetention(t *testing.T) {
+	sinktest.RunRetention(t, func(t *testing.T, o analytics.SinkOptions) sinktest.ExpiringStore { return open(t, o) })
+}
+
 // open returns a sink on a new database, closed when the test ends.
 func open(t testing.TB, opts sqlitesink.Options) *sqlitesink.Sink {
 	t.Helper()
