@@ -58,6 +58,20 @@ var testClick = Click{
 	AcceptLanguage: "en-US,en;q=0.9",
 }
 
+// gated returns a Publisher whose first publish hangs, after closing
+// entered, until release is closed; every publish then goes to pub.
+func gated(pub Publisher) (gate Publisher, entered, release chan struct{}) {
+	entered, release = make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	return publishFunc(func(ctx context.Context, bs []*Batch) (int, error) {
+		once.Do(func() {
+			close(entered)
+			<-release
+		})
+		return pub.Publish(ctx, bs)
+	}), entered, release
+}
+
 func newTestRecorder(t testing.TB, pub Publisher, opts RecorderOptions) *Recorder {
 	t.Helper()
 	r, err := NewRecorder(pub, opts)
@@ -335,15 +349,7 @@ func mustCollector(t *testing.T, reg *prometheus.Registry, name string) promethe
 func TestRecorderOverflowsWithoutBlocking(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	pub := &collect{}
-	entered, release := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	gate := publishFunc(func(ctx context.Context, bs []*Batch) (int, error) {
-		once.Do(func() {
-			close(entered)
-			<-release // hangs until the test lets it go
-		})
-		return pub.Publish(ctx, bs)
-	})
+	gate, entered, release := gated(pub)
 	r := newTestRecorder(t, gate, RecorderOptions{
 		Capacity: 64, MaxBatch: 16, MaxPending: 32,
 		DrainInterval: time.Millisecond, FlushInterval: time.Millisecond, Registerer: reg,
@@ -513,15 +519,7 @@ func TestSlowPublishStretchesFlushInterval(t *testing.T) {
 // every one is published once the publish returns.
 func TestRunDrainsWhilePublishing(t *testing.T) {
 	pub := &collect{}
-	entered, release := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	gate := publishFunc(func(ctx context.Context, bs []*Batch) (int, error) {
-		once.Do(func() {
-			close(entered)
-			<-release
-		})
-		return pub.Publish(ctx, bs)
-	})
+	gate, entered, release := gated(pub)
 	r := newTestRecorder(t, gate, RecorderOptions{
 		Capacity: 256, DrainInterval: time.Millisecond, FlushInterval: time.Millisecond,
 	})

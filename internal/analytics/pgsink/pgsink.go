@@ -374,9 +374,12 @@ func (s *Sink) expireRollups(ctx context.Context, now time.Time, retention time.
 		if err := s.pool.QueryRow(ctx, `SELECT min(link_id), max(link_id) FROM `+t.table).Scan(&lo, &hi); err != nil {
 			return err
 		}
-		for from := int64(0); lo != nil && *lo+from <= *hi; from += analytics.RollupLinkChunk {
+		if lo == nil {
+			continue // an empty table
+		}
+		for from := *lo; from <= *hi; from += analytics.RollupLinkChunk {
 			if _, err := s.pool.Exec(ctx, `DELETE FROM `+t.table+` WHERE link_id >= $1 AND link_id < $2 AND `+t.at+` < $3`,
-				*lo+from, *lo+from+analytics.RollupLinkChunk, t.cut); err != nil {
+				from, from+analytics.RollupLinkChunk, t.cut); err != nil {
 				return err
 			}
 		}
