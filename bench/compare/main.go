@@ -89,7 +89,7 @@ func main() {
 	flag.StringVar(&o.jsonOut, "json", "", "also write every measurement to this file")
 	flag.IntVar(&o.fixedRate, "fixed-rate", 5000, "also measure latency at this many redirects a second (0: don't)")
 	flag.StringVar(&o.against, "against", "", "also measure the hot configuration of this commit (built in a temporary git worktree), interleaved with the rest")
-	flag.StringVar(&o.configs, "configs", "", "comma-separated configurations to measure besides the baseline, e.g. sqlite-hot (default: all but the -ttl60 and -gogc200 ones, which weigh one setting and run only when named)")
+	flag.StringVar(&o.configs, "configs", "", "comma-separated configurations to measure besides the baseline, e.g. sqlite-hot (default: all but the -ttl60 and -gogc100 ones, which weigh one setting and run only when named)")
 	flag.BoolVar(&o.uniform64, "uniform64", true, "also measure the peak of every warm configuration with 64 connections and codes drawn uniformly, between baseline runs loaded the same way")
 	flag.Parse()
 
@@ -111,7 +111,7 @@ type server struct {
 	codes string // its links, as a codes file
 	warm  bool   // ask for every link once before measuring
 	args  []string
-	env   []string // added to the environment, e.g. GOGC=200
+	env   []string // added to the environment, e.g. GOGC=100
 	cmd   *exec.Cmd
 	hwm   int64 // peak RSS, kB
 }
@@ -233,7 +233,7 @@ func (b *bench) run(ctx context.Context) error {
 	coldPath := filepath.Join(b.work, "sqlite-cold.db")
 	offPath := filepath.Join(b.work, "sqlite-analytics-off.db")
 	ttl60Path := filepath.Join(b.work, "sqlite-ttl60.db")
-	gogcPath := filepath.Join(b.work, "sqlite-hot-gogc200.db")
+	gogcPath := filepath.Join(b.work, "sqlite-hot-gogc100.db")
 	for _, p := range []string{hotPath, coldPath, offPath, ttl60Path, gogcPath} {
 		if err := copyFile(sqlitePath, p); err != nil {
 			return err
@@ -241,7 +241,7 @@ func (b *bench) run(ctx context.Context) error {
 	}
 
 	pgURL := ""
-	if b.o.postgres != "" && b.o.redis != "" && slices.ContainsFunc([]string{"postgres+redis", "postgres+redis-hot", "postgres+redis-ttl60", "postgres+redis-gogc200", "postgres+redis-analytics-off", "postgres+redis-cold"}, b.wanted) {
+	if b.o.postgres != "" && b.o.redis != "" && slices.ContainsFunc([]string{"postgres+redis", "postgres+redis-hot", "postgres+redis-ttl60", "postgres+redis-gogc100", "postgres+redis-analytics-off", "postgres+redis-cold"}, b.wanted) {
 		if err := b.createDatabase(ctx); err != nil {
 			b.logf("skipping PostgreSQL + Redis: %v", err)
 			b.notes = append(b.notes, "PostgreSQL + Redis skipped: "+err.Error())
@@ -283,9 +283,9 @@ func (b *bench) run(ctx context.Context) error {
 	ttl60 := b.add(&server{name: "sqlite-ttl60", url: "http://127.0.0.1:18100", codes: b.codes, warm: true,
 		args: append([]string{b.bin, "serve", "--listen", "127.0.0.1:18100", "--database-url", "sqlite:" + ttl60Path,
 			"--cache-ttl", "60s"}, common...)})
-	// The collector at GOGC=200 (Go's default is 100), to weigh the CPU it
-	// saves against the memory it costs.
-	gogc := b.add(&server{name: "sqlite-hot-gogc200", url: "http://127.0.0.1:18102", codes: b.codes, warm: true, env: []string{"GOGC=200"},
+	// The collector at Go's default, GOGC=100, against Shortlinks' 200, to
+	// weigh the CPU the latter saves against the memory it costs.
+	gogc := b.add(&server{name: "sqlite-hot-gogc100", url: "http://127.0.0.1:18102", codes: b.codes, warm: true, env: []string{"GOGC=100"},
 		args: append([]string{b.bin, "serve", "--listen", "127.0.0.1:18102", "--database-url", "sqlite:" + gogcPath,
 			"--cache-ttl", "1h"}, common...)})
 	cold := b.add(&server{name: "sqlite-cold", url: "http://127.0.0.1:18093", codes: b.codes,
@@ -327,7 +327,7 @@ func (b *bench) run(ctx context.Context) error {
 		pgTTL60 = b.add(&server{name: "postgres+redis-ttl60", url: "http://127.0.0.1:18101", codes: b.pgCodes, warm: true,
 			args: append([]string{b.bin, "serve", "--listen", "127.0.0.1:18101", "--database-url", pgURL,
 				"--redis-url", b.o.redis, "--redis-key-prefix", b.prefix, "--cache-ttl", "60s"}, common...)})
-		pgGOGC = b.add(&server{name: "postgres+redis-gogc200", url: "http://127.0.0.1:18103", codes: b.pgCodes, warm: true, env: []string{"GOGC=200"},
+		pgGOGC = b.add(&server{name: "postgres+redis-gogc100", url: "http://127.0.0.1:18103", codes: b.pgCodes, warm: true, env: []string{"GOGC=100"},
 			args: append([]string{b.bin, "serve", "--listen", "127.0.0.1:18103", "--database-url", pgURL,
 				"--redis-url", b.o.redis, "--redis-key-prefix", b.prefix}, common...)})
 		pgNoClicks = b.add(&server{name: "postgres+redis-analytics-off", url: "http://127.0.0.1:18097", codes: b.pgCodes, warm: true,
@@ -339,13 +339,13 @@ func (b *bench) run(ctx context.Context) error {
 		{name: "sqlite-hot", srv: hot},
 		{name: "sqlite", srv: def},
 		{name: "sqlite-ttl60", srv: ttl60},
-		{name: "sqlite-hot-gogc200", srv: gogc},
+		{name: "sqlite-hot-gogc100", srv: gogc},
 		{name: "sqlite-analytics-off", srv: noClicks},
 		{name: "sqlite-cold", srv: cold, uniform: true},
 	}
 	if pg != nil {
 		others = slices.Insert(others, 2, config{name: "postgres+redis", srv: pg}, config{name: "postgres+redis-hot", srv: pgHot},
-			config{name: "postgres+redis-ttl60", srv: pgTTL60}, config{name: "postgres+redis-gogc200", srv: pgGOGC},
+			config{name: "postgres+redis-ttl60", srv: pgTTL60}, config{name: "postgres+redis-gogc100", srv: pgGOGC},
 			config{name: "postgres+redis-analytics-off", srv: pgNoClicks})
 		others = append(others, config{name: "postgres+redis-cold", srv: pgCold, uniform: true})
 	}
@@ -508,7 +508,7 @@ func (b *bench) wanted(name string) bool {
 
 // askedOnly are the configurations that weigh one setting against its
 // default; they run only when -configs names them.
-var askedOnly = []string{"sqlite-ttl60", "postgres+redis-ttl60", "sqlite-hot-gogc200", "postgres+redis-gogc200"}
+var askedOnly = []string{"sqlite-ttl60", "postgres+redis-ttl60", "sqlite-hot-gogc100", "postgres+redis-gogc100"}
 
 // againstName names the -against commit's hot configuration.
 func (b *bench) againstName() string { return "sqlite-hot@" + b.o.against }
@@ -985,8 +985,8 @@ func (b *bench) report(w io.Writer, peaks, creates []config) {
 		"sqlite":                       "Shortlinks, SQLite, all defaults (10 min cache TTL), Zipf",
 		"sqlite-ttl60":                 "Shortlinks, SQLite, all defaults but --cache-ttl 60s (the default before), Zipf",
 		"postgres+redis-ttl60":         "Shortlinks, PostgreSQL + Redis, all defaults but --cache-ttl 60s (the default before), Zipf",
-		"sqlite-hot-gogc200":           "Shortlinks, SQLite, every link in process (--cache-ttl 1h), GOGC=200, Zipf",
-		"postgres+redis-gogc200":       "Shortlinks, PostgreSQL + Redis, all defaults, GOGC=200, Zipf",
+		"sqlite-hot-gogc100":           "Shortlinks, SQLite, every link in process (--cache-ttl 1h), GOGC=100 (Go's default), Zipf",
+		"postgres+redis-gogc100":       "Shortlinks, PostgreSQL + Redis, all defaults but GOGC=100 (Go's default), Zipf",
 		"postgres+redis":               "Shortlinks, PostgreSQL + Redis, all defaults, Zipf",
 		"postgres+redis-hot":           "Shortlinks, PostgreSQL + Redis, every link in process (--cache-ttl 1h), Zipf",
 		"sqlite-cold":                  fmt.Sprintf("Shortlinks, SQLite, --cache-size %d, uniform over %d (cold)", b.o.coldCache, b.o.links),

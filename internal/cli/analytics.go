@@ -13,6 +13,7 @@ import (
 	"github.com/shortlinks/shortlinks/internal/analytics"
 	"github.com/shortlinks/shortlinks/internal/app"
 	"github.com/shortlinks/shortlinks/internal/config"
+	"github.com/shortlinks/shortlinks/internal/gctune"
 	"github.com/shortlinks/shortlinks/internal/httpapi"
 	"github.com/shortlinks/shortlinks/internal/redisconn"
 	"github.com/shortlinks/shortlinks/internal/telemetry"
@@ -42,7 +43,9 @@ the batches in hand, acknowledges them and exits.`,
 		log := telemetry.NewLogger(e.stdout, cfg.LogFormat, cfg.LogLevel)
 		redisconn.SetLogger(log)
 		build := telemetry.ReadBuild(Version())
-		log.Info("starting worker", "version", build.Version, "commit", build.Commit, "config", cfg.Redacted())
+		gc := gctune.Apply(e.environ, gctune.CgroupFiles...)
+		log.Info("starting worker", "version", build.Version, "commit", build.Commit, "config", cfg.Redacted(),
+			"gogc_set", gc.Percent, "memory_limit_set", gc.Limit)
 		w, err := app.NewWorker(cmd.Context(), cfg, log, app.Telemetry{Environ: e.environ, Build: build})
 		if err != nil {
 			return err

@@ -14,6 +14,7 @@ import (
 
 	"github.com/shortlinks/shortlinks/internal/app"
 	"github.com/shortlinks/shortlinks/internal/config"
+	"github.com/shortlinks/shortlinks/internal/gctune"
 	"github.com/shortlinks/shortlinks/internal/liveconfig"
 	"github.com/shortlinks/shortlinks/internal/redisconn"
 	"github.com/shortlinks/shortlinks/internal/telemetry"
@@ -54,7 +55,9 @@ YAML file named by --config, then defaults, in that order of precedence.`,
 		log := telemetry.NewLevelLogger(e.stdout, cfg.LogFormat, level)
 		redisconn.SetLogger(log)
 		build := telemetry.ReadBuild(Version())
-		log.Info("starting", "version", build.Version, "commit", build.Commit, "config", cfg.Redacted())
+		gc := gctune.Apply(e.environ, gctune.CgroupFiles...)
+		log.Info("starting", "version", build.Version, "commit", build.Commit, "config", cfg.Redacted(),
+			"gogc_set", gc.Percent, "memory_limit_set", gc.Limit)
 		a, err := app.New(cmd.Context(), cfg, log, app.Telemetry{Environ: e.environ, Build: build, LogLevel: level})
 		if err != nil {
 			return err
