@@ -1,9 +1,7 @@
 package app_test
 
 import (
-	"bufio"
 	"log/slog"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -58,14 +56,8 @@ func TestCacheTTLChosen(t *testing.T) {
 // cacheTTL reads the cache TTL a server reports in its metrics.
 func cacheTTL(t *testing.T, base string) time.Duration {
 	t.Helper()
-	resp, err := http.Get(base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "shortlinks_cache_ttl_seconds "); ok {
+	for _, line := range strings.Split(metricsText(t, base), "\n") {
+		if v, ok := strings.CutPrefix(line, "shortlinks_cache_ttl_seconds "); ok {
 			d, err := time.ParseDuration(v + "s")
 			if err != nil {
 				t.Fatalf("shortlinks_cache_ttl_seconds %q: %v", v, err)
@@ -73,6 +65,6 @@ func cacheTTL(t *testing.T, base string) time.Duration {
 			return d
 		}
 	}
-	t.Fatalf("no shortlinks_cache_ttl_seconds in /metrics (%v)", sc.Err())
+	t.Fatal("no shortlinks_cache_ttl_seconds in /metrics")
 	return 0
 }

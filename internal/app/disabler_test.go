@@ -65,7 +65,7 @@ func disableEntries(t *testing.T, a *app.App) map[string]audit.Entry {
 	return out
 }
 
-// metric returns the text of base's /metrics.
+// metricsText returns the text of base's /metrics.
 func metricsText(t *testing.T, base string) string {
 	t.Helper()
 	r := apptest.MustDo(t, apptest.NoRedirects, http.MethodGet, base+"/metrics", "")

@@ -314,11 +314,11 @@ func RunRetention(t *testing.T, open func(t *testing.T, opts analytics.SinkOptio
 	}
 	orphans := func(t *testing.T, s ExpiringStore) int {
 		t.Helper()
-		os, err := s.Orphans(t.Context(), T0.Add(-24*time.Hour), now.Add(time.Hour))
+		counts, err := s.Orphans(t.Context(), T0.Add(-24*time.Hour), now.Add(time.Hour))
 		if err != nil {
 			t.Fatal(err)
 		}
-		return len(os)
+		return len(counts)
 	}
 
 	t.Run("Expired", func(t *testing.T) {
