@@ -53,17 +53,21 @@ func New(db *sql.DB, opts Options) *Sink {
 // per row, and a batch writes thousands of rows.
 const (
 	upsertHourly = `INSERT INTO clicks_hourly (link_id, hour, humans, bots) VALUES %s
-		ON CONFLICT (link_id, hour) DO UPDATE SET humans = humans + excluded.humans, bots = bots + excluded.bots`
+		ON CONFLICT (hour, link_id) DO UPDATE SET humans = humans + excluded.humans, bots = bots + excluded.bots`
 	upsertDaily = `INSERT INTO clicks_daily (link_id, day, dim, value, humans, bots) VALUES %s
-		ON CONFLICT (link_id, day, dim, value) DO UPDATE SET humans = humans + excluded.humans, bots = bots + excluded.bots`
-	upsertTotal = `INSERT INTO clicks_total (link_id, humans, bots, last_click) VALUES %s
+		ON CONFLICT (day, link_id, dim, value) DO UPDATE SET humans = humans + excluded.humans, bots = bots + excluded.bots`
+	upsertTotal = `INSERT INTO clicks_total (link_id, humans, bots, last_click, last_pack) VALUES %s
 		ON CONFLICT (link_id) DO UPDATE SET humans = humans + excluded.humans, bots = bots + excluded.bots,
-		last_click = max(last_click, excluded.last_click)`
+		last_click = max(last_click, excluded.last_click), last_pack = coalesce(excluded.last_pack, last_pack)`
 	upsertOrphan = `INSERT INTO orphan_visits_hourly (domain_id, kind, hour, visits) VALUES %s
 		ON CONFLICT (domain_id, kind, hour) DO UPDATE SET visits = visits + excluded.visits`
 	insertAgent = `INSERT INTO user_agents (hash, bot, browser, os, device, value) VALUES %s
 		ON CONFLICT (hash) DO NOTHING`
-	insertPack  = `INSERT INTO visit_packs (link_id, last_at, visits, data) VALUES %s`
+	// A link's first pack of a write follows the newest it had, which
+	// its total names; its next ones follow the one before (packRow.prev).
+	insertPack  = `INSERT INTO visit_packs (rowid, link_id, last_at, visits, data, prev) VALUES %s`
+	packValues  = `(?, ?, ?, ?, ?, coalesce(?, (SELECT last_pack FROM clicks_total WHERE link_id = ?)))`
+	lastPack    = `SELECT coalesce(max(rowid), 0) FROM visit_packs`
 	insertBatch = `INSERT INTO analytics_batches (producer, seq, applied_at) VALUES %s ON CONFLICT DO NOTHING`
 )
 
@@ -84,6 +88,9 @@ type stmtKey struct {
 	rows  int
 }
 
+// values is the VALUES list entry of a row of width plain values.
+func values(width int) string { return "(?" + strings.Repeat(", ?", width-1) + ")" }
+
 // writer holds what Apply reuses from one transaction to the next: the
 // driver's prepared statements, on the connection they were prepared on,
 // and the slice their values are passed in.
@@ -92,6 +99,9 @@ type writer struct {
 	stmts map[stmtKey]driver.StmtExecContext
 	args  []driver.NamedValue
 	packs packer
+	// lastPacks[i] is the rowid of the newest pack written for the link
+	// of the Delta's Totals[i], or nil.
+	lastPacks []any
 }
 
 // packer builds the visit packs of one write, reusing its memory from one
@@ -106,6 +116,8 @@ type packer struct {
 type packRow struct {
 	link, lastAt, visits int64
 	start, end           int // in buf
+	rowid                int64
+	prev                 any // the rowid of the link's pack before this one in the write, or nil
 }
 
 // build packs vs: one row per link, or more for a link with more than
@@ -138,15 +150,19 @@ func (p *packer) build(vs []analytics.Visit) {
 	clear(p.one)
 }
 
-// stmt returns the statement writing rows rows of query, preparing it on
-// c the first time.
-func (w *writer) stmt(ctx context.Context, c driverConn, query string, width, rows int) (driver.StmtExecContext, error) {
+// stmt returns the statement writing rows rows of query, each row's
+// values as in row, preparing it on c the first time. A query without %s
+// is prepared as it is.
+func (w *writer) stmt(ctx context.Context, c driverConn, query, row string, rows int) (driver.StmtExecContext, error) {
 	k := stmtKey{query, rows}
 	if st, ok := w.stmts[k]; ok {
 		return st, nil
 	}
-	row := "(?" + strings.Repeat(", ?", width-1) + ")"
-	ds, err := c.PrepareContext(ctx, fmt.Sprintf(query, row+strings.Repeat(", "+row, rows-1)))
+	text := query
+	if strings.Contains(query, "%s") {
+		text = fmt.Sprintf(query, row+strings.Repeat(", "+row, rows-1))
+	}
+	ds, err := c.PrepareContext(ctx, text)
 	if err != nil {
 		return nil, err
 	}
@@ -159,24 +175,26 @@ func (w *writer) stmt(ctx context.Context, c driverConn, query string, width, ro
 	return st, nil
 }
 
-// exec writes n rows of width columns with query, whose VALUES list is %s;
-// row(vals, i) sets row i's values into vals, which has width entries.
+// exec writes n rows with query, whose VALUES list is %s, each row's
+// values as in row; fill(vals, i) sets row i's values into vals, which has
+// an entry for each ? of row.
 // The values go to the driver as they are: integers as int64, text as
 // string, booleans, or nil for NULL, which it binds without the
 // conversions database/sql would make (and allocate for) per value.
-func (w *writer) exec(ctx context.Context, c driverConn, query string, width, n int, row func(vals []driver.NamedValue, i int)) error {
+func (w *writer) exec(ctx context.Context, c driverConn, query, row string, n int, fill func(vals []driver.NamedValue, i int)) error {
+	width := strings.Count(row, "?")
 	for i := 0; i < n; {
 		k := maxRowsPerStatement
 		for k > n-i {
 			k >>= 1
 		}
-		st, err := w.stmt(ctx, c, query, width, k)
+		st, err := w.stmt(ctx, c, query, row, k)
 		if err != nil {
 			return err
 		}
 		args := w.args[:k*width]
 		for j := range k {
-			row(args[j*width:(j+1)*width], i+j)
+			fill(args[j*width:(j+1)*width], i+j)
 		}
 		if _, err := st.ExecContext(ctx, args); err != nil {
 			return err
@@ -242,7 +260,7 @@ func (s *Sink) apply(ctx context.Context, c driverConn, d *analytics.Delta) erro
 	now := s.now()
 	w := &s.w
 	var seen []analytics.BatchID
-	mark, err := w.stmt(ctx, c, insertBatch, 3, 1)
+	mark, err := w.stmt(ctx, c, insertBatch, values(3), 1)
 	if err != nil {
 		return err
 	}
@@ -266,46 +284,111 @@ func (s *Sink) apply(ctx context.Context, c driverConn, d *analytics.Delta) erro
 	if slices.ContainsFunc(visits, func(v analytics.Visit) bool { return v.At < cutoff }) {
 		visits = slices.DeleteFunc(slices.Clone(visits), func(v analytics.Visit) bool { return v.At < cutoff })
 	}
-	w.packs.build(visits)
+	if err := w.buildPacks(ctx, c, visits, d.Totals); err != nil {
+		return err
+	}
+	// The packs go before the totals, whose last_pack they read.
 	writes := []struct {
-		query    string
-		width, n int
-		row      func(vals []driver.NamedValue, i int)
+		query, row string
+		n          int
+		fill       func(vals []driver.NamedValue, i int)
 	}{
-		{upsertHourly, 4, len(d.Hourly), func(vals []driver.NamedValue, i int) {
+		{upsertHourly, values(4), len(d.Hourly), func(vals []driver.NamedValue, i int) {
 			r := &d.Hourly[i]
 			vals[0].Value, vals[1].Value, vals[2].Value, vals[3].Value = r.LinkID, r.Hour, r.Humans, r.Bots
 		}},
-		{upsertDaily, 6, len(d.Daily), func(vals []driver.NamedValue, i int) {
+		{upsertDaily, values(6), len(d.Daily), func(vals []driver.NamedValue, i int) {
 			r := &d.Daily[i]
 			vals[0].Value, vals[1].Value, vals[2].Value = r.LinkID, r.Day, int64(r.Dim)
 			vals[3].Value, vals[4].Value, vals[5].Value = r.Value, r.Humans, r.Bots
 		}},
-		{upsertTotal, 4, len(d.Totals), func(vals []driver.NamedValue, i int) {
-			r := &d.Totals[i]
-			vals[0].Value, vals[1].Value, vals[2].Value, vals[3].Value = r.LinkID, r.Humans, r.Bots, r.Last/1000
-		}},
-		{upsertOrphan, 4, len(d.Orphans), func(vals []driver.NamedValue, i int) {
+		{upsertOrphan, values(4), len(d.Orphans), func(vals []driver.NamedValue, i int) {
 			r := &d.Orphans[i]
 			vals[0].Value, vals[1].Value, vals[2].Value, vals[3].Value = int64(r.Domain), int64(r.Kind), r.Hour, r.Visits
 		}},
-		{insertAgent, 6, len(d.Agents), func(vals []driver.NamedValue, i int) {
+		{insertAgent, values(6), len(d.Agents), func(vals []driver.NamedValue, i int) {
 			a := &d.Agents[i]
 			vals[0].Value, vals[1].Value, vals[2].Value = a.Hash, a.Bot, a.Browser
 			vals[3].Value, vals[4].Value, vals[5].Value = a.OS, a.Device, a.Value
 		}},
-		{insertPack, 4, len(w.packs.rows), func(vals []driver.NamedValue, i int) {
+		{insertPack, packValues, len(w.packs.rows), func(vals []driver.NamedValue, i int) {
 			r := &w.packs.rows[i]
-			vals[0].Value, vals[1].Value, vals[2].Value = r.link, r.lastAt, r.visits
-			vals[3].Value = w.packs.buf[r.start:r.end:r.end]
+			vals[0].Value, vals[1].Value, vals[2].Value = r.rowid, r.link, r.lastAt
+			vals[3].Value, vals[4].Value = r.visits, w.packs.buf[r.start:r.end:r.end]
+			vals[5].Value, vals[6].Value = r.prev, r.link
+		}},
+		{upsertTotal, values(5), len(d.Totals), func(vals []driver.NamedValue, i int) {
+			r := &d.Totals[i]
+			vals[0].Value, vals[1].Value, vals[2].Value, vals[3].Value = r.LinkID, r.Humans, r.Bots, r.Last/1000
+			vals[4].Value = w.lastPacks[i]
 		}},
 	}
 	for _, wr := range writes {
-		if err := w.exec(ctx, c, wr.query, wr.width, wr.n, wr.row); err != nil {
+		if err := w.exec(ctx, c, wr.query, wr.row, wr.n, wr.fill); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// buildPacks packs visits (see packer.build) and numbers the packs from
+// the table's last rowid, each link's chained to the one before it; then
+// sets lastPacks[i] to the newest pack of totals[i]'s link, or nil. Both
+// the packs and totals are in the order of their link.
+func (w *writer) buildPacks(ctx context.Context, c driverConn, visits []analytics.Visit, totals []analytics.TotalCount) error {
+	w.packs.build(visits)
+	clear(w.lastPacks)
+	w.lastPacks = slices.Grow(w.lastPacks[:0], len(totals))[:len(totals)]
+	rows := w.packs.rows
+	if len(rows) == 0 {
+		return nil
+	}
+	last, err := w.lastPackRowid(ctx, c)
+	if err != nil {
+		return err
+	}
+	for i := range rows {
+		rows[i].rowid, rows[i].prev = last+int64(i)+1, nil
+		if i > 0 && rows[i-1].link == rows[i].link {
+			rows[i].prev = rows[i-1].rowid
+		}
+	}
+	j := 0
+	for i := range totals {
+		for j < len(rows) && rows[j].link < totals[i].LinkID {
+			j++
+		}
+		for ; j < len(rows) && rows[j].link == totals[i].LinkID; j++ {
+			w.lastPacks[i] = rows[j].rowid
+		}
+	}
+	return nil
+}
+
+// lastPackRowid returns the largest rowid of visit_packs, 0 when empty.
+func (w *writer) lastPackRowid(ctx context.Context, c driverConn) (int64, error) {
+	st, err := w.stmt(ctx, c, lastPack, "", 1)
+	if err != nil {
+		return 0, err
+	}
+	q, ok := st.(driver.StmtQueryContext)
+	if !ok {
+		return 0, errors.New("the SQLite driver's statements cannot query with a context")
+	}
+	rows, err := q.QueryContext(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	dest := make([]driver.Value, 1)
+	if err := rows.Next(dest); err != nil {
+		return 0, err
+	}
+	n, ok := dest[0].(int64)
+	if !ok {
+		return 0, fmt.Errorf("the last pack's rowid read as %T", dest[0])
+	}
+	return n, nil
 }
 
 // Close releases the statements Apply prepared. Call it after the last
@@ -394,28 +477,32 @@ func (s *Sink) Expire(ctx context.Context) error {
 }
 
 // expireRollups deletes the hourly and daily counts older than retention.
-// The tables are keyed by link first, so it walks them a range of links at
-// a time, each range one short statement on the writing connection, where
-// clicks being written queue behind it as behind any other write.
+// The tables are keyed by time first (migration 00012), so the rows to go
+// are the first of each; they go expireChunk at a time, each chunk one
+// statement on the writing connection, where clicks being written queue
+// behind it as behind any other write.
 func (s *Sink) expireRollups(ctx context.Context, now time.Time, retention time.Duration) error {
 	hour, day := analytics.RollupCutoffs(now, retention)
 	for _, t := range []struct {
-		table, at string
-		cut       int64
-	}{{"clicks_hourly", "hour", hour.Unix()}, {"clicks_daily", "day", day.Unix()}} {
-		var lo, hi sql.NullInt64
-		if err := s.db.QueryRowContext(ctx, `SELECT min(link_id), max(link_id) FROM `+t.table).Scan(&lo, &hi); err != nil {
-			return err
-		}
-		for from := lo.Int64; lo.Valid && from <= hi.Int64; from += analytics.RollupLinkChunk {
-			if _, err := s.db.ExecContext(ctx, `DELETE FROM `+t.table+` WHERE link_id >= ? AND link_id < ? AND `+t.at+` < ?`,
-				from, from+analytics.RollupLinkChunk, t.cut); err != nil {
-				return err
+		table, key, at string
+		cut            int64
+	}{
+		{"clicks_hourly", "hour, link_id", "hour", hour.Unix()},
+		{"clicks_daily", "day, link_id, dim, value", "day", day.Unix()},
+		{"orphan_visits_hourly", "domain_id, kind, hour", "hour", hour.Unix()},
+	} {
+		for {
+			res, err := s.db.ExecContext(ctx, fmt.Sprintf(`DELETE FROM %[1]s WHERE (%[2]s) IN
+				(SELECT %[2]s FROM %[1]s WHERE %[3]s < ? LIMIT ?)`, t.table, t.key, t.at), t.cut, expireChunk)
+			if err != nil {
+				return fmt.Errorf("%s: %w", t.table, err)
+			}
+			if n, _ := res.RowsAffected(); n < expireChunk {
+				break
 			}
 		}
 	}
-	_, err := s.db.ExecContext(ctx, `DELETE FROM orphan_visits_hourly WHERE hour < ?`, hour.Unix())
-	return err
+	return nil
 }
 
 // expireRows deletes the oldest run of at most expireChunk rows of table,
@@ -528,10 +615,28 @@ func (s *Sink) Totals(ctx context.Context, linkIDs []int64) (map[int64]analytics
 	return out, nil
 }
 
+// A link's counts are read an hour or a day at a time, through the
+// tables' keys (time first, then link): eachHour and eachDay begin a query
+// with t, the hours (days) in [?1, ?2) from the table's first to its last,
+// as unix seconds (each min and max a separate query: SQLite answers one
+// from the key's ends only when it is alone); the query joins t with the
+// counts of link ?3.
+const (
+	eachHour = `WITH RECURSIVE
+		r(lo, hi) AS (SELECT max((?1 + 3599) / 3600 * 3600, (SELECT min(hour) FROM clicks_hourly)),
+			min(?2, (SELECT max(hour) FROM clicks_hourly) + 1)),
+		t(at) AS (SELECT lo FROM r WHERE lo < hi UNION ALL SELECT at + 3600 FROM t, r WHERE at + 3600 < hi)
+		`
+	eachDay = `WITH RECURSIVE
+		r(lo, hi) AS (SELECT max(?1, (SELECT min(day) FROM clicks_daily)), min(?2, (SELECT max(day) FROM clicks_daily) + 1)),
+		t(at) AS (SELECT lo FROM r WHERE lo < hi UNION ALL SELECT at + 86400 FROM t, r WHERE at + 86400 < hi)
+		`
+)
+
 // Hourly implements analytics.Stats.
 func (s *Sink) Hourly(ctx context.Context, linkID int64, from, to time.Time) ([]analytics.HourlyCount, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT hour, humans, bots FROM clicks_hourly
-		WHERE link_id = ? AND hour >= ? AND hour < ? ORDER BY hour`, linkID, from.Unix(), to.Unix())
+	rows, err := s.db.QueryContext(ctx, eachHour+`SELECT c.hour, c.humans, c.bots FROM t
+		JOIN clicks_hourly AS c ON c.hour = t.at AND c.link_id = ?3 ORDER BY c.hour`, from.Unix(), to.Unix(), linkID)
 	out, err := collect(rows, err, func(r *sql.Rows) (analytics.HourlyCount, error) {
 		c := analytics.HourlyCount{LinkID: linkID}
 		return c, r.Scan(&c.Hour, &c.Humans, &c.Bots)
@@ -545,10 +650,10 @@ func (s *Sink) Hourly(ctx context.Context, linkID int64, from, to time.Time) ([]
 // Breakdown implements analytics.Stats.
 func (s *Sink) Breakdown(ctx context.Context, linkID int64, dim analytics.Dimension, from, to time.Time) ([]analytics.DailyCount, error) {
 	const day = 24 * time.Hour
-	rows, err := s.db.QueryContext(ctx, `SELECT value, sum(humans), sum(bots) FROM clicks_daily
-		WHERE link_id = ? AND dim = ? AND day BETWEEN ? AND ?
-		GROUP BY value ORDER BY sum(humans) DESC, value`,
-		linkID, int(dim), from.UTC().Truncate(day).Unix(), to.UTC().Truncate(day).Unix())
+	rows, err := s.db.QueryContext(ctx, eachDay+`SELECT c.value, sum(c.humans), sum(c.bots) FROM t
+		JOIN clicks_daily AS c ON c.day = t.at AND c.link_id = ?3 AND c.dim = ?4
+		GROUP BY c.value ORDER BY sum(c.humans) DESC, c.value`,
+		from.UTC().Truncate(day).Unix(), to.UTC().Truncate(day).Add(day).Unix(), linkID, int(dim))
 	out, err := collect(rows, err, func(r *sql.Rows) (analytics.DailyCount, error) {
 		c := analytics.DailyCount{LinkID: linkID, Dim: dim}
 		return c, r.Scan(&c.Value, &c.Humans, &c.Bots)
@@ -558,8 +663,8 @@ func (s *Sink) Breakdown(ctx context.Context, linkID int64, dim analytics.Dimens
 	}
 	var humans, bots int64
 	start, end := analytics.BreakdownHours(from, to)
-	err = s.db.QueryRowContext(ctx, `SELECT coalesce(sum(humans), 0), coalesce(sum(bots), 0) FROM clicks_hourly
-		WHERE link_id = ? AND hour >= ? AND hour < ?`, linkID, start.Unix(), end.Unix()).Scan(&humans, &bots)
+	err = s.db.QueryRowContext(ctx, eachHour+`SELECT coalesce(sum(c.humans), 0), coalesce(sum(c.bots), 0) FROM t
+		JOIN clicks_hourly AS c ON c.hour = t.at AND c.link_id = ?3`, start.Unix(), end.Unix(), linkID).Scan(&humans, &bots)
 	if err != nil {
 		return nil, fmt.Errorf("sqlitesink: %s of %d: clicks of the days: %w", dim, linkID, err)
 	}
@@ -622,24 +727,37 @@ func (s *Sink) Visits(ctx context.Context, linkID int64, limit int) ([]analytics
 }
 
 // packedVisits returns link's newest visits from its packs, at most limit,
-// none before cutoff (unix nanoseconds). Packs are read newest first and
-// the reading stops at the first whose newest visit is older than the
-// limit-th newest visit read so far.
+// none before cutoff (unix nanoseconds). It follows the link's chain of
+// packs (migration 00012) from the newest its total names, in the order
+// they were written (the order of their visits but for a batch delivered
+// late), and stops at the first pack whose newest visit is older than the
+// limit-th newest visit read so far, or than cutoff, or that expiry has
+// deleted. A link
+// stays on its pack (whose rowid an emptied table may give again) and a
+// chain goes only to lower rowids.
 func (s *Sink) packedVisits(ctx context.Context, link int64, limit int, cutoff int64) ([]analytics.Visit, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT last_at, data FROM visit_packs
-		WHERE link_id = ? AND last_at >= ? ORDER BY last_at DESC`, link, cutoff/1000)
+	var next sql.NullInt64
+	err := s.db.QueryRowContext(ctx, `SELECT last_pack FROM clicks_total WHERE link_id = ?`, link).Scan(&next)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
 	var vs []analytics.Visit
-	for rows.Next() {
-		var last int64
+	for next.Valid {
+		var owner, last int64
 		var data []byte
-		if err := rows.Scan(&last, &data); err != nil {
+		at := next.Int64
+		err := s.db.QueryRowContext(ctx, `SELECT link_id, last_at, data, prev FROM visit_packs WHERE rowid = ?`, at).
+			Scan(&owner, &last, &data, &next)
+		if errors.Is(err, sql.ErrNoRows) || err == nil && owner != link {
+			break
+		}
+		if err != nil {
 			return nil, err
 		}
-		if len(vs) >= limit && last*1000 < vs[limit-1].At {
+		if last*1000 < cutoff || len(vs) >= limit && last*1000 < vs[limit-1].At {
 			break
 		}
 		n := len(vs)
@@ -650,8 +768,11 @@ func (s *Sink) packedVisits(ctx context.Context, link int64, limit int, cutoff i
 		if len(vs) >= limit {
 			vs = newest(vs, limit)
 		}
+		if next.Valid && next.Int64 >= at {
+			break
+		}
 	}
-	return vs, rows.Err()
+	return vs, nil
 }
 
 // newest sorts vs newest first and keeps the first limit.

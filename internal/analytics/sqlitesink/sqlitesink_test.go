@@ -382,3 +382,73 @@ func cpuTime() time.Duration {
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// TestPackChain checks that a link's visits are found through its chain of
+// packs across writes, and that a chain left pointing into an emptied
+// table, whose rowids start again, leads to no other link's visits.
+func TestPackChain(t *testing.T) {
+	db := openDB(t)
+	now := sinktest.T0.Add(time.Hour)
+	s := sqlitesink.New(db, sqlitesink.Options{VisitRetention: 2 * time.Hour, Now: func() time.Time { return now }})
+	p, err := analytics.NewProcessor(s, analytics.ProcessorOptions{AggregatorOptions: analytics.AggregatorOptions{Visits: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq := uint64(0)
+	write := func(link int64, n int, at time.Time) {
+		t.Helper()
+		seq++
+		if err := p.Process(t.Context(), []*analytics.Batch{sinktest.BatchAt(seq, link, n, at)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	visits := func(link int64) []int64 {
+		t.Helper()
+		vs, err := s.Visits(t.Context(), link, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []int64
+		for _, v := range vs {
+			if v.LinkID != link {
+				t.Errorf("a visit of link %d read as link %d's", v.LinkID, link)
+			}
+			out = append(out, (v.At-sinktest.T0.UnixNano())/int64(time.Minute))
+		}
+		return out
+	}
+	// Link 7's visits in three writes, link 8's between them.
+	write(7, 2, sinktest.T0)
+	write(8, 1, sinktest.T0.Add(time.Minute))
+	write(7, 1, sinktest.T0.Add(5*time.Minute))
+	write(8, 1, sinktest.T0.Add(6*time.Minute))
+	write(7, 3, sinktest.T0.Add(10*time.Minute))
+	if got, want := visits(7), []int64{12, 11, 10, 5, 1, 0}; !slices.Equal(got, want) {
+		t.Errorf("link 7's visits at minutes %v, want %v", got, want)
+	}
+	if got, want := visits(8), []int64{6, 1}; !slices.Equal(got, want) {
+		t.Errorf("link 8's visits at minutes %v, want %v", got, want)
+	}
+
+	// All expire; the table starts its rowids again.
+	now = now.Add(4 * time.Hour)
+	if err := s.Expire(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n := visitCount(t, db); n != 0 {
+		t.Fatalf("%d visits after all expired, want 0", n)
+	}
+	// Link 8's new packs take rowids 1 to 5, the first pointing at 4 (its
+	// newest before); link 7's at 5 (its newest before, now link 8's).
+	late := now.Add(-time.Hour)
+	for i := range 5 {
+		write(8, 1, late.Add(time.Duration(i)*time.Minute))
+	}
+	write(7, 1, late.Add(10*time.Minute))
+	if got, want := len(visits(7)), 1; got != want {
+		t.Errorf("link 7 has %d visits after expiry and one more, want %d", got, want)
+	}
+	if got, want := len(visits(8)), 5; got != want {
+		t.Errorf("link 8 has %d visits after expiry and five more, want %d", got, want)
+	}
+}

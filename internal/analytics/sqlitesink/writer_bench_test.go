@@ -1,6 +1,7 @@
 package sqlitesink_test
 
 import (
+	"database/sql"
 	"math/rand/v2"
 	"net/netip"
 	"testing"
@@ -18,30 +19,50 @@ import (
 // "bench" traffic is wrk's (no User-Agent, referrer or language: every
 // click a bot with empty dimensions); "browsers" is sinktest.Batch's mix
 // of Chrome, an iPhone and curl, with a referrer and a language.
+// "uniform" draws the links uniformly, and "uniform-history" does so on
+// tables that already hold two days of every link's counts and visits, as
+// a server's do after running for a while.
 //
 // It uses only what every version of the sink has, so that the same file
 // runs against an older commit in the same session: cpu-µs/click is the
 // figure to compare, as a ratio of the two runs.
 func BenchmarkWriter(b *testing.B) {
 	const links, perFlush = 100_000, 5000
-	for _, traffic := range []string{"bench", "browsers"} {
-		b.Run(traffic, func(b *testing.B) {
-			s := sqlitesink.New(openDB(b), sqlitesink.Options{})
+	for _, c := range []struct {
+		name           string
+		browsers, zipf bool
+		historyHours   int
+	}{
+		{"bench", false, true, 0},
+		{"browsers", true, true, 0},
+		{"uniform", false, false, 0},
+		{"uniform-history", false, false, 48},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			db := openDB(b)
+			start := time.Now().Truncate(time.Hour).Add(-time.Hour)
+			if c.historyHours > 0 {
+				fillHistory(b, db, links, c.historyHours, start)
+			}
+			s := sqlitesink.New(db, sqlitesink.Options{})
 			p, err := analytics.NewProcessor(s, analytics.ProcessorOptions{AggregatorOptions: analytics.AggregatorOptions{Visits: true}})
 			if err != nil {
 				b.Fatal(err)
 			}
-			zipf := rand.NewZipf(rand.New(rand.NewPCG(1, 2)), 1.1, 1, links-1)
-			start := time.Now().Truncate(time.Hour).Add(-time.Hour)
+			rng := rand.New(rand.NewPCG(1, 2))
+			zipf := rand.NewZipf(rng, 1.1, 1, links-1)
 			var batches []*analytics.Batch
 			for i := range 16 {
 				bt := sinktest.Batch(uint64(i+1), 0, perFlush)
 				bt.Events = bt.Events[:perFlush]
 				for j := range bt.Events {
 					e := &bt.Events[j]
-					e.LinkID = int64(zipf.Uint64() + 1)
+					e.LinkID = int64(rng.IntN(links) + 1)
+					if c.zipf {
+						e.LinkID = int64(zipf.Uint64() + 1)
+					}
 					e.Addr = netip.AddrFrom4([4]byte{198, 51, byte(j >> 8), byte(j)}).As16()
-					if traffic == "bench" {
+					if !c.browsers {
 						e.UA, e.Referer, e.Language = 0, 0, 0
 					}
 				}
@@ -63,5 +84,43 @@ func BenchmarkWriter(b *testing.B) {
 			}
 			b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/1e3/float64(b.N*perFlush), "cpu-µs/click")
 		})
+	}
+}
+
+// fillHistory gives each of links links, in the hours before start, a
+// count an hour, a count a day of the device dimension (wrk's clicks are
+// bots) and a visit pack an hour, written in the order of time as a
+// server would have written them.
+func fillHistory(b *testing.B, db *sql.DB, links, hours int, start time.Time) {
+	b.Helper()
+	pack := make([]byte, 40)
+	const series = `WITH RECURSIVE l(value) AS (SELECT 1 UNION ALL SELECT value + 1 FROM l WHERE value < ?) `
+	for h := hours; h > 0; h-- {
+		at := start.Add(-time.Duration(h) * time.Hour)
+		tx, err := db.Begin()
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, q := range []struct {
+			query string
+			args  []any
+		}{
+			{series + `INSERT INTO clicks_hourly (link_id, hour, humans, bots) SELECT value, ?, 0, 1 FROM l`,
+				[]any{links, at.Unix()}},
+			{series + `INSERT INTO clicks_daily (link_id, day, dim, value, humans, bots) SELECT value, ?, 5, 'bot', 0, 1 FROM l WHERE true
+				ON CONFLICT DO UPDATE SET bots = bots + 1`, []any{links, at.Truncate(24 * time.Hour).Unix()}},
+			{series + `INSERT INTO visit_packs (link_id, last_at, visits, data) SELECT value, ?, 1, ? FROM l`,
+				[]any{links, at.UnixMicro(), pack}},
+		} {
+			if _, err := tx.Exec(q.query, q.args...); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := tx.Commit(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if _, err := db.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		b.Fatal(err)
 	}
 }
