@@ -61,7 +61,7 @@ const MaxReportPoints = 24 * 400
 // ReportSource is what a report is read from; every Stats is one.
 type ReportSource interface {
 	Hourly(ctx context.Context, linkID int64, from, to time.Time) ([]HourlyCount, error)
-	Breakdown(ctx context.Context, linkID int64, dim Dimension, from, to time.Time) ([]DailyCount, error)
+	Breakdowns(ctx context.Context, linkID int64, dims []Dimension, from, to time.Time) (map[Dimension][]DailyCount, error)
 }
 
 // NewReport reads link's report over [from, to) from st. from and to are
@@ -103,20 +103,13 @@ func NewReport(ctx context.Context, st ReportSource, linkID int64, from, to time
 	}
 	// Breakdowns are kept by day: the days from's to the one before to's,
 	// which is [from, to) when the interval is a day.
-	last := to.Add(-time.Nanosecond)
-	for _, b := range []struct {
-		dim Dimension
-		out *[]Row
-	}{
-		{DimReferrer, &r.Referrers}, {DimCountry, &r.Countries}, {DimBrowser, &r.Browsers},
-		{DimOS, &r.OS}, {DimDevice, &r.Devices},
-	} {
-		counts, err := st.Breakdown(ctx, linkID, b.dim, from, last)
-		if err != nil {
-			return Report{}, err
-		}
-		*b.out = top(counts)
+	bs, err := st.Breakdowns(ctx, linkID, []Dimension{DimReferrer, DimCountry, DimBrowser, DimOS, DimDevice},
+		from, to.Add(-time.Nanosecond))
+	if err != nil {
+		return Report{}, err
 	}
+	r.Referrers, r.Countries, r.Browsers = top(bs[DimReferrer]), top(bs[DimCountry]), top(bs[DimBrowser])
+	r.OS, r.Devices = top(bs[DimOS]), top(bs[DimDevice])
 	return r, nil
 }
 

@@ -20,11 +20,13 @@ type Stats interface {
 	// Hourly returns the link's hours in [from, to) that have clicks, in
 	// order.
 	Hourly(ctx context.Context, linkID int64, from, to time.Time) ([]HourlyCount, error)
-	// Breakdown returns the link's clicks by value of dim over the UTC days
-	// from from's to to's (both included), most human clicks first, then
-	// by value; Day is zero. The clicks with no value for dim are the row
-	// of value "" (see WithUnknown).
-	Breakdown(ctx context.Context, linkID int64, dim Dimension, from, to time.Time) ([]DailyCount, error)
+	// Breakdowns returns the link's clicks by value of each of dims over
+	// the UTC days from from's to to's (both included), most human clicks
+	// first, then by value; Day is zero. The clicks with no value for a
+	// dimension are its row of value "" (see WithUnknown). A report's
+	// dimensions are read together: the link's clicks over the days,
+	// which every unknown row needs, are read once.
+	Breakdowns(ctx context.Context, linkID int64, dims []Dimension, from, to time.Time) (map[Dimension][]DailyCount, error)
 	// Orphans returns the orphan visits in the hours of [from, to), by
 	// domain, kind and hour.
 	Orphans(ctx context.Context, from, to time.Time) ([]OrphanCount, error)
@@ -45,6 +47,25 @@ type StoredVisit struct {
 func BreakdownHours(from, to time.Time) (start, end time.Time) {
 	const day = 24 * time.Hour
 	return from.UTC().Truncate(day), to.UTC().Truncate(day).Add(day)
+}
+
+// SplitBreakdowns sorts the daily rows read for link (of any dimensions,
+// in any order) into the breakdowns of dims, each completed by
+// WithUnknown from the link's clicks over the same days.
+func SplitBreakdowns(rows []DailyCount, linkID int64, dims []Dimension, humans, bots int64) map[Dimension][]DailyCount {
+	out := make(map[Dimension][]DailyCount, len(dims))
+	for _, d := range dims {
+		out[d] = nil
+	}
+	for _, r := range rows {
+		if cs, ok := out[r.Dim]; ok {
+			out[r.Dim] = append(cs, r)
+		}
+	}
+	for d, cs := range out {
+		out[d] = WithUnknown(cs, linkID, d, humans, bots)
+	}
+	return out
 }
 
 // WithUnknown completes a breakdown read from the daily rollup, whose

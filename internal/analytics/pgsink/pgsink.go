@@ -476,32 +476,37 @@ func (s *Sink) Hourly(ctx context.Context, linkID int64, from, to time.Time) ([]
 	return out, nil
 }
 
-// Breakdown implements analytics.Stats.
-func (s *Sink) Breakdown(ctx context.Context, linkID int64, dim analytics.Dimension, from, to time.Time) ([]analytics.DailyCount, error) {
-	rows, err := s.pool.Query(ctx, `SELECT value, sum(humans), sum(bots) FROM clicks_daily
-		WHERE link_id = $1 AND dim = $2 AND day BETWEEN $3 AND $4
-		GROUP BY value ORDER BY sum(humans) DESC, value`,
-		linkID, int16(dim), from.UTC().Truncate(day), to.UTC().Truncate(day))
-	if err != nil {
-		return nil, fmt.Errorf("pgsink: %s of %d: %w", dim, linkID, err)
+// Breakdowns implements analytics.Stats.
+func (s *Sink) Breakdowns(ctx context.Context, linkID int64, dims []analytics.Dimension, from, to time.Time) (map[analytics.Dimension][]analytics.DailyCount, error) {
+	ds := make([]int16, len(dims))
+	for i, d := range dims {
+		ds[i] = int16(d)
 	}
-	var out []analytics.DailyCount
-	c := analytics.DailyCount{LinkID: linkID, Dim: dim}
-	_, err = pgx.ForEachRow(rows, []any{&c.Value, &c.Humans, &c.Bots}, func() error {
-		out = append(out, c)
+	rows, err := s.pool.Query(ctx, `SELECT dim, value, sum(humans), sum(bots) FROM clicks_daily
+		WHERE link_id = $1 AND dim = ANY($2) AND day BETWEEN $3 AND $4 GROUP BY dim, value`,
+		linkID, ds, from.UTC().Truncate(day), to.UTC().Truncate(day))
+	if err != nil {
+		return nil, fmt.Errorf("pgsink: breakdowns of %d: %w", linkID, err)
+	}
+	var counts []analytics.DailyCount
+	var dim int16
+	c := analytics.DailyCount{LinkID: linkID}
+	_, err = pgx.ForEachRow(rows, []any{&dim, &c.Value, &c.Humans, &c.Bots}, func() error {
+		c.Dim = analytics.Dimension(dim)
+		counts = append(counts, c)
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("pgsink: %s of %d: %w", dim, linkID, err)
+		return nil, fmt.Errorf("pgsink: breakdowns of %d: %w", linkID, err)
 	}
 	var humans, bots int64
 	start, end := analytics.BreakdownHours(from, to)
 	err = s.pool.QueryRow(ctx, `SELECT coalesce(sum(humans), 0)::bigint, coalesce(sum(bots), 0)::bigint FROM clicks_hourly
 		WHERE link_id = $1 AND hour >= $2 AND hour < $3`, linkID, start, end).Scan(&humans, &bots)
 	if err != nil {
-		return nil, fmt.Errorf("pgsink: %s of %d: clicks of the days: %w", dim, linkID, err)
+		return nil, fmt.Errorf("pgsink: breakdowns of %d: clicks of the days: %w", linkID, err)
 	}
-	return analytics.WithUnknown(out, linkID, dim, humans, bots), nil
+	return analytics.SplitBreakdowns(counts, linkID, dims, humans, bots), nil
 }
 
 // Orphans implements analytics.Stats.

@@ -128,23 +128,27 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 			t.Errorf("an empty range has %d hours", len(hours))
 		}
 
-		ref, err := s.Breakdown(ctx, 10, analytics.DimReferrer, T0, T0)
+		all, err := s.Breakdowns(ctx, 10, []analytics.Dimension{analytics.DimReferrer, analytics.DimDevice}, T0, T0)
 		if err != nil {
 			t.Fatal(err)
 		}
+		if len(all) != 2 {
+			t.Errorf("Breakdowns of two dimensions = %+v", all)
+		}
+		ref := all[analytics.DimReferrer]
 		if len(ref) != 2 || ref[0].Value != "" || ref[0].Humans != 30 || ref[0].Bots != 30 || ref[1].Value != "news.example.com" || ref[1].Humans != 30 {
 			t.Errorf("referrers = %+v", ref)
 		}
 		// No GeoIP database: no click has a country, so no row was
 		// written for one, and every click is the unknown row.
-		countries, err := s.Breakdown(ctx, 10, analytics.DimCountry, T0, T0.Add(3*time.Hour))
+		countries, err := breakdown(ctx, s, 10, analytics.DimCountry, T0, T0.Add(3*time.Hour))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if fmt.Sprint(countries) != fmt.Sprint([]analytics.DailyCount{{LinkID: 10, Dim: analytics.DimCountry, Humans: Humans(90), Bots: Bots(90)}}) {
 			t.Errorf("countries = %+v", countries)
 		}
-		dev, _ := s.Breakdown(ctx, 10, analytics.DimDevice, T0, T0)
+		dev := all[analytics.DimDevice]
 		if fmt.Sprint(dev) != fmt.Sprint([]analytics.DailyCount{
 			{LinkID: 10, Dim: analytics.DimDevice, Value: "desktop", Humans: 30},
 			{LinkID: 10, Dim: analytics.DimDevice, Value: "mobile", Humans: 30},
@@ -302,7 +306,7 @@ func RunRetention(t *testing.T, open func(t *testing.T, opts analytics.SinkOptio
 	}
 	devices := func(t *testing.T, s ExpiringStore, link int64, from, to time.Time) int64 {
 		t.Helper()
-		ds, err := s.Breakdown(t.Context(), link, analytics.DimDevice, from, to)
+		ds, err := breakdown(t.Context(), s, link, analytics.DimDevice, from, to)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -384,4 +388,13 @@ func RunRetention(t *testing.T, open func(t *testing.T, opts analytics.SinkOptio
 			t.Errorf("%d hours of orphan visits after Expire without a retention, want 3", n)
 		}
 	})
+}
+
+// breakdown reads the one breakdown of dim.
+func breakdown(ctx context.Context, s analytics.Stats, link int64, dim analytics.Dimension, from, to time.Time) ([]analytics.DailyCount, error) {
+	bs, err := s.Breakdowns(ctx, link, []analytics.Dimension{dim}, from, to)
+	if err == nil && len(bs) != 1 {
+		err = fmt.Errorf("Breakdowns of %s = %+v, want it alone", dim, bs)
+	}
+	return bs[dim], err
 }

@@ -124,3 +124,45 @@ func fillHistory(b *testing.B, db *sql.DB, links, hours int, start time.Time) {
 		b.Fatal(err)
 	}
 }
+
+// BenchmarkStatsYear reads a link's hourly counts, and its report by day
+// (the series and five breakdowns), over a year, from tables holding a
+// year of counts for 200 links: the stats API's widest range, looked up
+// an hour (a day) at a time through the tables' time-first keys.
+func BenchmarkStatsYear(b *testing.B) {
+	const links, hours = 200, 365 * 24
+	db := openDB(b)
+	end := time.Now().Truncate(24 * time.Hour)
+	start := end.Add(-hours * time.Hour)
+	const series = `WITH RECURSIVE l(value) AS (SELECT 1 UNION ALL SELECT value + 1 FROM l WHERE value < ?),
+		h(at) AS (SELECT ? UNION ALL SELECT at + ? FROM h WHERE at + ? < ?) `
+	for _, q := range []struct {
+		query string
+		step  time.Duration
+	}{
+		{series + `INSERT INTO clicks_hourly (link_id, hour, humans, bots) SELECT value, at, 1, 0 FROM h, l`, time.Hour},
+		{series + `INSERT INTO clicks_daily (link_id, day, dim, value, humans, bots) SELECT value, at, 5, 'desktop', 24, 0 FROM h, l`, 24 * time.Hour},
+	} {
+		step := int64(q.step / time.Second)
+		if _, err := db.Exec(q.query, links, start.Unix(), step, step, end.Unix()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	s := sqlitesink.New(db, sqlitesink.Options{})
+	b.Run("hourly", func(b *testing.B) {
+		for b.Loop() {
+			hs, err := s.Hourly(b.Context(), links/2, start, end)
+			if err != nil || len(hs) != hours {
+				b.Fatalf("Hourly = %d rows, %v; want %d", len(hs), err, hours)
+			}
+		}
+	})
+	b.Run("report", func(b *testing.B) {
+		for b.Loop() {
+			rep, err := analytics.NewReport(b.Context(), s, links/2, start, end, analytics.Day)
+			if err != nil || rep.Clicks != hours || len(rep.Devices) == 0 || rep.Devices[0].Clicks != hours {
+				b.Fatalf("NewReport = %+v, %v; want %d clicks, all desktop", rep, err, hours)
+			}
+		}
+	})
+}
