@@ -68,6 +68,7 @@ type options struct {
 	against     string
 	configs     string
 	uniform64   bool
+	history     time.Duration
 }
 
 func main() {
@@ -91,6 +92,7 @@ func main() {
 	flag.StringVar(&o.against, "against", "", "also measure the hot configuration of this commit (built in a temporary git worktree), interleaved with the rest")
 	flag.StringVar(&o.configs, "configs", "", "comma-separated configurations to measure besides the baseline, e.g. sqlite-hot (default: all but the -ttl60 and -gogc100 ones, which weigh one setting and run only when named)")
 	flag.BoolVar(&o.uniform64, "uniform64", true, "also measure the peak of every warm configuration with 64 connections and codes drawn uniformly, between baseline runs loaded the same way")
+	flag.DurationVar(&o.history, "history", 0, "give every SQLite server's links this much click history (hourly and daily counts, visit packs) before it starts, as a server that has run that long has: the analytics writer's cost depends on it")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -227,6 +229,12 @@ func (b *bench) run(ctx context.Context) error {
 		return err
 	}
 	b.notes = append(b.notes, fmt.Sprintf("seed: %d links into SQLite at %.0f rows/s", b.o.links, rate))
+	if err := b.history(ctx, sqlitePath); err != nil {
+		return err
+	}
+	if b.o.history >= time.Hour {
+		b.notes = append(b.notes, fmt.Sprintf("history: every SQLite server's links were given %s of clicks before it started (a count an hour and a day, a visit pack an hour)", b.o.history))
+	}
 	// Each SQLite server gets its own copy, so that one's creates and
 	// checkpoints do not touch another's measurements.
 	hotPath := filepath.Join(b.work, "sqlite-hot.db")
@@ -298,6 +306,9 @@ func (b *bench) run(ctx context.Context) error {
 		path := filepath.Join(b.work, "sqlite-against.db")
 		codes := filepath.Join(b.work, "codes-against.tsv")
 		if _, err := b.seed(ctx, b.against, "sqlite:"+path, codes); err != nil {
+			return err
+		}
+		if err := b.history(ctx, path); err != nil {
 			return err
 		}
 		then = b.add(&server{name: b.againstName(), url: "http://127.0.0.1:18096", codes: codes, warm: true,
@@ -529,6 +540,16 @@ func (b *bench) buildAgainst(ctx context.Context) error {
 		return fmt.Errorf("build %s: %w: %s", b.o.against, err, strings.TrimSpace(string(out)))
 	}
 	return nil
+}
+
+// history gives the SQLite database at path -history of clicks.
+func (b *bench) history(ctx context.Context, path string) error {
+	hours := int(b.o.history / time.Hour)
+	if hours <= 0 {
+		return nil
+	}
+	b.logf("giving %s %d hours of click history", filepath.Base(path), hours)
+	return fillHistory(ctx, path, hours)
 }
 
 // seed fills a database through bin's 'shortlinks seed' and returns its

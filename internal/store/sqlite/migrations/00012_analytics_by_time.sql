@@ -5,7 +5,7 @@
 -- of every hour sat together, so once links had some history the rows one
 -- write updates (this hour's and today's, one per link clicked) were each
 -- on a page of their own, and the writer rewrote a page per link and table
--- every second: with two days of history its CPU per click was 4.5 times
+-- every second: with two days of history its CPU per click was 3.6 times
 -- that on new tables (docs/performance.md). Keyed by time, every write
 -- lands in the current hour's and day's pages whatever the history, expiry
 -- deletes from the start of the table, and a link's reads look up each
