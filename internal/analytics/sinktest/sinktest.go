@@ -394,7 +394,7 @@ func RunRetention(t *testing.T, open func(t *testing.T, opts analytics.SinkOptio
 func breakdown(ctx context.Context, s analytics.Stats, link int64, dim analytics.Dimension, from, to time.Time) ([]analytics.DailyCount, error) {
 	bs, err := s.Breakdowns(ctx, link, []analytics.Dimension{dim}, from, to)
 	if err == nil && len(bs) != 1 {
-		err = fmt.Errorf("Breakdowns of %s = %+v, want it alone", dim, bs)
+		err = fmt.Errorf("breakdowns of %s = %+v, want it alone", dim, bs)
 	}
 	return bs[dim], err
 }
