@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pressly/goose/v3"
+
 	"github.com/shortlinks/shortlinks/internal/apikey"
 	"github.com/shortlinks/shortlinks/internal/link"
 )
@@ -13,18 +15,7 @@ import (
 // ownerless keys with the scopes their admin flag implied, and that the
 // accounts migration can be rolled back and applied again.
 func TestAccountsMigration(t *testing.T) {
-	db, err := Open(t.Context(), filepath.Join(t.TempDir(), "links.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	p, err := db.provider()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.UpTo(t.Context(), 1); err != nil {
-		t.Fatal(err)
-	}
+	db, p := migratedTo(t, 1)
 	at := time.Now().UnixMicro()
 	for _, k := range []struct {
 		name  string
@@ -77,4 +68,23 @@ func TestAccountsMigration(t *testing.T) {
 		t.Fatalf("migrating again: %v", err)
 	}
 	check("migrated again")
+}
+
+// migratedTo opens a new database migrated up to version only, closed
+// when the test ends, and returns it with its migrations to go on with.
+func migratedTo(t *testing.T, version int64) (*DB, *goose.Provider) {
+	t.Helper()
+	db, err := Open(t.Context(), filepath.Join(t.TempDir(), "links.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	p, err := db.provider()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(t.Context(), version); err != nil {
+		t.Fatal(err)
+	}
+	return db, p
 }

@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"path/filepath"
 	"reflect"
 	"testing"
 )
@@ -10,18 +9,7 @@ import (
 // count, keys the counts by time first, chains each link's visit packs
 // from its total to its oldest, and can be rolled back and applied again.
 func TestAnalyticsByTimeMigration(t *testing.T) {
-	db, err := Open(t.Context(), filepath.Join(t.TempDir(), "links.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	p, err := db.provider()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.UpTo(t.Context(), 11); err != nil {
-		t.Fatal(err)
-	}
+	db, p := migratedTo(t, 11)
 	exec := func(query string, args ...any) {
 		t.Helper()
 		if _, err := db.write.ExecContext(t.Context(), query, args...); err != nil {
