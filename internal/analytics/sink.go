@@ -60,9 +60,10 @@ type SinkOptions struct {
 }
 
 // RollupExpiryEvery is how often Expire deletes the counts past
-// RollupRetention. The rollup tables are keyed by link first, so finding
-// the old rows walks each table whole, a range of RollupLinkChunk links
-// per statement: once a day, not at every Expire.
+// RollupRetention. PostgreSQL's rollup tables are keyed by link first, so
+// finding the old rows walks each table whole, a range of RollupLinkChunk
+// links per statement: once a day, not at every Expire. (SQLite's are keyed
+// by time and lose their first rows; it keeps the same pace.)
 const (
 	RollupExpiryEvery = 24 * time.Hour
 	RollupLinkChunk   = 10_000
