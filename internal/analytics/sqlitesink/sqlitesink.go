@@ -33,6 +33,8 @@ type Sink struct {
 	mu sync.Mutex // held by Apply, which uses w
 	w  writer
 
+	pend pending // the hourly and daily increments not in the tables yet
+
 	rollupsExpired time.Time // when Expire last deleted old counts; only Expire uses it
 }
 
@@ -45,6 +47,7 @@ var (
 func New(db *sql.DB, opts Options) *Sink {
 	opts = opts.WithDefaults()
 	s := &Sink{db: db, opts: opts, now: opts.Now}
+	s.pend.foldApplies, s.pend.foldRows, s.pend.foldChunk = foldApplies, foldRows, foldChunk
 	return s
 }
 
@@ -218,11 +221,24 @@ func (s *Sink) Apply(ctx context.Context, d *analytics.Delta) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	conn, err := s.db.Conn(ctx)
-	if err != nil {
+	if err == nil {
+		defer conn.Close()
+		if err = s.load(ctx, conn); err == nil {
+			err = s.write(ctx, conn, func(c driverConn) (step, error) { return s.apply(ctx, c, d) })
+		}
+	}
+	var ae *analytics.AppliedError
+	if err != nil && !errors.As(err, &ae) {
 		return fmt.Errorf("sqlitesink: apply: %w", err)
 	}
-	defer conn.Close()
-	err = conn.Raw(func(dc any) error {
+	return err
+}
+
+// write runs fn in a transaction on conn's driver connection, then commits
+// and installs the step fn returned, together under s.pend.mu (see
+// pending). The caller holds s.mu.
+func (s *Sink) write(ctx context.Context, conn *sql.Conn, fn func(c driverConn) (step, error)) error {
+	return conn.Raw(func(dc any) error {
 		c, ok := dc.(driverConn)
 		if !ok {
 			return fmt.Errorf("the SQLite driver's connection is a %T", dc)
@@ -240,42 +256,41 @@ func (s *Sink) Apply(ctx context.Context, d *analytics.Delta) error {
 		if err != nil {
 			return err
 		}
-		if err := s.apply(ctx, c, d); err != nil {
+		st, err := fn(c)
+		if err != nil {
 			tx.Rollback()
 			return err
 		}
+		s.pend.mu.Lock()
+		defer s.pend.mu.Unlock()
 		if err := tx.Commit(); err != nil {
 			return fmt.Errorf("commit: %w", err)
 		}
+		s.pend.install(st)
 		return nil
 	})
-	var ae *analytics.AppliedError
-	if err != nil && !errors.As(err, &ae) {
-		return fmt.Errorf("sqlitesink: apply: %w", err)
-	}
-	return err
 }
 
-func (s *Sink) apply(ctx context.Context, c driverConn, d *analytics.Delta) error {
+func (s *Sink) apply(ctx context.Context, c driverConn, d *analytics.Delta) (step, error) {
 	now := s.now()
 	w := &s.w
 	var seen []analytics.BatchID
 	mark, err := w.stmt(ctx, c, insertBatch, values(3), 1)
 	if err != nil {
-		return err
+		return step{}, err
 	}
 	for _, id := range d.Batches {
 		res, err := mark.ExecContext(ctx, []driver.NamedValue{
 			{Ordinal: 1, Value: int64(id.Producer)}, {Ordinal: 2, Value: int64(id.Seq)}, {Ordinal: 3, Value: now.Unix()}})
 		if err != nil {
-			return err
+			return step{}, err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			seen = append(seen, id)
 		}
 	}
 	if len(seen) > 0 {
-		return &analytics.AppliedError{Batches: seen}
+		return step{}, &analytics.AppliedError{Batches: seen}
 	}
 	// A visit older than the retention would be written and expired at
 	// once: leave it out. Copy only when there is one.
@@ -285,7 +300,7 @@ func (s *Sink) apply(ctx context.Context, c driverConn, d *analytics.Delta) erro
 		visits = slices.DeleteFunc(slices.Clone(visits), func(v analytics.Visit) bool { return v.At < cutoff })
 	}
 	if err := w.buildPacks(ctx, c, visits, d.Totals); err != nil {
-		return err
+		return step{}, err
 	}
 	// The packs go before the totals, whose last_pack they read.
 	writes := []struct {
@@ -293,15 +308,6 @@ func (s *Sink) apply(ctx context.Context, c driverConn, d *analytics.Delta) erro
 		n          int
 		fill       func(vals []driver.NamedValue, i int)
 	}{
-		{upsertHourly, values(4), len(d.Hourly), func(vals []driver.NamedValue, i int) {
-			r := &d.Hourly[i]
-			vals[0].Value, vals[1].Value, vals[2].Value, vals[3].Value = r.LinkID, r.Hour, r.Humans, r.Bots
-		}},
-		{upsertDaily, values(6), len(d.Daily), func(vals []driver.NamedValue, i int) {
-			r := &d.Daily[i]
-			vals[0].Value, vals[1].Value, vals[2].Value = r.LinkID, r.Day, int64(r.Dim)
-			vals[3].Value, vals[4].Value, vals[5].Value = r.Value, r.Humans, r.Bots
-		}},
 		{upsertOrphan, values(4), len(d.Orphans), func(vals []driver.NamedValue, i int) {
 			r := &d.Orphans[i]
 			vals[0].Value, vals[1].Value, vals[2].Value, vals[3].Value = int64(r.Domain), int64(r.Kind), r.Hour, r.Visits
@@ -325,10 +331,11 @@ func (s *Sink) apply(ctx context.Context, c driverConn, d *analytics.Delta) erro
 	}
 	for _, wr := range writes {
 		if err := w.exec(ctx, c, wr.query, wr.row, wr.n, wr.fill); err != nil {
-			return err
+			return step{}, err
 		}
 	}
-	return nil
+	// The hourly and daily counts go to the log (see pending.go).
+	return s.logAndFold(ctx, c, d)
 }
 
 // buildPacks packs visits (see packer.build) and numbers the packs from
@@ -391,30 +398,33 @@ func (w *writer) lastPackRowid(ctx context.Context, c driverConn) (int64, error)
 	return n, nil
 }
 
-// Close releases the statements Apply prepared. Call it after the last
+// Close folds the pending increments into the tables (see pending.go),
+// then releases the statements Apply prepared. Call it after the last
 // Apply and before the database is closed: SQLite keeps a connection with
 // statements left open until they are (close_v2).
 func (s *Sink) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.w.conn == nil {
-		return nil
-	}
 	conn, err := s.db.Conn(context.Background())
 	if err != nil {
 		return nil // the database is closed already
 	}
 	defer conn.Close()
 	var errs []error
-	conn.Raw(func(dc any) error {
-		if dc != s.w.conn {
+	if err := s.foldAll(context.Background(), conn); err != nil {
+		errs = append(errs, fmt.Errorf("fold: %w", err))
+	}
+	if s.w.conn != nil {
+		conn.Raw(func(dc any) error {
+			if dc != s.w.conn {
+				return nil
+			}
+			for _, st := range s.w.stmts {
+				errs = append(errs, st.(driver.Stmt).Close())
+			}
 			return nil
-		}
-		for _, st := range s.w.stmts {
-			errs = append(errs, st.(driver.Stmt).Close())
-		}
-		return nil
-	})
+		})
+	}
 	s.w = writer{}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("sqlitesink: close: %w", err)
@@ -482,6 +492,10 @@ func (s *Sink) Expire(ctx context.Context) error {
 // statement on the writing connection, where clicks being written queue
 // behind it as behind any other write.
 func (s *Sink) expireRollups(ctx context.Context, now time.Time, retention time.Duration) error {
+	// What waits in memory may be as old as what goes.
+	if err := s.foldEverything(ctx); err != nil {
+		return fmt.Errorf("fold: %w", err)
+	}
 	hour, day := analytics.RollupCutoffs(now, retention)
 	for _, t := range []struct {
 		table, key, at string
@@ -637,11 +651,24 @@ const (
 
 // Hourly implements analytics.Stats.
 func (s *Sink) Hourly(ctx context.Context, linkID int64, from, to time.Time) ([]analytics.HourlyCount, error) {
-	rows, err := s.db.QueryContext(ctx, eachHour+`SELECT c.hour, c.humans, c.bots FROM t
-		JOIN clicks_hourly AS c ON c.hour = t.at AND c.link_id = ?3 ORDER BY c.hour`, from.Unix(), to.Unix(), linkID)
-	out, err := collect(rows, err, func(r *sql.Rows) (analytics.HourlyCount, error) {
-		c := analytics.HourlyCount{LinkID: linkID}
-		return c, r.Scan(&c.Hour, &c.Humans, &c.Bots)
+	var out []analytics.HourlyCount
+	err := s.withPending(ctx, linkID, func(q *sql.Conn, pend rollups) error {
+		rows, err := q.QueryContext(ctx, eachHour+`SELECT c.hour, c.humans, c.bots FROM t
+			JOIN clicks_hourly AS c ON c.hour = t.at AND c.link_id = ?3 ORDER BY c.hour`, from.Unix(), to.Unix(), linkID)
+		stored, err := collect(rows, err, func(r *sql.Rows) (analytics.HourlyCount, error) {
+			c := analytics.HourlyCount{LinkID: linkID}
+			return c, r.Scan(&c.Hour, &c.Humans, &c.Bots)
+		})
+		if err != nil {
+			return err
+		}
+		lo, hi := from.Unix(), to.Unix()
+		in := slices.DeleteFunc(pend.hourly, func(c analytics.HourlyCount) bool { return c.Hour < lo || c.Hour >= hi })
+		out = mergeSorted(nil, stored, in, hourlyKey, func(x *analytics.HourlyCount, y analytics.HourlyCount) {
+			x.Humans += y.Humans
+			x.Bots += y.Bots
+		})
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlitesink: hourly clicks of %d: %w", linkID, err)
@@ -652,26 +679,69 @@ func (s *Sink) Hourly(ctx context.Context, linkID int64, from, to time.Time) ([]
 // Breakdowns implements analytics.Stats.
 func (s *Sink) Breakdowns(ctx context.Context, linkID int64, dims []analytics.Dimension, from, to time.Time) (map[analytics.Dimension][]analytics.DailyCount, error) {
 	const day = 24 * time.Hour
-	// Each day's rows of the link are one range of the key, all dimensions
-	// together; those not asked for are left out by SplitBreakdowns.
-	rows, err := s.db.QueryContext(ctx, eachDay+`SELECT c.dim, c.value, sum(c.humans), sum(c.bots) FROM t
-		JOIN clicks_daily AS c ON c.day = t.at AND c.link_id = ?3 GROUP BY c.dim, c.value`,
-		from.UTC().Truncate(day).Unix(), to.UTC().Truncate(day).Add(day).Unix(), linkID)
-	counts, err := collect(rows, err, func(r *sql.Rows) (analytics.DailyCount, error) {
-		c := analytics.DailyCount{LinkID: linkID}
-		return c, r.Scan(&c.Dim, &c.Value, &c.Humans, &c.Bots)
+	firstDay, endDay := from.UTC().Truncate(day), to.UTC().Truncate(day).Add(day)
+	start, end := analytics.BreakdownHours(from, to)
+	var counts []analytics.DailyCount
+	var humans, bots int64
+	err := s.withPending(ctx, linkID, func(q *sql.Conn, pend rollups) error {
+		// Each day's rows of the link are one range of the key, all
+		// dimensions together; those not asked for are left out by
+		// SplitBreakdowns.
+		rows, err := q.QueryContext(ctx, eachDay+`SELECT c.dim, c.value, sum(c.humans), sum(c.bots) FROM t
+			JOIN clicks_daily AS c ON c.day = t.at AND c.link_id = ?3 GROUP BY c.dim, c.value`,
+			firstDay.Unix(), endDay.Unix(), linkID)
+		counts, err = collect(rows, err, func(r *sql.Rows) (analytics.DailyCount, error) {
+			c := analytics.DailyCount{LinkID: linkID}
+			return c, r.Scan(&c.Dim, &c.Value, &c.Humans, &c.Bots)
+		})
+		if err != nil {
+			return err
+		}
+		err = q.QueryRowContext(ctx, eachHour+`SELECT coalesce(sum(c.humans), 0), coalesce(sum(c.bots), 0) FROM t
+			JOIN clicks_hourly AS c ON c.hour = t.at AND c.link_id = ?3`, start.Unix(), end.Unix(), linkID).Scan(&humans, &bots)
+		if err != nil {
+			return fmt.Errorf("clicks of the days: %w", err)
+		}
+		for _, c := range pend.hourly {
+			if c.Hour >= start.Unix() && c.Hour < end.Unix() {
+				humans, bots = humans+c.Humans, bots+c.Bots
+			}
+		}
+		counts = addDaily(counts, pend.daily, firstDay.Unix(), endDay.Unix())
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlitesink: breakdowns of %d: %w", linkID, err)
 	}
-	var humans, bots int64
-	start, end := analytics.BreakdownHours(from, to)
-	err = s.db.QueryRowContext(ctx, eachHour+`SELECT coalesce(sum(c.humans), 0), coalesce(sum(c.bots), 0) FROM t
-		JOIN clicks_hourly AS c ON c.hour = t.at AND c.link_id = ?3`, start.Unix(), end.Unix(), linkID).Scan(&humans, &bots)
-	if err != nil {
-		return nil, fmt.Errorf("sqlitesink: breakdowns of %d: clicks of the days: %w", linkID, err)
-	}
 	return analytics.SplitBreakdowns(counts, linkID, dims, humans, bots), nil
+}
+
+// addDaily adds to counts, a link's sums by dimension and value, the rows
+// of add of the days from lo up to hi.
+func addDaily(counts, add []analytics.DailyCount, lo, hi int64) []analytics.DailyCount {
+	type key struct {
+		dim   analytics.Dimension
+		value string
+	}
+	at := make(map[key]int, len(counts))
+	for i, c := range counts {
+		at[key{c.Dim, c.Value}] = i
+	}
+	for _, c := range add {
+		if c.Day < lo || c.Day >= hi {
+			continue
+		}
+		k := key{c.Dim, c.Value}
+		i, ok := at[k]
+		if !ok {
+			i = len(counts)
+			at[k] = i
+			counts = append(counts, analytics.DailyCount{LinkID: c.LinkID, Dim: c.Dim, Value: c.Value})
+		}
+		counts[i].Humans += c.Humans
+		counts[i].Bots += c.Bots
+	}
+	return counts
 }
 
 // Orphans implements analytics.Stats.

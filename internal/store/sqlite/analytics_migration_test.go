@@ -61,7 +61,7 @@ func TestAnalyticsByTimeMigration(t *testing.T) {
 	for _, step := range []string{"up", "down", "up again"} {
 		switch step {
 		case "down":
-			if _, err := p.Down(t.Context()); err != nil {
+			if _, err := p.DownTo(t.Context(), 11); err != nil {
 				t.Fatal(err)
 			}
 		default:
@@ -108,5 +108,40 @@ func TestAnalyticsByTimeMigration(t *testing.T) {
 		if want := map[int64][]int64{1: {4, 3, 1}, 2: {2}}; !reflect.DeepEqual(chains, want) {
 			t.Errorf("%s: chains of packs %v, want %v", step, chains, want)
 		}
+	}
+}
+
+// TestAnalyticsPendingMigration: going below 13 is refused while the click
+// writer's log holds increments that only it can fold into the counts.
+func TestAnalyticsPendingMigration(t *testing.T) {
+	db, p := migratedTo(t, 13)
+	tables := func() int {
+		var n int
+		if err := db.read.QueryRowContext(t.Context(), `SELECT count(*) FROM sqlite_schema
+			WHERE name IN ('analytics_pending', 'analytics_fold')`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if _, err := db.write.ExecContext(t.Context(), `INSERT INTO analytics_pending (id, data) VALUES (1, x'01')`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.DownTo(t.Context(), 12); err == nil {
+		t.Fatal("down with a pending increment left succeeded")
+	}
+	if n := tables(); n != 2 {
+		t.Fatalf("after the refused down, %d of the 2 tables are left", n)
+	}
+	if _, err := db.write.ExecContext(t.Context(), `DELETE FROM analytics_pending`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.DownTo(t.Context(), 12); err != nil {
+		t.Fatalf("down with an empty log: %v", err)
+	}
+	if n := tables(); n != 0 {
+		t.Fatalf("after down, %d of the 2 tables are left", n)
+	}
+	if err := db.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
 	}
 }

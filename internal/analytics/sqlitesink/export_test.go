@@ -1,0 +1,32 @@
+package sqlitesink
+
+import (
+	"context"
+	"database/sql/driver"
+)
+
+// SetFoldLimits sets the fold's limits (see fold.go) of s for a test.
+func SetFoldLimits(s *Sink, applies, rows, chunk int) {
+	s.pend.foldApplies, s.pend.foldRows, s.pend.foldChunk = applies, rows, chunk
+}
+
+// Abandon releases the statements of s without folding what it holds in
+// memory, as a server killed mid-fold leaves its database.
+func Abandon(s *Sink) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	conn, err := s.db.Conn(context.Background())
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		if dc == s.w.conn {
+			for _, st := range s.w.stmts {
+				st.(driver.Stmt).Close()
+			}
+		}
+		s.w = writer{}
+		return nil
+	})
+}
