@@ -16,13 +16,13 @@ import (
 // foldApplies writes, or once foldRows rows wait, whichever is first: on a
 // busy server a write is one to three seconds of clicks, so a link's
 // counts reach the tables every one to three minutes, and the rows in
-// memory stay under foldRows (about 20 MB) for the live increments, as
-// many for the spare and at most as many for a fold under way. Each write
-// folds the rows of at least foldChunk of them, and at least as many as
-// it logged, so that a fold ends before the next is due and no write
-// holds the database longer than it did when it wrote its rows itself.
-// (BenchmarkWriter, uniform links: 20 writes a fold cut the writer's CPU
-// per click by a quarter, 60 by two fifths, 120 by a half.)
+// memory stay under foldRows (about 20 MB) for the live increments and at
+// most as many for a fold under way. Each write folds the rows of at least
+// foldChunk of them, and at least as many as it logged, so that a fold
+// ends before the next is due and no write holds the database longer than
+// it did when it wrote its rows itself. (BenchmarkWriter, uniform links:
+// 20 writes a fold cut the writer's CPU per click by a quarter, 60 by two
+// fifths, 120 by a half.)
 const (
 	foldApplies = 60
 	foldRows    = 400_000
@@ -50,7 +50,6 @@ type pending struct {
 
 	live   rollups // logged since the fold under way started
 	frozen rollups // being folded, less the links folded already
-	spare  rollups // memory for the next write's merge; nothing reads it
 
 	applies int   // writes logged into live
 	upto    int64 // the log rows frozen came from are those up to upto
@@ -63,9 +62,11 @@ type pending struct {
 
 // step is what a write changes in pending, installed once it commits.
 type step struct {
-	live, frozen, spare rollups
-	applies             int
-	upto, nextID        int64
+	in           rollups // to add to live, unless it was frozen
+	freeze       bool    // live and in became frozen
+	frozen       rollups
+	applies      int
+	upto, nextID int64
 }
 
 // load reads the log into memory, once.
@@ -125,22 +126,24 @@ func (s *Sink) load(ctx context.Context, conn *sql.Conn) error {
 // due. It returns what to install in pending once the transaction commits.
 func (s *Sink) logAndFold(ctx context.Context, c driverConn, d *analytics.Delta) (step, error) {
 	p, w := &s.pend, &s.w
-	st := step{live: p.live, frozen: p.frozen, spare: p.spare, applies: p.applies, upto: p.upto, nextID: p.nextID}
+	st := step{frozen: p.frozen, applies: p.applies, upto: p.upto, nextID: p.nextID}
 	in := rollups{hourly: d.Hourly, daily: d.Daily}
 	if in.len() > 0 {
 		p.buf = appendRollups(p.buf[:0], &in)
 		if err := w.execOne(ctx, c, insertPending, st.nextID, p.buf); err != nil {
 			return st, fmt.Errorf("log: %w", err)
 		}
-		// The merge goes to memory no reader sees; the old live becomes
-		// the spare once this commits.
-		mergeInto(&st.spare, &p.live, &in)
-		st.live, st.spare = st.spare, p.live
+		st.in = in
 		st.applies++
 		st.nextID++
 	}
-	if st.frozen.len() == 0 && st.live.len() > 0 && (st.applies >= p.foldApplies || st.live.len() >= p.foldRows) {
-		st.frozen, st.live, st.applies, st.upto = st.live, rollups{}, 0, st.nextID-1
+	// live gets in when this commits; the rows it will have are at most
+	// the sum of both.
+	if waiting := p.live.len() + in.len(); st.frozen.len() == 0 && waiting > 0 && (st.applies >= p.foldApplies || waiting >= p.foldRows) {
+		// The frozen rows are new memory: readers may be reading live.
+		st.frozen, st.in, st.freeze = rollups{}, rollups{}, true
+		mergeInto(&st.frozen, &p.live, &in)
+		st.applies, st.upto = 0, st.nextID-1
 	}
 	if st.frozen.len() > 0 {
 		chunk, rest := st.frozen.split(max(p.foldChunk, in.len()))
@@ -161,13 +164,21 @@ func (s *Sink) logAndFold(ctx context.Context, c driverConn, d *analytics.Delta)
 	return st, nil
 }
 
-// install makes st the pending state; the caller holds p.mu.
+// install makes st the pending state; the caller holds p.mu, so that no
+// reader is reading live while it changes in place.
 func (p *pending) install(st step) {
+	switch {
+	case st.freeze:
+		// live is in frozen now; its memory holds the next increments.
+		p.live = rollups{hourly: p.live.hourly[:0], daily: p.live.daily[:0]}
+	case st.in.len() > 0:
+		p.live.hourly = mergeInPlace(p.live.hourly, st.in.hourly, hourlyKey, addHourly)
+		p.live.daily = mergeInPlace(p.live.daily, st.in.daily, dailyKey, addDaily)
+	}
 	if st.frozen.len() == 0 {
 		st.frozen = rollups{} // let a drained fold's memory go
 	}
-	p.live, p.frozen, p.applies, p.upto, p.nextID = st.live, st.frozen, st.applies, st.upto, st.nextID
-	p.spare = rollups{hourly: st.spare.hourly[:0], daily: st.spare.daily[:0]}
+	p.frozen, p.applies, p.upto, p.nextID = st.frozen, st.applies, st.upto, st.nextID
 }
 
 // foldEverything is foldAll on a connection of its own, under s.mu.
@@ -202,7 +213,7 @@ func (s *Sink) foldAll(ctx context.Context, conn *sql.Conn) error {
 		if err := s.w.execOne(ctx, c, dropLogs, p.nextID); err != nil {
 			return step{}, err
 		}
-		return step{nextID: 1}, s.w.execOne(ctx, c, endFold)
+		return step{freeze: true, nextID: 1}, s.w.execOne(ctx, c, endFold)
 	})
 }
 

@@ -50,14 +50,18 @@ func dailyKey(x, y *analytics.DailyCount) int {
 // mergeInto sets dst to the sum of a and b, reusing dst's memory; dst must
 // share none with a or b.
 func mergeInto(dst *rollups, a, b *rollups) {
-	dst.hourly = mergeSorted(dst.hourly[:0], a.hourly, b.hourly, hourlyKey, func(x *analytics.HourlyCount, y analytics.HourlyCount) {
-		x.Humans += y.Humans
-		x.Bots += y.Bots
-	})
-	dst.daily = mergeSorted(dst.daily[:0], a.daily, b.daily, dailyKey, func(x *analytics.DailyCount, y analytics.DailyCount) {
-		x.Humans += y.Humans
-		x.Bots += y.Bots
-	})
+	dst.hourly = mergeSorted(dst.hourly[:0], a.hourly, b.hourly, hourlyKey, addHourly)
+	dst.daily = mergeSorted(dst.daily[:0], a.daily, b.daily, dailyKey, addDaily)
+}
+
+func addDaily(x *analytics.DailyCount, y analytics.DailyCount) {
+	x.Humans += y.Humans
+	x.Bots += y.Bots
+}
+
+func addHourly(x *analytics.HourlyCount, y analytics.HourlyCount) {
+	x.Humans += y.Humans
+	x.Bots += y.Bots
 }
 
 // mergeSorted appends to dst the rows of a and b in order, adding a row of
@@ -83,6 +87,53 @@ func mergeSorted[T any](dst, a, b []T, key func(x, y *T) int, add func(*T, T)) [
 	}
 	dst = append(dst, a[i:]...)
 	return append(dst, b[j:]...)
+}
+
+// mergeInPlace adds the rows of b to a, both sorted by key, in a's memory
+// when it has room: the rows of b with no equal key in a are counted
+// first, then both are merged from the back.
+func mergeInPlace[T any](a, b []T, key func(x, y *T) int, add func(*T, T)) []T {
+	fresh := 0
+	for i, j := 0, 0; j < len(b); {
+		if i == len(a) {
+			fresh += len(b) - j
+			break
+		}
+		switch c := key(&a[i], &b[j]); {
+		case c < 0:
+			i++
+		case c > 0:
+			fresh++
+			j++
+		default:
+			i++
+			j++
+		}
+	}
+	n := len(a)
+	a = slices.Grow(a, fresh)[:n+fresh]
+	i, k := n-1, n+fresh-1
+	for j := len(b) - 1; j >= 0; k-- {
+		c := -1
+		if i >= 0 {
+			c = key(&a[i], &b[j])
+		}
+		switch {
+		case c > 0:
+			a[k] = a[i]
+			i--
+		case c == 0:
+			x := a[i]
+			add(&x, b[j])
+			a[k] = x
+			i--
+			j--
+		default:
+			a[k] = b[j]
+			j--
+		}
+	}
+	return a
 }
 
 // ofLink returns the rows of link.

@@ -109,6 +109,19 @@ func TestMergeAndSplit(t *testing.T) {
 	if !slices.IsSortedFunc(m.daily, func(x, y analytics.DailyCount) int { return dailyKey(&x, &y) }) {
 		t.Fatal("merged daily rows out of order")
 	}
+	// In place, with room and without, gives the same.
+	for _, room := range []int{0, len(b.hourly) + len(b.daily)} {
+		h := append(make([]analytics.HourlyCount, 0, len(a.hourly)+room), a.hourly...)
+		d := append(make([]analytics.DailyCount, 0, len(a.daily)+room), a.daily...)
+		h = mergeInPlace(h, b.hourly, hourlyKey, addHourly)
+		d = mergeInPlace(d, b.daily, dailyKey, addDaily)
+		if !reflect.DeepEqual(h, m.hourly) || !reflect.DeepEqual(d, m.daily) {
+			t.Fatalf("merged in place with room for %d more rows: not the merge", room)
+		}
+	}
+	if got := mergeInPlace(nil, b.hourly, hourlyKey, addHourly); !reflect.DeepEqual(got, b.hourly) {
+		t.Fatal("merged in place into nothing: not the rows added")
+	}
 	// Split into chunks of whole links: they add up to the whole, no link
 	// in two chunks, none over the limit unless one link is.
 	rest, seen := m, map[int64]bool{}

@@ -664,10 +664,7 @@ func (s *Sink) Hourly(ctx context.Context, linkID int64, from, to time.Time) ([]
 		}
 		lo, hi := from.Unix(), to.Unix()
 		in := slices.DeleteFunc(pend.hourly, func(c analytics.HourlyCount) bool { return c.Hour < lo || c.Hour >= hi })
-		out = mergeSorted(nil, stored, in, hourlyKey, func(x *analytics.HourlyCount, y analytics.HourlyCount) {
-			x.Humans += y.Humans
-			x.Bots += y.Bots
-		})
+		out = mergeSorted(nil, stored, in, hourlyKey, addHourly)
 		return nil
 	})
 	if err != nil {
@@ -707,7 +704,7 @@ func (s *Sink) Breakdowns(ctx context.Context, linkID int64, dims []analytics.Di
 				humans, bots = humans+c.Humans, bots+c.Bots
 			}
 		}
-		counts = addDaily(counts, pend.daily, firstDay.Unix(), endDay.Unix())
+		counts = sumByValue(counts, pend.daily, firstDay.Unix(), endDay.Unix())
 		return nil
 	})
 	if err != nil {
@@ -716,9 +713,9 @@ func (s *Sink) Breakdowns(ctx context.Context, linkID int64, dims []analytics.Di
 	return analytics.SplitBreakdowns(counts, linkID, dims, humans, bots), nil
 }
 
-// addDaily adds to counts, a link's sums by dimension and value, the rows
+// sumByValue adds to counts, a link's sums by dimension and value, the rows
 // of add of the days from lo up to hi.
-func addDaily(counts, add []analytics.DailyCount, lo, hi int64) []analytics.DailyCount {
+func sumByValue(counts, add []analytics.DailyCount, lo, hi int64) []analytics.DailyCount {
 	type key struct {
 		dim   analytics.Dimension
 		value string
