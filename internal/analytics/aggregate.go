@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/maypok86/otter/v2"
+
+	"github.com/shortlinks/shortlinks/internal/yield"
 )
 
 // Dimension is a breakdown of a link's daily clicks.
@@ -175,6 +177,11 @@ type Aggregator struct {
 	agents  map[int64]struct{}
 	d       Delta
 
+	// the sorts' buffers, kept from one Delta to the next
+	sortHourly []HourlyCount
+	sortDaily  []DailyCount
+	sortTotals []TotalCount
+
 	// per batch, indexed by string index
 	uaOf   []*uaEntry
 	refOf  [][2]string // [not truncated, truncated]; "\x00" unset
@@ -235,6 +242,7 @@ func (a *Aggregator) Add(b *Batch) {
 	}
 	for i := range b.Events {
 		a.add(b, &b.Events[i])
+		yield.Every(i)
 	}
 }
 
@@ -408,12 +416,13 @@ func (a *Aggregator) dim(link, day int64, dim Dimension, value string, h, bt int
 // must come before the next Add.
 func (a *Aggregator) Delta() *Delta {
 	d := &a.d
-	slices.SortFunc(d.Hourly, func(x, y HourlyCount) int {
+	// The sorts yield to the redirects sharing the core (see package yield).
+	yield.SortFunc(d.Hourly, &a.sortHourly, func(x, y HourlyCount) int {
 		return cmp.Or(cmp.Compare(x.LinkID, y.LinkID), cmp.Compare(x.Hour, y.Hour))
 	})
 	// cmp.Or would compare the values, strings, every time: compare them
 	// only when the rest is equal.
-	slices.SortFunc(d.Daily, func(x, y DailyCount) int {
+	yield.SortFunc(d.Daily, &a.sortDaily, func(x, y DailyCount) int {
 		if x.LinkID != y.LinkID {
 			return cmp.Compare(x.LinkID, y.LinkID)
 		}
@@ -425,7 +434,7 @@ func (a *Aggregator) Delta() *Delta {
 		}
 		return strings.Compare(x.Value, y.Value)
 	})
-	slices.SortFunc(d.Totals, func(x, y TotalCount) int { return cmp.Compare(x.LinkID, y.LinkID) })
+	yield.SortFunc(d.Totals, &a.sortTotals, func(x, y TotalCount) int { return cmp.Compare(x.LinkID, y.LinkID) })
 	slices.SortFunc(d.Orphans, func(x, y OrphanCount) int {
 		return cmp.Or(cmp.Compare(x.Domain, y.Domain), cmp.Compare(x.Kind, y.Kind), cmp.Compare(x.Hour, y.Hour))
 	})

@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/shortlinks/shortlinks/internal/analytics"
+	"github.com/shortlinks/shortlinks/internal/yield"
 )
 
 // Pending rollups.
@@ -70,6 +71,7 @@ func mergeSorted[T any](dst, a, b []T, key func(x, y *T) int, add func(*T, T)) [
 	dst = slices.Grow(dst, len(a)+len(b))
 	i, j := 0, 0
 	for i < len(a) && j < len(b) {
+		yield.Every(len(dst))
 		switch c := key(&a[i], &b[j]); {
 		case c < 0:
 			dst = append(dst, a[i])
@@ -95,6 +97,7 @@ func mergeSorted[T any](dst, a, b []T, key func(x, y *T) int, add func(*T, T)) [
 func mergeInPlace[T any](a, b []T, key func(x, y *T) int, add func(*T, T)) []T {
 	fresh := 0
 	for i, j := 0, 0; j < len(b); {
+		yield.Every(i + j)
 		if i == len(a) {
 			fresh += len(b) - j
 			break
@@ -114,6 +117,7 @@ func mergeInPlace[T any](a, b []T, key func(x, y *T) int, add func(*T, T)) []T {
 	a = slices.Grow(a, fresh)[:n+fresh]
 	i, k := n-1, n+fresh-1
 	for j := len(b) - 1; j >= 0; k-- {
+		yield.Every(k)
 		c := -1
 		if i >= 0 {
 			c = key(&a[i], &b[j])
@@ -204,7 +208,8 @@ func appendRollups(dst []byte, r *rollups) []byte {
 	dst = append(dst, rollupsFormat)
 	dst = binary.AppendUvarint(dst, uint64(len(r.hourly)))
 	var link, at int64
-	for _, c := range r.hourly {
+	for i, c := range r.hourly {
+		yield.Every(i)
 		dst = binary.AppendVarint(dst, c.LinkID-link)
 		dst = binary.AppendVarint(dst, c.Hour-at)
 		dst = binary.AppendUvarint(dst, uint64(c.Humans))
@@ -213,7 +218,8 @@ func appendRollups(dst []byte, r *rollups) []byte {
 	}
 	dst = binary.AppendUvarint(dst, uint64(len(r.daily)))
 	link, at = 0, 0
-	for _, c := range r.daily {
+	for i, c := range r.daily {
+		yield.Every(i)
 		dst = binary.AppendVarint(dst, c.LinkID-link)
 		dst = binary.AppendVarint(dst, c.Day-at)
 		dst = append(dst, byte(c.Dim))

@@ -11,12 +11,14 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/shortlinks/shortlinks/internal/analytics"
+	"github.com/shortlinks/shortlinks/internal/yield"
 )
 
 // Options configure a Sink.
@@ -111,6 +113,7 @@ type writer struct {
 // write to the next.
 type packer struct {
 	order []int32 // indexes into the visits, by link and then as given
+	sort  []int32 // order's sorting buffer
 	buf   []byte  // every pack's encoding, one after the other
 	rows  []packRow
 	one   []analytics.Visit
@@ -130,10 +133,11 @@ func (p *packer) build(vs []analytics.Visit) {
 	for i := range vs {
 		p.order = append(p.order, int32(i))
 	}
-	slices.SortFunc(p.order, func(a, b int32) int {
+	yield.SortFunc(p.order, &p.sort, func(a, b int32) int {
 		return cmp.Or(cmp.Compare(vs[a].LinkID, vs[b].LinkID), cmp.Compare(a, b))
 	})
 	for i := 0; i < len(p.order); {
+		yield.Every(len(p.rows))
 		link := vs[p.order[i]].LinkID
 		j := i + 1
 		for j < len(p.order) && j-i < maxPackVisits && vs[p.order[j]].LinkID == link {
@@ -207,6 +211,9 @@ func (w *writer) exec(ctx context.Context, c driverConn, query, row string, n in
 			args[j].Value = nil
 		}
 		i += k
+		// A statement is a few hundred microseconds: the redirects
+		// sharing the core go in between (see package yield).
+		runtime.Gosched()
 	}
 	return nil
 }
