@@ -4,6 +4,9 @@ import (
 	"database/sql"
 	"math/rand/v2"
 	"net/netip"
+	"runtime"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -165,4 +168,76 @@ func BenchmarkStatsYear(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkWriterHold measures how long the writer keeps the core from
+// the redirects: on one P (GOMAXPROCS=1, as 'make bench' pins the server
+// to one core), a goroutine that sleeps 200 µs at a time notes how late
+// it wakes while the writer processes BenchmarkWriter's uniform flushes,
+// ten times its size (50,000 clicks, three seconds of a saturated
+// server). hold-max-ms is the longest it waited, hold-p99-ms the 99th
+// percentile of its waits: a redirect arriving meanwhile waits as long.
+// Like BenchmarkWriter it uses only what every version of the sink has.
+func BenchmarkWriterHold(b *testing.B) {
+	const links, perFlush = 100_000, 50_000
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	db := openDB(b)
+	start := time.Now().Truncate(time.Hour).Add(-time.Hour)
+	s := sqlitesink.New(db, sqlitesink.Options{})
+	p, err := analytics.NewProcessor(s, analytics.ProcessorOptions{AggregatorOptions: analytics.AggregatorOptions{Visits: true}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	proto := sinktest.Batch(1, 0, perFlush)
+	proto.Events = proto.Events[:perFlush]
+	for j := range proto.Events {
+		e := &proto.Events[j]
+		e.Addr = netip.AddrFrom4([4]byte{198, 51, byte(j >> 8), byte(j)}).As16()
+		e.UA, e.Referer, e.Language = 0, 0, 0
+	}
+	var (
+		mu    sync.Mutex
+		waits []time.Duration
+	)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		const nap = 200 * time.Microsecond
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			t := time.Now()
+			time.Sleep(nap)
+			mu.Lock()
+			waits = append(waits, time.Since(t)-nap)
+			mu.Unlock()
+		}
+	}()
+	for i := 0; b.Loop(); i++ {
+		bt := *proto
+		bt.ID.Seq = uint64(i + 1)
+		bt.Events = append([]analytics.Event(nil), proto.Events...)
+		t0 := start.Add(time.Duration(i) * 3 * time.Second).UnixNano()
+		for j := range bt.Events {
+			e := &bt.Events[j]
+			e.LinkID = int64(rng.IntN(links) + 1)
+			e.At = t0 + int64(j)*int64(3*time.Second)/perFlush
+		}
+		if err := p.Process(b.Context(), []*analytics.Batch{&bt}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	close(stop)
+	<-done
+	slices.Sort(waits)
+	if len(waits) == 0 {
+		b.Fatal("the watching goroutine never woke")
+	}
+	b.ReportMetric(float64(waits[len(waits)-1])/1e6, "hold-max-ms")
+	b.ReportMetric(float64(waits[len(waits)*99/100])/1e6, "hold-p99-ms")
 }
