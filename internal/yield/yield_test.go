@@ -2,6 +2,7 @@ package yield
 
 import (
 	"cmp"
+	"fmt"
 	"math/rand/v2"
 	"runtime"
 	"slices"
@@ -15,7 +16,17 @@ func byKey(a, b item) int { return cmp.Compare(a.key, b.key) }
 
 func byKeySeq(a, b item) int { return cmp.Or(cmp.Compare(a.key, b.key), cmp.Compare(a.seq, b.seq)) }
 
+// TestSortFunc sorts on one P (the merge sort) and on two (slices.SortFunc).
 func TestSortFunc(t *testing.T) {
+	for _, procs := range []int{1, 2} {
+		t.Run(fmt.Sprint(procs, "P"), func(t *testing.T) {
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+			testSortFunc(t)
+		})
+	}
+}
+
+func testSortFunc(t *testing.T) {
 	var buf []item
 	for _, n := range []int{0, 1, 2, run - 1, run, run + 1, 3*run + 7, Batch, 5*Batch + 13, 100_000} {
 		for _, keys := range []int{1, 7, n + 1} {
@@ -86,6 +97,7 @@ func BenchmarkSortFunc(b *testing.B) {
 	s := make([]item, len(src))
 	var buf []item
 	b.Run("yield", func(b *testing.B) {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 		for b.Loop() {
 			copy(s, src)
 			SortFunc(s, &buf, byKey)

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -213,7 +212,7 @@ func (w *writer) exec(ctx context.Context, c driverConn, query, row string, n in
 		i += k
 		// A statement is a few hundred microseconds: the redirects
 		// sharing the core go in between (see package yield).
-		runtime.Gosched()
+		yield.Now()
 	}
 	return nil
 }
