@@ -23,7 +23,8 @@ import (
 // millisecond of counting, merging or encoding on a slow core.
 const Batch = 1024
 
-// Every yields after every Batch-th item: call it with a loop's index.
+// Every yields after every Batch-th item: call it with a count that goes
+// up by one an item (a loop's index), so that none is skipped.
 func Every(i int) {
 	if i%Batch == Batch-1 {
 		Now()

@@ -96,8 +96,8 @@ func mergeSorted[T any](dst, a, b []T, key func(x, y *T) int, add func(*T, T)) [
 // first, then both are merged from the back.
 func mergeInPlace[T any](a, b []T, key func(x, y *T) int, add func(*T, T)) []T {
 	fresh := 0
-	for i, j := 0, 0; j < len(b); {
-		yield.Every(i + j)
+	for i, j, n := 0, 0, 0; j < len(b); n++ {
+		yield.Every(n)
 		if i == len(a) {
 			fresh += len(b) - j
 			break
