@@ -3,6 +3,8 @@ package sqlitesink
 import (
 	"context"
 	"database/sql/driver"
+
+	"github.com/shortlinks/shortlinks/internal/analytics"
 )
 
 // SetFoldLimits sets the fold's limits (see fold.go) of s for a test.
@@ -30,3 +32,7 @@ func Abandon(s *Sink) error {
 		return nil
 	})
 }
+
+// PackV1 is the version 1 encoding of vs, one link's pack in a row of its
+// own, as sinks wrote them before rows of many links' packs.
+func PackV1(vs []analytics.Visit) []byte { return appendPack(nil, vs) }

@@ -1,6 +1,7 @@
 package sqlitesink_test
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -35,10 +36,20 @@ type hourKey struct {
 }
 
 // checkCounts fails t unless s reads want for every link of 1..links: its
-// clicks of each hour, and their sum in its browser breakdown.
+// clicks of each hour, and their sum in its browser breakdown, its total
+// (alone and among all) and the sum of all totals.
 func checkCounts(t *testing.T, s analytics.Stats, links int64, want map[hourKey]int64, when string) {
 	t.Helper()
 	from, to := sinktest.T0.Add(-4*time.Hour), sinktest.T0.Add(time.Hour)
+	ids := []int64{links + 1} // never clicked: no total
+	for l := int64(1); l <= links; l++ {
+		ids = append(ids, l, l)
+	}
+	totals, err := s.Totals(t.Context(), ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all int64
 	for l := int64(1); l <= links; l++ {
 		hs, err := s.Hourly(t.Context(), l, from, to)
 		if err != nil {
@@ -74,6 +85,30 @@ func checkCounts(t *testing.T, s analytics.Stats, links int64, want map[hourKey]
 		if chrome != wantSum {
 			t.Fatalf("%s: link %d: %d clicks from Chrome in the breakdown %+v, want %d", when, l, chrome, bs, wantSum)
 		}
+		total, err := s.Total(t.Context(), l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if total.Humans+total.Bots != wantSum || totals[l].Humans+totals[l].Bots != wantSum {
+			t.Fatalf("%s: link %d: total %+v, among all %+v, want %d clicks", when, l, total, totals[l], wantSum)
+		}
+		if wantSum > 0 && total.Last < from.UnixNano() {
+			t.Fatalf("%s: link %d: last click at %d", when, l, total.Last)
+		}
+		// Its visits, found through the chain of its packs, which the
+		// pending totals lead into.
+		if vs, err := s.Visits(t.Context(), l, 1000); err != nil || int64(len(vs)) != wantSum {
+			t.Fatalf("%s: link %d: %d visits, %v; want %d", when, l, len(vs), err, wantSum)
+		}
+		all += wantSum
+	}
+	if _, ok := totals[links+1]; ok {
+		t.Fatalf("%s: a link never clicked has a total", when)
+	}
+	if sum, err := s.(interface {
+		Sum(context.Context) (analytics.TotalCount, error)
+	}).Sum(t.Context()); err != nil || sum.Humans+sum.Bots != all {
+		t.Fatalf("%s: sum of totals %+v, %v; want %d clicks", when, sum, err, all)
 	}
 }
 
@@ -160,6 +195,13 @@ func TestFold(t *testing.T) {
 	if len(got) != len(want) {
 		t.Fatalf("clicks_hourly holds %d rows, want %d", len(got), len(want))
 	}
+	var hourlySum, totalSum int64
+	for _, n := range want {
+		hourlySum += n
+	}
+	if err := db.QueryRow(`SELECT sum(humans + bots) FROM clicks_total`).Scan(&totalSum); err != nil || totalSum != hourlySum {
+		t.Fatalf("clicks_total sums to %d, %v; want %d", totalSum, err, hourlySum)
+	}
 	for k, n := range want {
 		if got[k] != n {
 			t.Fatalf("clicks_hourly: link %d, hour %d: %d, want %d", k.link, k.hour, got[k], n)
@@ -170,12 +212,12 @@ func TestFold(t *testing.T) {
 
 // TestFoldReadsWhileWriting reads two links' counts while writes go on and
 // fold: no read sees an increment twice (in memory and in the tables) or
-// not at all.
+// not at all, in the hourly counts or the total read after them.
 func TestFoldReadsWhileWriting(t *testing.T) {
 	db := openDB(t)
 	s := sqlitesink.New(db, sqlitesink.Options{})
 	sqlitesink.SetFoldLimits(s, 2, 1<<30, 1)
-	p, err := analytics.NewProcessor(s, analytics.ProcessorOptions{})
+	p, err := analytics.NewProcessor(s, analytics.ProcessorOptions{AggregatorOptions: analytics.AggregatorOptions{Visits: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,8 +244,13 @@ func TestFoldReadsWhileWriting(t *testing.T) {
 					for _, h := range hs {
 						n += h.Humans + h.Bots
 					}
-					if after := started.Load(); n < before*per || n > after*per {
-						t.Errorf("link %d: read %d clicks between %d and %d writes of %d", l, n, before, after, per)
+					total, err := s.Total(t.Context(), l)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if after := started.Load(); n < before*per || n > after*per || total.Humans+total.Bots < n || total.Humans+total.Bots > after*per {
+						t.Errorf("link %d: read %d clicks (total %+v) between %d and %d writes of %d", l, n, total, before, after, per)
 						return
 					}
 				}

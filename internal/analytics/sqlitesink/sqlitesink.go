@@ -9,6 +9,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/netip"
 	"slices"
@@ -67,11 +68,11 @@ const (
 		ON CONFLICT (domain_id, kind, hour) DO UPDATE SET visits = visits + excluded.visits`
 	insertAgent = `INSERT INTO user_agents (hash, bot, browser, os, device, value) VALUES %s
 		ON CONFLICT (hash) DO NOTHING`
-	// A link's first pack of a write follows the newest it had, which
-	// its total names; its next ones follow the one before (packRow.prev).
-	insertPack  = `INSERT INTO visit_packs (rowid, link_id, last_at, visits, data, prev) VALUES %s`
-	packValues  = `(?, ?, ?, ?, ?, coalesce(?, (SELECT last_pack FROM clicks_total WHERE link_id = ?)))`
+	// A row of many links' packs (version 2, see pack.go): link_id is
+	// its first link's, and each pack names the row before it.
+	insertPack  = `INSERT INTO visit_packs (rowid, link_id, last_at, visits, data) VALUES %s`
 	lastPack    = `SELECT coalesce(max(rowid), 0) FROM visit_packs`
+	storedPacks = `SELECT link_id, last_pack FROM clicks_total WHERE link_id IN (%s) AND last_pack IS NOT NULL`
 	insertBatch = `INSERT INTO analytics_batches (producer, seq, applied_at) VALUES %s ON CONFLICT DO NOTHING`
 )
 
@@ -103,32 +104,46 @@ type writer struct {
 	stmts map[stmtKey]driver.StmtExecContext
 	args  []driver.NamedValue
 	packs packer
-	// lastPacks[i] is the rowid of the newest pack written for the link
-	// of the Delta's Totals[i], or nil.
+	// lastPacks[i] is the rowid of the newest pack row written for the
+	// link of the Delta's Totals[i], or nil.
 	lastPacks []any
+	firsts    []int // indexes of each link's first pack in packs.packs
+	dest      []driver.Value
 }
 
-// packer builds the visit packs of one write, reusing its memory from one
-// write to the next.
+// packer builds the visit packs of one write and the rows that hold them
+// (see pack.go), reusing its memory from one write to the next.
 type packer struct {
 	order []int32 // indexes into the visits, by link and then as given
 	sort  []int32 // order's sorting buffer
 	buf   []byte  // every pack's encoding, one after the other
+	packs []linkPack
 	rows  []packRow
+	data  []byte // every row's encoding, one after the other
 	one   []analytics.Visit
 }
 
-type packRow struct {
-	link, lastAt, visits int64
-	start, end           int // in buf
-	rowid                int64
-	prev                 any // the rowid of the link's pack before this one in the write, or nil
+// linkPack is the pack of one link's visits in a write.
+type linkPack struct {
+	link, lastAt int64
+	start, end   int   // in buf
+	prev         int64 // the rowid of the row with the link's pack before, 0 for none
 }
 
-// build packs vs: one row per link, or more for a link with more than
-// maxPackVisits, each visit in the order vs gives it.
+// packRow is a row of visit_packs: packs[first:last+1].
+type packRow struct {
+	first, last    int
+	lastAt, visits int64
+	bytes          int
+	rowid          int64
+	start, end     int // in data
+}
+
+// build packs vs: one pack per link, or more for a link with more than
+// maxPackVisits, each visit in the order vs gives it; and puts the packs
+// into rows, no two of one link in a row.
 func (p *packer) build(vs []analytics.Visit) {
-	p.order, p.rows, p.buf = p.order[:0], p.rows[:0], p.buf[:0]
+	p.order, p.packs, p.rows, p.buf = p.order[:0], p.packs[:0], p.rows[:0], p.buf[:0]
 	for i := range vs {
 		p.order = append(p.order, int32(i))
 	}
@@ -136,7 +151,7 @@ func (p *packer) build(vs []analytics.Visit) {
 		return cmp.Or(cmp.Compare(vs[a].LinkID, vs[b].LinkID), cmp.Compare(a, b))
 	})
 	for i := 0; i < len(p.order); {
-		yield.Every(len(p.rows))
+		yield.Every(len(p.packs))
 		link := vs[p.order[i]].LinkID
 		j := i + 1
 		for j < len(p.order) && j-i < maxPackVisits && vs[p.order[j]].LinkID == link {
@@ -150,7 +165,19 @@ func (p *packer) build(vs []analytics.Visit) {
 		}
 		start := len(p.buf)
 		p.buf = appendPack(p.buf, p.one)
-		p.rows = append(p.rows, packRow{link: link, lastAt: last / 1000, visits: int64(j - i), start: start, end: len(p.buf)})
+		n := len(p.packs)
+		p.packs = append(p.packs, linkPack{link: link, lastAt: last / 1000, start: start, end: len(p.buf)})
+		r := len(p.rows) - 1
+		if r < 0 || p.rows[r].last-p.rows[r].first+1 >= maxPacksPerRow || p.rows[r].bytes >= maxRowBytes ||
+			n > 0 && p.packs[n-1].link == link {
+			p.rows = append(p.rows, packRow{first: n})
+			r++
+		}
+		row := &p.rows[r]
+		row.last = n
+		row.lastAt = max(row.lastAt, last/1000)
+		row.visits += int64(j - i)
+		row.bytes += len(p.buf) - start
 		i = j
 	}
 	clear(p.one)
@@ -323,11 +350,10 @@ func (s *Sink) apply(ctx context.Context, c driverConn, d *analytics.Delta) (ste
 			vals[0].Value, vals[1].Value, vals[2].Value = a.Hash, a.Bot, a.Browser
 			vals[3].Value, vals[4].Value, vals[5].Value = a.OS, a.Device, a.Value
 		}},
-		{insertPack, packValues, len(w.packs.rows), func(vals []driver.NamedValue, i int) {
+		{insertPack, values(5), len(w.packs.rows), func(vals []driver.NamedValue, i int) {
 			r := &w.packs.rows[i]
-			vals[0].Value, vals[1].Value, vals[2].Value = r.rowid, r.link, r.lastAt
-			vals[3].Value, vals[4].Value = r.visits, w.packs.buf[r.start:r.end:r.end]
-			vals[5].Value, vals[6].Value = r.prev, r.link
+			vals[0].Value, vals[1].Value, vals[2].Value = r.rowid, w.packs.packs[r.first].link, r.lastAt
+			vals[3].Value, vals[4].Value = r.visits, w.packs.data[r.start:r.end:r.end]
 		}},
 		{upsertTotal, values(5), len(d.Totals), func(vals []driver.NamedValue, i int) {
 			r := &d.Totals[i]
@@ -344,43 +370,132 @@ func (s *Sink) apply(ctx context.Context, c driverConn, d *analytics.Delta) (ste
 	return s.logAndFold(ctx, c, d)
 }
 
-// buildPacks packs visits (see packer.build) and numbers the packs from
-// the table's last rowid, each link's chained to the one before it; then
-// sets lastPacks[i] to the newest pack of totals[i]'s link, or nil. Both
-// the packs and totals are in the order of their link.
+// buildPacks packs visits into rows (see packer.build) numbered from the
+// table's last rowid, each link's pack naming the row of the one before
+// it: in this write, or else the one its row of clicks_total names. It
+// sets lastPacks[i] to the row of the newest pack of totals[i]'s link, or
+// nil. Both the packs and totals are in the order of their link.
 func (w *writer) buildPacks(ctx context.Context, c driverConn, visits []analytics.Visit, totals []analytics.TotalCount) error {
-	w.packs.build(visits)
+	p := &w.packs
+	p.build(visits)
 	clear(w.lastPacks)
 	w.lastPacks = slices.Grow(w.lastPacks[:0], len(totals))[:len(totals)]
-	rows := w.packs.rows
-	if len(rows) == 0 {
+	p.data = p.data[:0]
+	if len(p.rows) == 0 {
 		return nil
 	}
 	last, err := w.lastPackRowid(ctx, c)
 	if err != nil {
 		return err
 	}
-	for i := range rows {
-		rows[i].rowid, rows[i].prev = last+int64(i)+1, nil
-		if i > 0 && rows[i-1].link == rows[i].link {
-			rows[i].prev = rows[i-1].rowid
-		}
+	if err := w.storedPacks(ctx, c); err != nil {
+		return err
 	}
-	j := 0
+	for r := range p.rows {
+		row := &p.rows[r]
+		row.rowid = last + int64(r) + 1
+		row.start = len(p.data)
+		p.data = appendPacksHeader(p.data, row.last-row.first+1)
+		after := int64(0)
+		for i := row.first; i <= row.last; i++ {
+			yield.Every(i)
+			pk := &p.packs[i]
+			if i > 0 && p.packs[i-1].link == pk.link {
+				pk.prev = p.rows[r-1].rowid // a link's packs are in rows of their own
+			}
+			p.data = appendPackEntry(p.data, after, pk.link, pk.prev, p.buf[pk.start:pk.end])
+			after = pk.link
+		}
+		row.end = len(p.data)
+	}
+	j, r := 0, 0
 	for i := range totals {
-		for j < len(rows) && rows[j].link < totals[i].LinkID {
+		for j < len(p.packs) && p.packs[j].link < totals[i].LinkID {
 			j++
 		}
-		for ; j < len(rows) && rows[j].link == totals[i].LinkID; j++ {
-			w.lastPacks[i] = rows[j].rowid
+		for ; j < len(p.packs) && p.packs[j].link == totals[i].LinkID; j++ {
+			for p.rows[r].last < j {
+				r++
+			}
+			w.lastPacks[i] = p.rows[r].rowid
 		}
+	}
+	return nil
+}
+
+// storedPacks sets the prev of each link's first pack of the write to the
+// row its row of clicks_total names, maxRowsPerStatement links a query.
+func (w *writer) storedPacks(ctx context.Context, c driverConn) error {
+	p := &w.packs
+	w.firsts = w.firsts[:0]
+	for i := range p.packs {
+		p.packs[i].prev = 0
+		if i == 0 || p.packs[i-1].link != p.packs[i].link {
+			w.firsts = append(w.firsts, i)
+		}
+	}
+	if w.dest == nil {
+		w.dest = make([]driver.Value, 2)
+	}
+	for i := 0; i < len(w.firsts); {
+		k := maxRowsPerStatement
+		for k > len(w.firsts)-i {
+			k >>= 1
+		}
+		st, err := w.stmt(ctx, c, storedPacks, "?", k)
+		if err != nil {
+			return err
+		}
+		q, ok := st.(driver.StmtQueryContext)
+		if !ok {
+			return errors.New("the SQLite driver's statements cannot query with a context")
+		}
+		batch := w.firsts[i : i+k]
+		args := w.args[:k]
+		for j, f := range batch {
+			args[j].Value = p.packs[f].link
+		}
+		rows, err := q.QueryContext(ctx, args)
+		for j := range args {
+			args[j].Value = nil
+		}
+		if err != nil {
+			return err
+		}
+		for {
+			err := rows.Next(w.dest)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			link, _ := w.dest[0].(int64)
+			pack, _ := w.dest[1].(int64)
+			// batch is in the order of the links.
+			if j, ok := slices.BinarySearchFunc(batch, link, func(f int, l int64) int { return cmp.Compare(p.packs[f].link, l) }); ok {
+				p.packs[batch[j]].prev = pack
+			}
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		i += k
+		yield.Now()
 	}
 	return nil
 }
 
 // lastPackRowid returns the largest rowid of visit_packs, 0 when empty.
 func (w *writer) lastPackRowid(ctx context.Context, c driverConn) (int64, error) {
-	st, err := w.stmt(ctx, c, lastPack, "", 1)
+	return w.queryInt(ctx, c, lastPack)
+}
+
+// queryInt returns the integer query returns, prepared once, with args;
+// 0 when it returns no row.
+func (w *writer) queryInt(ctx context.Context, c driverConn, query string, args ...any) (int64, error) {
+	st, err := w.stmt(ctx, c, query, "", 1)
 	if err != nil {
 		return 0, err
 	}
@@ -388,18 +503,27 @@ func (w *writer) lastPackRowid(ctx context.Context, c driverConn) (int64, error)
 	if !ok {
 		return 0, errors.New("the SQLite driver's statements cannot query with a context")
 	}
-	rows, err := q.QueryContext(ctx, nil)
+	vals := w.args[:len(args)]
+	for i, a := range args {
+		vals[i].Value = a
+	}
+	rows, err := q.QueryContext(ctx, vals)
+	for i := range vals {
+		vals[i].Value = nil
+	}
 	if err != nil {
 		return 0, err
 	}
 	defer rows.Close()
-	dest := make([]driver.Value, 1)
-	if err := rows.Next(dest); err != nil {
+	dest := []driver.Value{nil}
+	if err := rows.Next(dest); errors.Is(err, io.EOF) {
+		return 0, nil
+	} else if err != nil {
 		return 0, err
 	}
 	n, ok := dest[0].(int64)
 	if !ok {
-		return 0, fmt.Errorf("the last pack's rowid read as %T", dest[0])
+		return 0, fmt.Errorf("%.40q read as %T", query, dest[0])
 	}
 	return n, nil
 }
@@ -827,11 +951,23 @@ func (s *Sink) packedVisits(ctx context.Context, link int64, limit int, cutoff i
 		at := next.Int64
 		err := s.db.QueryRowContext(ctx, `SELECT link_id, last_at, data, prev FROM visit_packs WHERE rowid = ?`, at).
 			Scan(&owner, &last, &data, &next)
-		if errors.Is(err, sql.ErrNoRows) || err == nil && owner != link {
+		if errors.Is(err, sql.ErrNoRows) {
 			break
 		}
 		if err != nil {
 			return nil, err
+		}
+		if len(data) > 0 && data[0] == packsVersion {
+			pack, prev, ok, err := findPack(data, link)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				break
+			}
+			data, next = pack, sql.NullInt64{Int64: prev, Valid: prev != 0}
+		} else if owner != link {
+			break
 		}
 		if last*1000 < cutoff || len(vs) >= limit && last*1000 < vs[limit-1].At {
 			break

@@ -456,3 +456,50 @@ func TestPackChain(t *testing.T) {
 		t.Errorf("link 8 has %d visits after expiry and five more, want %d", got, want)
 	}
 }
+
+// TestVersion1Packs checks that the packs written a row per link, before
+// rows of many links' packs, are read on through the chains the new rows
+// continue.
+func TestVersion1Packs(t *testing.T) {
+	db := openDB(t)
+	old := func(minute int) analytics.Visit {
+		return analytics.Visit{At: sinktest.T0.Add(time.Duration(minute) * time.Minute).UnixNano(), Country: "DE"}
+	}
+	for _, r := range []struct {
+		rowid, link int64
+		prev        any
+		visits      []analytics.Visit
+	}{
+		{1, 7, nil, []analytics.Visit{old(0), old(1)}},
+		{2, 8, nil, []analytics.Visit{old(2)}},
+		{3, 7, int64(1), []analytics.Visit{old(3)}},
+	} {
+		_, err := db.Exec(`INSERT INTO visit_packs (rowid, link_id, last_at, visits, data, prev) VALUES (?, ?, ?, ?, ?, ?)`,
+			r.rowid, r.link, r.visits[len(r.visits)-1].At/1000, len(r.visits), sqlitesink.PackV1(r.visits), r.prev)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.Exec(`INSERT INTO clicks_total (link_id, humans, bots, last_click, last_pack) VALUES (7, 3, 0, 0, 3), (8, 1, 0, 0, 2)`); err != nil {
+		t.Fatal(err)
+	}
+	s := sqlitesink.New(db, sqlitesink.Options{})
+	p, err := analytics.NewProcessor(s, analytics.ProcessorOptions{AggregatorOptions: analytics.AggregatorOptions{Visits: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, link := range []int64{7, 8, 7} {
+		if err := p.Process(t.Context(), []*analytics.Batch{sinktest.BatchAt(uint64(i+1), link, 2, sinktest.T0.Add(time.Duration(10+i)*time.Minute))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for link, want := range map[int64]int{7: 3 + 4, 8: 1 + 2} {
+		vs, err := s.Visits(t.Context(), link, 100)
+		if err != nil || len(vs) != want {
+			t.Fatalf("link %d: %d visits, %v; want %d", link, len(vs), err, want)
+		}
+		if vs[len(vs)-1].Country != "DE" {
+			t.Errorf("link %d: the oldest visit read as %+v, not the version 1 pack's", link, vs[len(vs)-1].Visit)
+		}
+	}
+}
