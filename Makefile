@@ -95,6 +95,7 @@ fuzz:
 	go test ./internal/blocklist -run '^$$' -fuzz '^FuzzParseCSV$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	go test ./internal/analytics -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	go test ./internal/analytics/sqlitesink -run '^$$' -fuzz '^FuzzDecodePack$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	go test ./internal/analytics/sqlitesink -run '^$$' -fuzz '^FuzzFindPack$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	go test ./internal/analytics/sqlitesink -run '^$$' -fuzz '^FuzzDecodeRollups$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	go test ./internal/httpapi -run '^$$' -fuzz '^FuzzDecodeJSON$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	go test ./internal/compat/shlink -run '^$$' -fuzz '^FuzzCreateRequest$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
