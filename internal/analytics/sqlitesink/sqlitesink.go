@@ -489,13 +489,7 @@ func (w *writer) storedPacks(ctx context.Context, c driverConn) error {
 
 // lastPackRowid returns the largest rowid of visit_packs, 0 when empty.
 func (w *writer) lastPackRowid(ctx context.Context, c driverConn) (int64, error) {
-	return w.queryInt(ctx, c, lastPack)
-}
-
-// queryInt returns the integer query returns, prepared once, with args;
-// 0 when it returns no row.
-func (w *writer) queryInt(ctx context.Context, c driverConn, query string, args ...any) (int64, error) {
-	st, err := w.stmt(ctx, c, query, "", 1)
+	st, err := w.stmt(ctx, c, lastPack, "", 1)
 	if err != nil {
 		return 0, err
 	}
@@ -503,27 +497,18 @@ func (w *writer) queryInt(ctx context.Context, c driverConn, query string, args 
 	if !ok {
 		return 0, errors.New("the SQLite driver's statements cannot query with a context")
 	}
-	vals := w.args[:len(args)]
-	for i, a := range args {
-		vals[i].Value = a
-	}
-	rows, err := q.QueryContext(ctx, vals)
-	for i := range vals {
-		vals[i].Value = nil
-	}
+	rows, err := q.QueryContext(ctx, nil)
 	if err != nil {
 		return 0, err
 	}
 	defer rows.Close()
-	dest := []driver.Value{nil}
-	if err := rows.Next(dest); errors.Is(err, io.EOF) {
-		return 0, nil
-	} else if err != nil {
+	dest := make([]driver.Value, 1)
+	if err := rows.Next(dest); err != nil {
 		return 0, err
 	}
 	n, ok := dest[0].(int64)
 	if !ok {
-		return 0, fmt.Errorf("%.40q read as %T", query, dest[0])
+		return 0, fmt.Errorf("the last pack's rowid read as %T", dest[0])
 	}
 	return n, nil
 }
