@@ -915,11 +915,12 @@ func (s *Sink) Visits(ctx context.Context, linkID int64, limit int) ([]analytics
 // none before cutoff (unix nanoseconds). It follows the link's chain of
 // packs (migration 00012) from the newest its total names, in the order
 // they were written (the order of their visits but for a batch delivered
-// late), and stops at the first pack whose newest visit is older than the
-// limit-th newest visit read so far, or than cutoff, or that expiry has
-// deleted. A link
-// stays on its pack (whose rowid an emptied table may give again) and a
-// chain goes only to lower rowids.
+// late), and stops at the first row whose newest visit (of any of its
+// links) is older than the limit-th newest visit read so far, or than
+// cutoff, or that expiry has deleted. Since an emptied table gives rowids
+// again, a row that holds no pack of the link (a version 1 row: whose
+// link_id is another's) ends the walk, and a chain goes only to lower
+// rowids.
 func (s *Sink) packedVisits(ctx context.Context, link int64, limit int, cutoff int64) ([]analytics.Visit, error) {
 	var next sql.NullInt64
 	err := s.db.QueryRowContext(ctx, `SELECT last_pack FROM clicks_total WHERE link_id = ?`, link).Scan(&next)
