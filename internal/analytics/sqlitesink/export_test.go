@@ -36,3 +36,11 @@ func Abandon(s *Sink) error {
 // PackV1 is the version 1 encoding of vs, one link's pack in a row of its
 // own, as sinks wrote them before rows of many links' packs.
 func PackV1(vs []analytics.Visit) []byte { return appendPack(nil, vs) }
+
+// SetRememberedPacks bounds each generation of the links whose newest
+// pack row s remembers (see recentPacks).
+func SetRememberedPacks(s *Sink, links int) { s.w.recent.limit = links }
+
+// PackRowsRead is how many links' newest pack rows s has read from
+// clicks_total rather than remembered.
+func PackRowsRead(s *Sink) int { return s.w.asked }

@@ -134,6 +134,8 @@ func TestFold(t *testing.T) {
 	open := func() (*sqlitesink.Sink, *analytics.Processor) {
 		s := sqlitesink.New(db, sqlitesink.Options{})
 		sqlitesink.SetFoldLimits(s, 3, 1<<30, 4)
+		// Fewer than the links: some packs before are remembered, some read.
+		sqlitesink.SetRememberedPacks(s, 5)
 		p, err := analytics.NewProcessor(s, analytics.ProcessorOptions{AggregatorOptions: analytics.AggregatorOptions{Visits: true}})
 		if err != nil {
 			t.Fatal(err)

@@ -1,6 +1,7 @@
 package sqlitesink_test
 
 import (
+	"context"
 	"database/sql"
 	"math/rand/v2"
 	"net/netip"
@@ -455,6 +456,90 @@ func TestPackChain(t *testing.T) {
 	if got, want := len(visits(8)), 5; got != want {
 		t.Errorf("link 8 has %d visits after expiry and five more, want %d", got, want)
 	}
+}
+
+// TestRecentPacks checks that a write names each link's pack before from
+// memory when the link was packed in a recent write that committed, and
+// reads it from clicks_total otherwise: for links beyond the two
+// generations remembered, after a write that failed, and in a new sink on
+// the same database. Every link's visits are found through its chain
+// whichever way its pack before was named.
+func TestRecentPacks(t *testing.T) {
+	const links = 10
+	db := openDB(t)
+	newSink := func(remember int) (*sqlitesink.Sink, *analytics.Processor) {
+		s := sqlitesink.New(db, sqlitesink.Options{})
+		sqlitesink.SetRememberedPacks(s, remember)
+		p, err := analytics.NewProcessor(s, analytics.ProcessorOptions{AggregatorOptions: analytics.AggregatorOptions{Visits: true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s, p
+	}
+	s, p := newSink(links)
+	seq := uint64(0)
+	want := map[int64]int{}
+	write := func(p *analytics.Processor, ls ...int64) {
+		t.Helper()
+		seq++
+		if err := p.Process(t.Context(), []*analytics.Batch{clicks(seq, sinktest.T0.Add(time.Duration(seq)*time.Minute), 1, ls...)}); err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range ls {
+			want[l]++
+		}
+	}
+	check := func(s *sqlitesink.Sink, when string) {
+		t.Helper()
+		for l := int64(1); l <= links; l++ {
+			vs, err := s.Visits(t.Context(), l, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(vs) != want[l] {
+				t.Fatalf("%s: link %d has %d visits, want %d", when, l, len(vs), want[l])
+			}
+			for _, v := range vs {
+				if v.LinkID != l {
+					t.Fatalf("%s: a visit of link %d read as link %d's", when, v.LinkID, l)
+				}
+			}
+		}
+	}
+	asked := func(s *sqlitesink.Sink, want int, when string) {
+		t.Helper()
+		if got := sqlitesink.PackRowsRead(s); got != want {
+			t.Fatalf("%s: %d links' pack rows read from clicks_total, want %d", when, got, want)
+		}
+	}
+	all := []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
+
+	write(p, all...)
+	asked(s, links, "first write")
+	write(p, all...)
+	write(p, 2, 4, 6)
+	asked(s, links, "links written lately")
+	check(s, "remembered")
+
+	// A write that fails forgets: its commit may have been made.
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := p.Process(ctx, []*analytics.Batch{clicks(seq+1, sinktest.T0, 1, 1)}); err == nil {
+		t.Fatal("a write with its context cancelled succeeded")
+	}
+	write(p, 1, 2)
+	asked(s, links+2, "after a failed write")
+
+	// A new sink on the database remembers nothing, and remembers at most
+	// two generations of three links: of 1..10 written in turn, the last
+	// four (7..10) are remembered, 3..6 are not.
+	s2, p2 := newSink(3)
+	write(p2, all...)
+	asked(s2, links, "a new sink")
+	write(p2, 3, 4, 5, 6, 7, 8, 9, 10)
+	asked(s2, links+4, "beyond two generations")
+	check(s2, "a new sink")
+	check(s, "the first sink")
 }
 
 // TestVersion1Packs checks that the packs written a row per link, before
