@@ -1,11 +1,16 @@
 package analytics
 
 import (
+	"cmp"
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/shortlinks/shortlinks/internal/yield"
 )
 
 const (
@@ -139,5 +144,42 @@ func TestAggregateCapsDimensionValues(t *testing.T) {
 	}
 	if values != MaxDimValues+1 || other != 50 {
 		t.Errorf("%d referrer rows, %d clicks in %q; want %d and 50", values, other, OtherValue, MaxDimValues+1)
+	}
+}
+
+// TestDeltaGroupsVisits checks that a Delta's visits come in the order of
+// their links, each link's in the order they were added, none lost or
+// repeated, over two batches, across a Reset, and with Delta asked twice.
+func TestDeltaGroupsVisits(t *testing.T) {
+	a := NewAggregator(AggregatorOptions{Visits: true})
+	rng := rand.New(rand.NewPCG(1, 2))
+	for round, n := range []int{1, 5, 3*yield.Batch + 17, 20_000} {
+		a.Reset()
+		var want []Visit // in the order added
+		for b := range 2 {
+			batch := &Batch{ID: BatchID{1, uint64(2*round + b)}, Strings: []string{"", chromeUA, "en"}}
+			for i := range n {
+				// Times that grow through the batches, so that each
+				// visit is known by its time.
+				at := t0.Add(time.Duration(b*n+i) * time.Millisecond).UnixNano()
+				batch.Events = append(batch.Events, Event{At: at, LinkID: rng.Int64N(int64(n/3+1)) + 1, UA: 1, Language: 2})
+			}
+			a.Add(batch)
+			for _, e := range batch.Events {
+				want = append(want, Visit{At: e.At, LinkID: e.LinkID})
+			}
+		}
+		slices.SortStableFunc(want, func(x, y Visit) int { return cmp.Compare(x.LinkID, y.LinkID) })
+		for range 2 {
+			d := a.Delta()
+			if len(d.Visits) != len(want) {
+				t.Fatalf("n=%d: %d visits, want %d", n, len(d.Visits), len(want))
+			}
+			for i, v := range d.Visits {
+				if v.At != want[i].At || v.LinkID != want[i].LinkID {
+					t.Fatalf("n=%d: visit %d is link %d's at %d, want link %d's at %d", n, i, v.LinkID, v.At, want[i].LinkID, want[i].At)
+				}
+			}
+		}
 	}
 }

@@ -200,9 +200,12 @@ func (p *packer) build(vs []analytics.Visit) {
 	for i := range vs {
 		p.order = append(p.order, int32(i))
 	}
-	yield.SortFunc(p.order, &p.sort, func(a, b int32) int {
-		return cmp.Or(cmp.Compare(vs[a].LinkID, vs[b].LinkID), cmp.Compare(a, b))
-	})
+	// An Aggregator's Delta has them in this order already.
+	if !slices.IsSortedFunc(vs, func(a, b analytics.Visit) int { return cmp.Compare(a.LinkID, b.LinkID) }) {
+		yield.SortFunc(p.order, &p.sort, func(a, b int32) int {
+			return cmp.Or(cmp.Compare(vs[a].LinkID, vs[b].LinkID), cmp.Compare(a, b))
+		})
+	}
 	for i := 0; i < len(p.order); {
 		yield.Every(len(p.packs))
 		link := vs[p.order[i]].LinkID
