@@ -177,15 +177,13 @@ type Aggregator struct {
 	agents  map[int64]struct{}
 	d       Delta
 
-	// the sorts' buffers, kept from one Delta to the next
-	sortHourly []HourlyCount
-	sortDaily  []DailyCount
+	// the sort's buffer, kept from one Delta to the next
 	sortTotals []TotalCount
-	// visitLink[i] is the index in d.Totals, as added, of d.Visits[i]'s
-	// link; linkAt and starts are the counting sort's (groupVisits).
-	visitLink []int32
-	linkAt    []int32
-	starts    []int32
+	// hourlyLink[i] is the index in d.Totals, as added, of d.Hourly[i]'s
+	// link, and likewise for Daily and Visits; linkAt and starts are
+	// groupByLink's.
+	hourlyLink, dailyLink, visitLink []int32
+	linkAt, starts                   []int32
 
 	// per batch, indexed by string index
 	uaOf   []*uaEntry
@@ -229,7 +227,7 @@ func (a *Aggregator) Reset() {
 		Batches: d.Batches[:0], Hourly: d.Hourly[:0], Daily: d.Daily[:0], Totals: d.Totals[:0],
 		Orphans: d.Orphans[:0], Visits: d.Visits[:0], Agents: d.Agents[:0],
 	}
-	a.visitLink = a.visitLink[:0]
+	a.hourlyLink, a.dailyLink, a.visitLink = a.hourlyLink[:0], a.dailyLink[:0], a.visitLink[:0]
 }
 
 const unset = "\x00"
@@ -327,22 +325,24 @@ func (a *Aggregator) add(b *Batch, e *Event) {
 		a.d.Clicks++
 	}
 
-	hk := hourKey{e.LinkID, hour}
-	i, ok := a.hourly[hk]
-	if !ok {
-		i = len(a.d.Hourly)
-		a.hourly[hk] = i
-		a.d.Hourly = append(a.d.Hourly, HourlyCount{LinkID: e.LinkID, Hour: hour})
-	}
-	a.d.Hourly[i].Humans += h
-	a.d.Hourly[i].Bots += bt
-
 	ti, ok := a.totals[e.LinkID]
 	if !ok {
 		ti = len(a.d.Totals)
 		a.totals[e.LinkID] = ti
 		a.d.Totals = append(a.d.Totals, TotalCount{LinkID: e.LinkID})
 	}
+
+	hk := hourKey{e.LinkID, hour}
+	i, ok := a.hourly[hk]
+	if !ok {
+		i = len(a.d.Hourly)
+		a.hourly[hk] = i
+		a.d.Hourly = append(a.d.Hourly, HourlyCount{LinkID: e.LinkID, Hour: hour})
+		a.hourlyLink = append(a.hourlyLink, int32(ti))
+	}
+	a.d.Hourly[i].Humans += h
+	a.d.Hourly[i].Bots += bt
+
 	t := &a.d.Totals[ti]
 	t.Humans += h
 	t.Bots += bt
@@ -358,15 +358,15 @@ func (a *Aggregator) add(b *Batch, e *Event) {
 		country = a.opts.GeoIP.Country(addr)
 	}
 	day := floorDiv(e.At, dayNanos) / 1e9
-	a.dim(e.LinkID, day, DimReferrer, ref, h, bt)
-	a.dim(e.LinkID, day, DimCountry, country, h, bt)
-	a.dim(e.LinkID, day, DimBrowser, ua.Browser, h, bt)
-	a.dim(e.LinkID, day, DimOS, ua.OS, h, bt)
+	a.dim(e.LinkID, ti, day, DimReferrer, ref, h, bt)
+	a.dim(e.LinkID, ti, day, DimCountry, country, h, bt)
+	a.dim(e.LinkID, ti, day, DimBrowser, ua.Browser, h, bt)
+	a.dim(e.LinkID, ti, day, DimOS, ua.OS, h, bt)
 	dev := ua.Device
 	if bot {
 		dev = DeviceBot
 	}
-	a.dim(e.LinkID, day, DimDevice, dev, h, bt)
+	a.dim(e.LinkID, ti, day, DimDevice, dev, h, bt)
 
 	if !a.opts.Visits {
 		return
@@ -391,7 +391,8 @@ func (a *Aggregator) add(b *Batch, e *Event) {
 	a.visitLink = append(a.visitLink, int32(ti))
 }
 
-func (a *Aggregator) dim(link, day int64, dim Dimension, value string, h, bt int64) {
+// dim counts a click on link, Totals[ti] as added, in its day's value of dim.
+func (a *Aggregator) dim(link int64, ti int, day int64, dim Dimension, value string, h, bt int64) {
 	// A click with no value for the dimension makes no row: the readers
 	// count it from the hourly rollup (WithUnknown). On the bench's
 	// traffic, which has no User-Agent and no referrer, that is four rows
@@ -411,6 +412,7 @@ func (a *Aggregator) dim(link, day int64, dim Dimension, value string, h, bt int
 			i = len(a.d.Daily)
 			a.daily[k] = i
 			a.d.Daily = append(a.d.Daily, DailyCount{LinkID: link, Day: day, Dim: dim, Value: k.value})
+			a.dailyLink = append(a.dailyLink, int32(ti))
 		}
 	}
 	a.d.Daily[i].Humans += h
@@ -424,15 +426,27 @@ func (a *Aggregator) dim(link, day int64, dim Dimension, value string, h, bt int
 func (a *Aggregator) Delta() *Delta {
 	d := &a.d
 	// The sorts yield to the redirects sharing the core (see package yield).
-	yield.SortFunc(d.Hourly, &a.sortHourly, func(x, y HourlyCount) int {
-		return cmp.Or(cmp.Compare(x.LinkID, y.LinkID), cmp.Compare(x.Hour, y.Hour))
+	yield.SortFunc(d.Totals, &a.sortTotals, func(x, y TotalCount) int { return cmp.Compare(x.LinkID, y.LinkID) })
+	// The hourly and daily counts and the visits are put in the order of
+	// their links by counting (groupByLink), then each link's few counts
+	// sorted among themselves: comparison sorts of the whole, reading keys
+	// from memory the caches had let go, were most of Delta's time, and
+	// sorting the visits (by SQLite's writer, which packs each link's
+	// together) an eighth of that writer's CPU. The visits of a link stay
+	// in the order added.
+	// a.totals still maps each link to its index in Totals as added.
+	a.linkAt = slices.Grow(a.linkAt[:0], len(d.Totals))[:len(d.Totals)]
+	for j := range d.Totals {
+		a.linkAt[a.totals[d.Totals[j].LinkID]] = int32(j)
+	}
+	groupByLink(d.Hourly, a.hourlyLink, a.linkAt, &a.starts)
+	withinLinks(d.Hourly, func(x *HourlyCount) int64 { return x.LinkID }, func(x, y HourlyCount) int {
+		return cmp.Compare(x.Hour, y.Hour)
 	})
+	groupByLink(d.Daily, a.dailyLink, a.linkAt, &a.starts)
 	// cmp.Or would compare the values, strings, every time: compare them
 	// only when the rest is equal.
-	yield.SortFunc(d.Daily, &a.sortDaily, func(x, y DailyCount) int {
-		if x.LinkID != y.LinkID {
-			return cmp.Compare(x.LinkID, y.LinkID)
-		}
+	withinLinks(d.Daily, func(x *DailyCount) int64 { return x.LinkID }, func(x, y DailyCount) int {
 		if x.Day != y.Day {
 			return cmp.Compare(x.Day, y.Day)
 		}
@@ -441,8 +455,10 @@ func (a *Aggregator) Delta() *Delta {
 		}
 		return strings.Compare(x.Value, y.Value)
 	})
-	yield.SortFunc(d.Totals, &a.sortTotals, func(x, y TotalCount) int { return cmp.Compare(x.LinkID, y.LinkID) })
-	a.groupVisits()
+	groupByLink(d.Visits, a.visitLink, a.linkAt, &a.starts)
+	// Used up: a second Delta before the next Reset finds them empty and
+	// leaves the order as it is.
+	a.hourlyLink, a.dailyLink, a.visitLink = a.hourlyLink[:0], a.dailyLink[:0], a.visitLink[:0]
 	slices.SortFunc(d.Orphans, func(x, y OrphanCount) int {
 		return cmp.Or(cmp.Compare(x.Domain, y.Domain), cmp.Compare(x.Kind, y.Kind), cmp.Compare(x.Hour, y.Hour))
 	})
@@ -451,49 +467,57 @@ func (a *Aggregator) Delta() *Delta {
 	return d
 }
 
-// groupVisits puts d.Visits in the order of their links, each link's in the
-// order added: a counting sort on the links' places in the sorted Totals,
-// then the visits moved into place where they are, so that no second
-// buffer of visits (and of the strings they point to) is kept for the
-// collector to scan. SQLite's writer packs each link's visits together,
-// and sorting them there by comparison, reading each visit's link from
-// memory the caches had long let go, was an eighth of its CPU.
-func (a *Aggregator) groupVisits() {
-	d := &a.d
-	to := a.visitLink
-	if len(d.Visits) == 0 || len(to) != len(d.Visits) {
-		return // none, or grouped already by an earlier Delta
+// groupByLink puts s in the order of its items' links, each link's items
+// in the order they had: link[i] is the index, in Totals as added, of
+// s[i]'s link, and at maps those indexes to the links' places in Totals
+// sorted. It is a counting sort that moves the items where they stand, so
+// that no second buffer of them (and of the strings they point to) is kept
+// for the collector to scan. It overwrites link, and does nothing unless
+// link is as long as s.
+func groupByLink[E any](s []E, link, at []int32, starts *[]int32) {
+	if len(s) == 0 || len(link) != len(s) {
+		return
 	}
-	// a.totals still maps each link to its index in Totals as added.
-	a.linkAt = slices.Grow(a.linkAt[:0], len(d.Totals))[:len(d.Totals)]
-	a.starts = slices.Grow(a.starts[:0], len(d.Totals)+1)[:len(d.Totals)+1]
-	clear(a.starts)
-	for j := range d.Totals {
-		a.linkAt[a.totals[d.Totals[j].LinkID]] = int32(j)
+	st := slices.Grow((*starts)[:0], len(at)+1)[:len(at)+1]
+	*starts = st
+	clear(st)
+	for _, t := range link {
+		st[at[t]+1]++
 	}
-	for _, t := range to {
-		a.starts[a.linkAt[t]+1]++
+	for j := 1; j < len(st); j++ {
+		st[j] += st[j-1]
 	}
-	for j := 1; j < len(a.starts); j++ {
-		a.starts[j] += a.starts[j-1]
+	// link[i] becomes the place of s[i].
+	for i, t := range link {
+		to := &st[at[t]]
+		link[i] = *to
+		*to++
 	}
-	// to[i] becomes the place of d.Visits[i].
-	for i, t := range to {
-		at := &a.starts[a.linkAt[t]]
-		to[i] = *at
-		*at++
-	}
-	// Each swap puts one visit in its place for good: at most one a visit.
+	// Each swap puts one item in its place for good: at most one an item.
 	swaps := 0
-	for i := range to {
-		for j := to[i]; j != int32(i); j = to[i] {
-			d.Visits[i], d.Visits[j] = d.Visits[j], d.Visits[i]
-			to[i], to[j] = to[j], j
+	for i := range link {
+		for j := link[i]; j != int32(i); j = link[i] {
+			s[i], s[j] = s[j], s[i]
+			link[i], link[j] = link[j], j
 			yield.Every(swaps)
 			swaps++
 		}
 	}
-	a.visitLink = to[:0]
+}
+
+// withinLinks sorts by cmp each run of s's items of one link.
+func withinLinks[E any](s []E, link func(*E) int64, cmp func(a, b E) int) {
+	for lo, runs := 0, 0; lo < len(s); runs++ {
+		hi := lo + 1
+		for hi < len(s) && link(&s[hi]) == link(&s[lo]) {
+			hi++
+		}
+		if hi-lo > 1 {
+			slices.SortFunc(s[lo:hi], cmp)
+		}
+		yield.Every(runs)
+		lo = hi
+	}
 }
 
 // HashUserAgent is the key of a User-Agent in the user-agent table: 64-bit

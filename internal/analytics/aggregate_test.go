@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -147,22 +148,26 @@ func TestAggregateCapsDimensionValues(t *testing.T) {
 	}
 }
 
-// TestDeltaGroupsVisits checks that a Delta's visits come in the order of
-// their links, each link's in the order they were added, none lost or
-// repeated, over two batches, across a Reset, and with Delta asked twice.
-func TestDeltaGroupsVisits(t *testing.T) {
+// TestDeltaOrder checks the order of a Delta's counts and visits on
+// clicks spread over links, hours, days and browsers: the hourly and daily
+// counts sorted by their keys, one row a key, adding up to the clicks; the
+// visits by link, each link's in the order added, none lost or repeated.
+// Over two batches, across a Reset, and with Delta asked twice.
+func TestDeltaOrder(t *testing.T) {
 	a := NewAggregator(AggregatorOptions{Visits: true})
 	rng := rand.New(rand.NewPCG(1, 2))
+	uas := []string{chromeUA, iphoneUA, slackUA}
 	for round, n := range []int{1, 5, 3*yield.Batch + 17, 20_000} {
 		a.Reset()
 		var want []Visit // in the order added
 		for b := range 2 {
-			batch := &Batch{ID: BatchID{1, uint64(2*round + b)}, Strings: []string{"", chromeUA, "en"}}
+			batch := &Batch{ID: BatchID{1, uint64(2*round + b)}, Strings: append([]string{"", "en"}, uas...)}
 			for i := range n {
 				// Times that grow through the batches, so that each
-				// visit is known by its time.
-				at := t0.Add(time.Duration(b*n+i) * time.Millisecond).UnixNano()
-				batch.Events = append(batch.Events, Event{At: at, LinkID: rng.Int64N(int64(n/3+1)) + 1, UA: 1, Language: 2})
+				// visit is known by its time, over two days and more.
+				at := t0.Add(time.Duration(b*n+i) * 3 * time.Hour / time.Duration(n)).Add(time.Duration(rng.IntN(60)) * time.Hour).UnixNano()
+				batch.Events = append(batch.Events, Event{At: at, LinkID: rng.Int64N(int64(n/3+1)) + 1,
+					UA: uint32(2 + rng.IntN(len(uas))), Language: 1})
 			}
 			a.Add(batch)
 			for _, e := range batch.Events {
@@ -179,6 +184,28 @@ func TestDeltaGroupsVisits(t *testing.T) {
 				if v.At != want[i].At || v.LinkID != want[i].LinkID {
 					t.Fatalf("n=%d: visit %d is link %d's at %d, want link %d's at %d", n, i, v.LinkID, v.At, want[i].LinkID, want[i].At)
 				}
+			}
+			var hourly, browsers int64
+			for i, h := range d.Hourly {
+				hourly += h.Humans + h.Bots
+				if i > 0 && cmp.Or(cmp.Compare(d.Hourly[i-1].LinkID, h.LinkID), cmp.Compare(d.Hourly[i-1].Hour, h.Hour)) >= 0 {
+					t.Fatalf("n=%d: hourly count %d %+v after %+v", n, i, h, d.Hourly[i-1])
+				}
+			}
+			for i, c := range d.Daily {
+				if c.Dim == DimBrowser {
+					browsers += c.Humans + c.Bots
+				}
+				if i == 0 {
+					continue
+				}
+				p := d.Daily[i-1]
+				if cmp.Or(cmp.Compare(p.LinkID, c.LinkID), cmp.Compare(p.Day, c.Day), cmp.Compare(p.Dim, c.Dim), strings.Compare(p.Value, c.Value)) >= 0 {
+					t.Fatalf("n=%d: daily count %d %+v after %+v", n, i, c, p)
+				}
+			}
+			if hourly != int64(2*n) || browsers != int64(2*n) {
+				t.Fatalf("n=%d: %d clicks in the hourly counts and %d in the browsers', want %d", n, hourly, browsers, 2*n)
 			}
 		}
 	}
