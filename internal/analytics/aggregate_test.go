@@ -129,22 +129,34 @@ func TestAggregate(t *testing.T) {
 func TestAggregateCapsDimensionValues(t *testing.T) {
 	a := NewAggregator(AggregatorOptions{})
 	b := &Batch{ID: BatchID{1, 2}, Strings: []string{"", chromeUA, "en"}}
-	for i := range MaxDimValues + 50 {
-		b.Strings = append(b.Strings, fmt.Sprintf("https://spam%d.example/", i))
-		b.Events = append(b.Events, Event{At: t0.UnixNano(), LinkID: 1, UA: 1, Language: 2, Referer: uint32(len(b.Strings) - 1)})
+	// On two days, each with its own cap; the first day's values come
+	// first, then the second's, then more of the first's.
+	days := []time.Time{t0, t0.Add(24 * time.Hour), t0}
+	for d, at := range days {
+		for i := range (MaxDimValues + 50) * 2 / 3 {
+			b.Strings = append(b.Strings, fmt.Sprintf("https://spam%d-%d.example/", d%2, i+d/2*(MaxDimValues+50)*2/3))
+			b.Events = append(b.Events, Event{At: at.UnixNano(), LinkID: 1, UA: 1, Language: 2, Referer: uint32(len(b.Strings) - 1)})
+		}
 	}
 	a.Add(b)
-	var values, other int64
+	values, other := map[int64]int64{}, map[int64]int64{}
 	for _, c := range a.Delta().Daily {
 		if c.Dim == DimReferrer {
-			values++
+			values[c.Day]++
 			if c.Value == OtherValue {
-				other = c.Humans
+				other[c.Day] = c.Humans
 			}
 		}
 	}
-	if values != MaxDimValues+1 || other != 50 {
-		t.Errorf("%d referrer rows, %d clicks in %q; want %d and 50", values, other, OtherValue, MaxDimValues+1)
+	for _, day := range []int64{t0.Truncate(24 * time.Hour).Unix(), t0.Truncate(24 * time.Hour).Add(24 * time.Hour).Unix()} {
+		clicks := int64(len(b.Events)) - int64(MaxDimValues+50)*2/3
+		if day != t0.Truncate(24*time.Hour).Unix() {
+			clicks = int64(MaxDimValues+50) * 2 / 3
+		}
+		if values[day] != min(clicks, MaxDimValues+1) || other[day] != max(clicks-MaxDimValues, 0) {
+			t.Errorf("day %d: %d referrer rows, %d clicks in %q; want %d and %d", day, values[day], other[day], OtherValue,
+				min(clicks, MaxDimValues+1), max(clicks-MaxDimValues, 0))
+		}
 	}
 }
 
