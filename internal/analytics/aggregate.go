@@ -234,9 +234,9 @@ func (a *Aggregator) Reset() {
 	a.firsts = a.firsts[:0]
 }
 
-// linkFirsts holds the indexes in Delta.Hourly and Delta.Daily of a link's
-// first hourly count, and of its first daily count of each dimension, or
-// -1. Those counts are found here and are not in the maps: most links'
+// linkFirsts holds the indexes in Delta.Hourly and Delta.Daily, plus one,
+// of a link's first hourly count and of its first daily count of each
+// dimension; 0 for none. Those counts are found here and are not in the maps: most links'
 // clicks in one Delta fall in one hour and day with one value of each
 // dimension, and under load most links are clicked once or twice a
 // Delta, so this spares most clicks the maps, two lookups or insertions of
@@ -347,16 +347,16 @@ func (a *Aggregator) add(b *Batch, e *Event) {
 		ti = len(a.d.Totals)
 		a.totals[e.LinkID] = ti
 		a.d.Totals = append(a.d.Totals, TotalCount{LinkID: e.LinkID})
-		a.firsts = append(a.firsts, linkFirsts{hourly: -1, daily: [numDims + 1]int32{-1, -1, -1, -1, -1, -1}})
+		a.firsts = append(a.firsts, linkFirsts{})
 	}
 
 	// The link's first hourly count is in a.firsts, the others in the map.
 	f := &a.firsts[ti]
-	i := int(f.hourly)
+	i := int(f.hourly) - 1
 	switch {
 	case i < 0:
 		i = a.newHourly(e.LinkID, ti, hour)
-		f.hourly = int32(i)
+		f.hourly = int32(i) + 1
 	case a.d.Hourly[i].Hour != hour:
 		hk := hourKey{e.LinkID, hour}
 		var ok bool
@@ -428,10 +428,10 @@ func (a *Aggregator) dim(link int64, ti int, day int64, dim Dimension, value str
 	// The link's first daily count of dim is in a.firsts, the others in
 	// the map, and ndims counts those in the map.
 	f := &a.firsts[ti]
-	first := int(f.daily[dim])
+	first := int(f.daily[dim]) - 1
 	if first < 0 {
 		first = a.newDaily(link, ti, day, dim, value)
-		f.daily[dim] = int32(first)
+		f.daily[dim] = int32(first) + 1
 		a.d.Daily[first].Humans += h
 		a.d.Daily[first].Bots += bt
 		return

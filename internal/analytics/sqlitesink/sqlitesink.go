@@ -319,7 +319,8 @@ func (s *Sink) Apply(ctx context.Context, d *analytics.Delta) error {
 	if err == nil {
 		s.w.remember(d.Totals)
 	} else {
-		// A commit that failed may have been made all the same.
+		// Forget: a write that failed in its commit may have been
+		// made all the same.
 		s.w.recent = recentPacks{limit: s.w.recent.limit}
 	}
 	var ae *analytics.AppliedError
